@@ -1,0 +1,45 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "Scuttleboard",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "Scuttlebutt", targets: ["Scuttlebutt"]),
+        .library(name: "NetworkSimulator", targets: ["NetworkSimulator"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0")
+    ],
+    targets: [
+        // Generic replication core: pure Swift, no I/O, time injected.
+        .target(
+            name: "Scuttlebutt",
+            dependencies: [
+                .product(name: "DequeModule", package: "swift-collections")
+            ]
+        ),
+        // Deterministic network simulator (test support): seeded peers and links.
+        .target(
+            name: "NetworkSimulator",
+            dependencies: [
+                "Scuttlebutt",
+                .product(name: "HashTreeCollections", package: "swift-collections"),
+                .product(name: "HeapModule", package: "swift-collections"),
+            ]
+        ),
+        .testTarget(
+            name: "ScuttlebuttTests",
+            dependencies: [
+                "Scuttlebutt",
+                "NetworkSimulator",
+                .product(name: "HashTreeCollections", package: "swift-collections"),
+            ]
+        ),
+        .testTarget(
+            name: "NetworkSimulatorTests",
+            dependencies: ["Scuttlebutt", "NetworkSimulator"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

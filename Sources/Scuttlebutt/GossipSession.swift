@@ -1,0 +1,469 @@
+import DequeModule
+
+/// The knobs of one ``GossipSession``.
+public struct GossipSessionConfiguration: Sendable, Hashable {
+    /// The protocol version this side speaks; the remote must speak the same.
+    public var protocolVersion: UInt16 = 1
+    /// Display name sent in hello.
+    public var name: String
+    /// Room sent in hello.
+    public var room: String
+    /// What this side is to the room.
+    public var role: PeerRole
+    /// Token sent in hello.
+    public var credentials: String?
+    /// At most this many updates per batch.
+    public var maxBatchUpdates = 512
+    /// At most about this many bytes per batch (by the size estimate).
+    public var maxBatchBytes = 64 * 1024
+    /// At most this many batches sent and not yet acknowledged.
+    public var window = 4
+    /// Whether this side sends updates (false: the remote only gets hello,
+    /// presence and control messages — one-way replication).
+    public var sendsUpdates = true
+    /// Whether this side accepts updates from the remote.
+    public var acceptsUpdates = true
+    /// Whether the remote may author only its own origin (set on the server's
+    /// side of a link to a client): anything else is a forged origin.
+    public var bindsRemoteOrigin = false
+    /// Whether the remote is the room's authority (set on a client's side of
+    /// its link to the server): its frontier, acks and refusals then count.
+    public var remoteIsAuthority = false
+    /// Milliseconds between pings.
+    public var pingInterval: UInt64 = 5_000
+    /// Milliseconds of silence after which the remote is considered gone.
+    public var livenessTimeout: UInt64 = 20_000
+    /// Milliseconds between clock reports (`ack` of zero batches) while idle.
+    public var clockReportInterval: UInt64 = 1_000
+    /// Minimum milliseconds between presence messages for one origin.
+    public var presenceInterval: UInt64 = 33
+
+    /// A configuration with defaults for everything but identity.
+    public init(name: String, room: String, role: PeerRole) {
+        self.name = name
+        self.room = room
+        self.role = role
+    }
+}
+
+/// One side of one gossip link, as a sans-IO state machine (DESIGN.md §3).
+///
+/// It never touches a socket or a clock: the owner feeds it decoded messages,
+/// local changes and timer ticks, and carries out the ``Output``s it returns
+/// (send a message, persist and fan out applied updates, close). The same
+/// code runs in the deterministic simulator and in the real server.
+///
+/// The link: `hello` both ways; each side then sends what the other's digest
+/// lacks, origins furthest behind first (scuttle-depth), in batches bounded in
+/// count and bytes, with at most ``GossipSessionConfiguration/window`` batches
+/// unacknowledged; then `synced`; then the live tail, through the same path.
+/// The remote's digest advances on send and on receive, so nothing echoes.
+public struct GossipSession<R: Reducer> {
+    /// Where the session is in its life.
+    public enum Phase: Sendable, Hashable {
+        /// Created; `start` not called.
+        case idle
+        /// Our hello is sent; the remote's has not arrived.
+        case awaitingHello
+        /// Both hellos exchanged; syncing or live.
+        case open
+        /// Finished; nothing more is sent or accepted.
+        case closed(CloseReason)
+    }
+
+    /// What the owner must do.
+    public enum Output {
+        /// Write this message to the link.
+        case send(GossipMessage<R.Action>)
+        /// These remote updates entered the store: persist them and let the
+        /// other sessions pump. Any `ack` returned with them must be sent
+        /// only once they are durable.
+        case applied([Update<R.Action>])
+        /// The remote has sent everything we lacked: we are live.
+        case caughtUp
+        /// The authority refused own updates as stale; the store re-stamped
+        /// them and the session will resend them.
+        case rebased([Update<R.Action>])
+        /// Someone's presence changed.
+        case presence(Presence)
+        /// Someone left; forget their presence.
+        case presenceGone(PeerID)
+        /// A ping came back after this many milliseconds.
+        case roundTrip(milliseconds: UInt64)
+        /// The remote refused one of our updates.
+        case rejectedByRemote(UpdateRejection)
+        /// An update landed below our horizon: rebuild or fetch a snapshot.
+        case belowHorizon(Update<R.Action>)
+        /// The remote asked for updates we no longer hold: it needs a snapshot.
+        case remoteNeedsSnapshot(PeerID)
+        /// The session is over; close the link.
+        case close(CloseReason)
+    }
+
+    /// This side's settings.
+    public let configuration: GossipSessionConfiguration
+    /// Where the session is.
+    public private(set) var phase = Phase.idle
+    /// The remote's hello, once received.
+    public private(set) var remote: Hello?
+    /// What we believe the remote holds; advanced on send and on receive.
+    public private(set) var remoteDigest = Digest()
+    /// The remote's latest acknowledged clock (input to the frontier).
+    public private(set) var remoteClock = Timestamp.zero
+    /// Whether we told the remote it has everything.
+    public private(set) var hasSentSynced = false
+    /// Whether the remote told us we have everything.
+    public private(set) var isCaughtUp = false
+    /// Batches sent and not yet acknowledged.
+    public var unacknowledgedBatches: Int { inFlight.count }
+
+    private let estimatedSize: (Update<R.Action>) -> Int
+    /// For each unacknowledged batch, the highest own seq it carried (0: none).
+    private var inFlight: Deque<UInt64> = []
+    private var pendingFrontier: Timestamp?
+    private var announcedFrontier = Timestamp.zero
+    private var pendingPresence: [PeerID: Presence] = [:]
+    private var presenceSentAt: [PeerID: UInt64] = [:]
+    private var lastHeard: UInt64 = 0
+    private var lastPingSent: UInt64 = 0
+    private var lastClockReport: UInt64 = 0
+    private var lastReportedClock = Timestamp.zero
+    private var nextPingNonce: UInt64 = 1
+    private var pingsInFlight: [UInt64: UInt64] = [:]
+
+    /// A session that has not started.
+    /// - Parameters:
+    ///   - configuration: Identity, batching, roles.
+    ///   - estimatedSize: Bytes an update takes on the wire, for batch
+    ///     budgets; the wire codec's exact size is best.
+    public init(
+        configuration: GossipSessionConfiguration,
+        estimatedSize: @escaping (Update<R.Action>) -> Int = { _ in 32 }
+    ) {
+        self.configuration = configuration
+        self.estimatedSize = estimatedSize
+    }
+
+    /// Whether the session is open.
+    public var isOpen: Bool { phase == .open }
+
+    /// Sends our hello.
+    public mutating func start(store: ReplicatedStore<R>, now: UInt64) -> [Output] {
+        guard phase == .idle else { return [] }
+        phase = .awaitingHello
+        lastHeard = now
+        lastPingSent = now
+        let hello = Hello(
+            protocolVersion: configuration.protocolVersion, peer: store.peer, name: configuration.name,
+            room: configuration.room, role: configuration.role, credentials: configuration.credentials,
+            digest: store.digest, clock: reportableClock(store, ownSentThrough: store.confirmedOwnSeq))
+        return [.send(.hello(hello))]
+    }
+
+    /// Handles a message from the remote, sending from the store itself.
+    public mutating func handle(
+        _ message: GossipMessage<R.Action>, store: ReplicatedStore<R>, now: UInt64
+    ) -> [Output] {
+        handle(message, store: store, source: store, now: now)
+    }
+
+    /// Handles a message from the remote.
+    /// - Parameters:
+    ///   - store: Where received updates go.
+    ///   - source: Where updates to send come from (the store, or the store
+    ///     backed by durable storage).
+    public mutating func handle<Source: UpdateSource>(
+        _ message: GossipMessage<R.Action>, store: ReplicatedStore<R>, source: Source, now: UInt64
+    ) -> [Output] where Source.Action == R.Action {
+        guard case .awaitingHello = phase, case .hello(let hello) = message else {
+            guard phase == .open else {
+                if case .closed = phase { return [] }
+                return fail(.protocolViolation("expected hello first"))
+            }
+            lastHeard = now
+            return handleOpen(message, store: store, source: source, now: now)
+        }
+        lastHeard = now
+        if hello.protocolVersion != configuration.protocolVersion {
+            return fail(.versionMismatch(local: configuration.protocolVersion, remote: hello.protocolVersion))
+        }
+        if hello.room != configuration.room {
+            return fail(.protocolViolation("hello for room \"\(hello.room)\" on a link to \"\(configuration.room)\""))
+        }
+        remote = hello
+        remoteDigest = hello.digest
+        remoteClock = hello.clock
+        phase = .open
+        if configuration.remoteIsAuthority { store.confirmOwn(through: hello.digest[store.peer]) }
+        return pump(from: source, store: store)
+    }
+
+    private mutating func handleOpen<Source: UpdateSource>(
+        _ message: GossipMessage<R.Action>, store: ReplicatedStore<R>, source: Source, now: UInt64
+    ) -> [Output] where Source.Action == R.Action {
+        switch message {
+        case .hello:
+            return fail(.protocolViolation("second hello"))
+        case .updates(let batch):
+            return receive(batch, store: store, source: source)
+        case .ack(let batches, let clock):
+            guard Int(batches) <= inFlight.count else {
+                return fail(.protocolViolation("ack for \(batches) batches, \(inFlight.count) outstanding"))
+            }
+            var confirmed: UInt64 = 0
+            for _ in 0..<batches { confirmed = max(confirmed, inFlight.removeFirst()) }
+            if configuration.remoteIsAuthority && confirmed > 0 { store.confirmOwn(through: confirmed) }
+            remoteClock = max(remoteClock, clock)
+            return pump(from: source, store: store)
+        case .synced:
+            isCaughtUp = true
+            return [.caughtUp]
+        case .frontier(let frontier):
+            guard configuration.remoteIsAuthority else {
+                return fail(.protocolViolation("frontier from a peer that is not the authority"))
+            }
+            store.advanceFrontier(to: frontier)
+            return []
+        case .reject(let rejection):
+            return remoteRejected(rejection, store: store, source: source)
+        case .presence(let presence):
+            if configuration.bindsRemoteOrigin && presence.origin != remote?.peer {
+                return fail(.protocolViolation("presence for origin \(presence.origin)"))
+            }
+            return [.presence(presence)]
+        case .presenceGone(let origin):
+            return [.presenceGone(origin)]
+        case .ping(let nonce):
+            return [.send(.pong(nonce))]
+        case .pong(let nonce):
+            guard let sentAt = pingsInFlight.removeValue(forKey: nonce) else { return [] }
+            return [.roundTrip(milliseconds: now >= sentAt ? now - sentAt : 0)]
+        case .goodbye(let reason):
+            phase = .closed(reason)
+            return [.close(reason)]
+        }
+    }
+
+    private mutating func receive<Source: UpdateSource>(
+        _ batch: [Update<R.Action>], store: ReplicatedStore<R>, source: Source
+    ) -> [Output] where Source.Action == R.Action {
+        guard configuration.acceptsUpdates, let remote else {
+            return fail(.unauthorized("this link does not accept updates"))
+        }
+        var outputs: [Output] = []
+        var accepted: [Update<R.Action>] = []
+        var refusedStale = false
+        for update in batch {
+            if configuration.bindsRemoteOrigin && update.origin != remote.peer {
+                return flush(accepted, into: outputs) + fail(
+                    .protocolViolation("peer \(remote.peer) sent an update authored by \(update.origin)"))
+            }
+            switch store.receive(update) {
+            case .applied:
+                accepted.append(update)
+                remoteDigest.advance(update.origin, to: update.seq)
+            case .duplicate:
+                remoteDigest.advance(update.origin, to: update.seq)
+            case .rejected(let rejection):
+                if case .stale = rejection {
+                    // Tell the origin once; it rebases everything from there.
+                    if !refusedStale { outputs.append(.send(.reject(rejection))) }
+                    refusedStale = true
+                    continue
+                }
+                outputs.append(.send(.reject(rejection)))
+                return flush(accepted, into: outputs) + fail(.updateRejected(rejection))
+            case .belowHorizon:
+                return flush(accepted, into: outputs) + [.belowHorizon(update)] + fail(.snapshotRequired)
+            }
+        }
+        outputs = flush(accepted, into: outputs)
+        outputs.append(
+            .send(.ack(batches: 1, clock: reportableClock(store, ownSentThrough: remoteDigest[store.peer]))))
+        return outputs + pump(from: source, store: store)
+    }
+
+    private func flush(_ accepted: [Update<R.Action>], into outputs: [Output]) -> [Output] {
+        accepted.isEmpty ? outputs : [.applied(accepted)] + outputs
+    }
+
+    private mutating func remoteRejected<Source: UpdateSource>(
+        _ rejection: UpdateRejection, store: ReplicatedStore<R>, source: Source
+    ) -> [Output] where Source.Action == R.Action {
+        guard case .stale(let id, let timestamp, let frontier) = rejection, configuration.remoteIsAuthority,
+            id.origin == store.peer
+        else { return [.rejectedByRemote(rejection)] }
+        // A refusal of a version already re-stamped is old news.
+        guard store.ownTimestamp(seq: id.seq) == timestamp else { return [] }
+        let rebased = store.rebase(from: id.seq, above: frontier)
+        guard !rebased.isEmpty else { return [] }
+        // The authority holds nothing of ours from `id.seq` on, and batches
+        // still unacknowledged confirm nothing from there: it refused them.
+        remoteDigest[store.peer] = id.seq - 1
+        for index in inFlight.indices { inFlight[index] = min(inFlight[index], id.seq - 1) }
+        return [.rebased(rebased)] + pump(from: source, store: store)
+    }
+
+    /// Sends what the remote lacks, as far as the window allows; then
+    /// `synced` (once) and any frontier that has become safe to announce.
+    /// Call after anything that may have given the source more to send.
+    /// - Complexity: O(origins · log origins) per batch, plus the batch.
+    public mutating func pump<Source: UpdateSource>(
+        from source: Source, store: ReplicatedStore<R>
+    ) -> [Output] where Source.Action == R.Action {
+        guard phase == .open, configuration.sendsUpdates else { return [] }
+        var outputs: [Output] = []
+        while inFlight.count < configuration.window {
+            let (batch, missing) = nextBatch(from: source)
+            outputs += missing.map { .remoteNeedsSnapshot($0) }
+            guard !batch.isEmpty else { break }
+            let ownSeq = batch.last { $0.origin == store.peer }?.seq ?? 0
+            inFlight.append(ownSeq)
+            outputs.append(.send(.updates(batch)))
+        }
+        let everythingSent = remoteDigest.covers(source.digest)
+        if everythingSent && !hasSentSynced {
+            hasSentSynced = true
+            outputs.append(.send(.synced))
+        }
+        if let frontier = pendingFrontier, everythingSent || allSent(below: frontier, from: source) {
+            pendingFrontier = nil
+            announcedFrontier = frontier
+            outputs.append(.send(.frontier(frontier)))
+        }
+        return outputs
+    }
+
+    private mutating func nextBatch<Source: UpdateSource>(
+        from source: Source
+    ) -> ([Update<R.Action>], [PeerID]) where Source.Action == R.Action {
+        // Scuttle-depth: origins the remote is furthest behind on go first.
+        let lagging = source.digest.compactMap { origin, seq -> (PeerID, UInt64)? in
+            let held = remoteDigest[origin]
+            return seq > held ? (origin, seq - held) : nil
+        }.sorted { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }
+        var batch: [Update<R.Action>] = []
+        var missing: [PeerID] = []
+        var bytes = 0
+        for (origin, _) in lagging {
+            let room = configuration.maxBatchUpdates - batch.count
+            guard room > 0, bytes < configuration.maxBatchBytes else { break }
+            guard let updates = source.updates(of: origin, after: remoteDigest[origin], limit: room) else {
+                missing.append(origin)
+                continue
+            }
+            for update in updates {
+                let size = estimatedSize(update)
+                if !batch.isEmpty && bytes + size > configuration.maxBatchBytes { break }
+                bytes += size
+                batch.append(update)
+                remoteDigest.advance(origin, to: update.seq)
+            }
+        }
+        return (batch, missing)
+    }
+
+    /// Whether every update stamped below `frontier` has been sent.
+    private func allSent<Source: UpdateSource>(
+        below frontier: Timestamp, from source: Source
+    ) -> Bool where Source.Action == R.Action {
+        source.digest.allSatisfy { origin, seq in
+            let held = remoteDigest[origin]
+            guard seq > held else { return true }
+            guard let next = source.updates(of: origin, after: held, limit: 1)?.first else { return false }
+            return next.timestamp >= frontier
+        }
+    }
+
+    /// Queues a frontier announcement; it goes out once every update below
+    /// it has been sent on this link, so the remote can fold at it safely.
+    public mutating func announce<Source: UpdateSource>(
+        frontier: Timestamp, from source: Source, store: ReplicatedStore<R>
+    ) -> [Output] where Source.Action == R.Action {
+        guard frontier > announcedFrontier else { return [] }
+        pendingFrontier = frontier
+        return pump(from: source, store: store)
+    }
+
+    /// Sends presence, at most once per ``GossipSessionConfiguration/presenceInterval``
+    /// per origin; in between, the latest one waits for ``tick(now:)``.
+    public mutating func send(presence: Presence, now: UInt64) -> [Output] {
+        guard phase == .open else { return [] }
+        if let sentAt = presenceSentAt[presence.origin], now < sentAt &+ configuration.presenceInterval {
+            pendingPresence[presence.origin] = presence
+            return []
+        }
+        presenceSentAt[presence.origin] = now
+        pendingPresence[presence.origin] = nil
+        return [.send(.presence(presence))]
+    }
+
+    /// Tells the remote that `origin` left; drops its pending presence.
+    public mutating func send(presenceGone origin: PeerID) -> [Output] {
+        guard phase == .open else { return [] }
+        pendingPresence[origin] = nil
+        presenceSentAt[origin] = nil
+        return [.send(.presenceGone(origin))]
+    }
+
+    /// Timer work: throttled presence, clock reports, pings, liveness.
+    public mutating func tick(store: ReplicatedStore<R>, now: UInt64) -> [Output] {
+        guard phase == .open || phase == .awaitingHello else { return [] }
+        if now >= lastHeard &+ configuration.livenessTimeout { return fail(.timeout) }
+        var outputs: [Output] = []
+        if phase == .open && now >= lastClockReport &+ configuration.clockReportInterval {
+            // An idle peer still lets the authority's frontier move with time.
+            lastClockReport = now
+            store.advanceClock(toAtLeast: now)
+            let clock = reportableClock(store, ownSentThrough: remoteDigest[store.peer])
+            if clock > lastReportedClock {
+                lastReportedClock = clock
+                outputs.append(.send(.ack(batches: 0, clock: clock)))
+            }
+        }
+        for (origin, presence) in pendingPresence
+        where now >= (presenceSentAt[origin] ?? 0) &+ configuration.presenceInterval {
+            presenceSentAt[origin] = now
+            pendingPresence[origin] = nil
+            outputs.append(.send(.presence(presence)))
+        }
+        if phase == .open && now >= lastPingSent &+ configuration.pingInterval {
+            lastPingSent = now
+            pingsInFlight[nextPingNonce] = now
+            outputs.append(.send(.ping(nextPingNonce)))
+            nextPingNonce += 1
+        }
+        return outputs
+    }
+
+    /// Ends the session from this side: says goodbye with `reason`.
+    public mutating func close(_ reason: CloseReason) -> [Output] {
+        if case .closed = phase { return [] }
+        let wasOpen = phase != .idle
+        phase = .closed(reason)
+        return (wasOpen ? [.send(.goodbye(reason))] : []) + [.close(reason)]
+    }
+
+    /// The link dropped without a goodbye.
+    public mutating func connectionLost() {
+        if case .closed = phase { return }
+        phase = .closed(.timeout)
+    }
+
+    private mutating func fail(_ reason: CloseReason) -> [Output] {
+        close(reason)
+    }
+
+    /// Our clock as it may be reported: everything we record later is
+    /// stamped after it, and so is every own update not yet sent on this
+    /// link (so an authority never sets a frontier above what is in flight).
+    private func reportableClock(_ store: ReplicatedStore<R>, ownSentThrough sent: UInt64) -> Timestamp {
+        var clock = store.clock.latest
+        if sent < store.digest[store.peer],
+            let next = store.updates(of: store.peer, after: sent, limit: 1)?.first
+        {
+            clock = min(clock, Timestamp(next.timestamp.rawValue - 1))
+        }
+        return clock
+    }
+}

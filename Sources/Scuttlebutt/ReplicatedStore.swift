@@ -1,0 +1,324 @@
+import DequeModule
+
+/// Something that happened to a ``ReplicatedStore``, for apps that render.
+public enum ReplicaEvent: Sendable, Hashable {
+    /// An update (local or remote) entered the timeline.
+    case applied(UpdateID, Insertion)
+    /// Own updates were re-stamped above the frontier (and replayed).
+    case rebased([UpdateID])
+}
+
+/// One replica of a shared, self-ordering log of actions, reduced into state.
+///
+/// The store records local actions and receives remote updates, keeps them
+/// in one deterministic total order (``OrderKey``), and reduces them with the
+/// app's ``Reducer``. A late update rewinds only as far as it must (see
+/// ``Timeline``). Replicas that hold the same set of updates hold equal
+/// states, whatever order the updates arrived in.
+///
+/// Not thread-safe: one isolation domain (an actor, a thread) owns a store.
+public final class ReplicatedStore<R: Reducer> {
+    /// This replica's identity: the origin of what it records.
+    public let peer: PeerID
+    /// The knobs this store was made with.
+    public let configuration: ReplicaConfiguration
+    /// What this replica holds: highest contiguous seq per origin.
+    public private(set) var digest = Digest()
+    /// The logical clock that stamps local records.
+    public private(set) var clock: LogicalClock
+    /// The applied history, its base and snapshots.
+    public private(set) var timeline: Timeline<R>
+    /// The stable frontier: nothing stamped below it can still arrive.
+    /// An authority sets it; other replicas adopt what it announces.
+    public private(set) var frontier = Timestamp.zero
+    /// Own updates up to this seq are known to be accepted by the authority.
+    public private(set) var confirmedOwnSeq: UInt64 = 0
+    /// Work and refusal counters.
+    public private(set) var counters = ReplicaCounters()
+
+    private let wallClock: any WallClock
+    private var logs: [PeerID: OriginLog<R.Action>] = [:]
+    /// Origins whose update at this seq was refused as stale: later seqs of
+    /// theirs are refused too until that seq comes back re-stamped.
+    private var rebasing: [PeerID: UInt64] = [:]
+    private var observers: [Int: (ReplicaEvent) -> Void] = [:]
+    private var nextObserverID = 0
+    private var eventContinuations: [AsyncStream<ReplicaEvent>.Continuation] = []
+
+    /// A replica with empty history.
+    /// - Parameters:
+    ///   - peer: This replica's origin id.
+    ///   - reducer: Turns updates into state.
+    ///   - initialState: The state before any update.
+    ///   - configuration: Clock, snapshots, history limit, authority.
+    ///   - wallClock: Where physical time comes from.
+    public init(
+        peer: PeerID,
+        reducer: R,
+        initialState: R.State,
+        configuration: ReplicaConfiguration = ReplicaConfiguration(),
+        wallClock: any WallClock
+    ) {
+        self.peer = peer
+        self.configuration = configuration
+        self.wallClock = wallClock
+        self.clock = LogicalClock(strategy: configuration.timestampStrategy, maxSkew: configuration.maxClockSkew)
+        self.timeline = Timeline(reducer: reducer, base: initialState, snapshotPolicy: configuration.snapshotPolicy)
+    }
+
+    /// The current state: the reduce of every update held, in total order.
+    public var state: R.State { timeline.state }
+
+    /// The reducer in use.
+    public var reducer: R { timeline.reducer }
+
+    /// The next seq this replica will record.
+    public var nextSeq: UInt64 { digest[peer] + 1 }
+
+    // MARK: Recording and receiving
+
+    /// Records a local action as the next update of this origin.
+    /// - Throws: Whatever the reducer's `validate` throws; nothing changes then.
+    /// - Returns: The update, to be sent to other peers.
+    /// - Complexity: One apply: a local update is always the latest.
+    @discardableResult
+    public func record(_ action: R.Action) throws -> Update<R.Action> {
+        try reducer.validate(action)
+        clock.observe(frontier)
+        if let last = timeline.lastKey { clock.observe(last.timestamp) }
+        let update = Update(
+            origin: peer, seq: nextSeq, timestamp: clock.tick(now: wallClock.milliseconds()), action: action)
+        store(update)
+        let insertion = timeline.insert(update)
+        counters.recorded += 1
+        applyHistoryLimit()
+        notify(.applied(update.id, insertion))
+        return update
+    }
+
+    /// Takes a remote update: validates it, then places it in the order.
+    ///
+    /// Checks, in order, with no side effect until all pass: duplicate, seq
+    /// gap, pending rebase, far-future timestamp, stale (authority only),
+    /// reducer validation, horizon.
+    public func receive(_ update: Update<R.Action>) -> ReceiveOutcome {
+        let id = update.id
+        let held = digest[update.origin]
+        if update.seq <= held {
+            counters.duplicates += 1
+            return .duplicate
+        }
+        if let refusedSeq = rebasing[update.origin], update.seq > refusedSeq {
+            return reject(.stale(id, timestamp: update.timestamp, frontier: frontier))
+        }
+        if update.seq != held + 1 {
+            return reject(.sequenceGap(origin: update.origin, expected: held + 1, received: update.seq))
+        }
+        if !clock.accepts(update.timestamp, now: wallClock.milliseconds()) {
+            return reject(.farFuture(id, timestamp: update.timestamp))
+        }
+        if configuration.isAuthority && update.timestamp < frontier {
+            rebasing[update.origin] = update.seq
+            return reject(.stale(id, timestamp: update.timestamp, frontier: frontier))
+        }
+        do {
+            try reducer.validate(update.action)
+        } catch {
+            return reject(.invalid(id, reason: String(describing: error)))
+        }
+        if !timeline.accepts(update.orderKey) {
+            counters.belowHorizon += 1
+            return .belowHorizon(id)
+        }
+        rebasing[update.origin] = nil
+        clock.observe(update.timestamp)
+        store(update)
+        let insertion = timeline.insert(update)
+        counters.accepted += 1
+        applyHistoryLimit()
+        notify(.applied(id, insertion))
+        return .applied(insertion)
+    }
+
+    private func reject(_ rejection: UpdateRejection) -> ReceiveOutcome {
+        counters.rejected[rejection.reasonCode, default: 0] += 1
+        return .rejected(rejection)
+    }
+
+    private func store(_ update: Update<R.Action>) {
+        logs[update.origin, default: OriginLog()].append(update)
+        digest[update.origin] = update.seq
+    }
+
+    // MARK: Anti-entropy
+
+    /// Updates of `origin` after `seq`, oldest first, at most `limit`.
+    /// - Returns: `nil` when some of them are no longer retained
+    ///   (``LogRetention/aboveHorizon``): that peer needs a snapshot.
+    /// - Complexity: O(1) to locate, O(result) to copy.
+    public func updates(of origin: PeerID, after seq: UInt64, limit: Int) -> [Update<R.Action>]? {
+        guard let log = logs[origin] else { return seq >= digest[origin] ? [] : nil }
+        return log.updates(after: seq, limit: limit)
+    }
+
+    /// Every retained update, in total order: a read-only dump from which
+    /// ``receive(_:)`` on an empty replica rebuilds this one.
+    public func dump() -> [Update<R.Action>] {
+        logs.values.flatMap(\.updates).sorted { $0.orderKey < $1.orderKey }
+    }
+
+    // MARK: Frontier and rebase
+
+    /// Moves the clock up to wall-clock time (hybrid clock only), so that a
+    /// clock reported to the authority holds for every later record even if
+    /// the wall clock steps back.
+    public func advanceClock(toAtLeast now: UInt64) {
+        guard configuration.timestampStrategy == .hybridLogical else { return }
+        clock.observe(Timestamp(milliseconds: now, counter: 0))
+    }
+
+    /// Moves the stable frontier forward (never back), then folds history if
+    /// the limit is ``HistoryLimit/frontier``. An authority calls this with the
+    /// frontier it computed; other replicas with the one it announced.
+    public func advanceFrontier(to newFrontier: Timestamp) {
+        guard newFrontier > frontier else { return }
+        frontier = newFrontier
+        applyHistoryLimit()
+    }
+
+    /// Notes that the authority accepted this origin's updates through `seq`;
+    /// unconfirmed own updates are never folded, so that they can be rebased.
+    public func confirmOwn(through seq: UInt64) {
+        guard seq > confirmedOwnSeq else { return }
+        confirmedOwnSeq = min(seq, digest[peer])
+        applyHistoryLimit()
+    }
+
+    /// The current stamp of own update `seq`, if it is still retained.
+    public func ownTimestamp(seq: UInt64) -> Timestamp? {
+        logs[peer]?.update(seq: seq)?.timestamp
+    }
+
+    /// Re-stamps own updates from `seq` on above `authorityFrontier`, after
+    /// the authority refused them as stale. Safe because nobody accepted them.
+    ///
+    /// The local frontier does not move: the authority announces it on the
+    /// link once everything below it has been sent there.
+    /// - Returns: The re-stamped updates, to send again in seq order.
+    /// - Complexity: One replay from the earliest moved update.
+    public func rebase(from seq: UInt64, above authorityFrontier: Timestamp) -> [Update<R.Action>] {
+        guard let log = logs[peer], seq <= digest[peer], seq > confirmedOwnSeq,
+            let stale = log.updates(after: seq - 1, limit: Int.max), !stale.isEmpty
+        else { return [] }
+        precondition(stale.allSatisfy { timeline.accepts($0.orderKey) }, "unconfirmed own updates were folded")
+        for update in stale { timeline.remove(update.orderKey) }
+        clock.observe(authorityFrontier)
+        clock.observe(frontier)
+        if let last = timeline.lastKey { clock.observe(last.timestamp) }
+        let now = wallClock.milliseconds()
+        let restamped = stale.map { $0.restamped(clock.tick(now: now)) }
+        logs[peer]!.replace(from: seq, with: restamped)
+        for update in restamped { timeline.insert(update) }
+        counters.rebased += restamped.count
+        notify(.rebased(restamped.map(\.id)))
+        return restamped
+    }
+
+    // MARK: History
+
+    private func applyHistoryLimit() {
+        switch configuration.historyLimit {
+        case .unbounded:
+            break
+        case .count(let maxCount):
+            if timeline.count > maxCount {
+                timeline.fold(keepingAtMost: maxCount, below: foldCeiling)
+            }
+        case .age(let milliseconds):
+            let now = wallClock.milliseconds()
+            let cutoff = Timestamp(milliseconds: now > milliseconds ? now - milliseconds : 0, counter: 0)
+            timeline.fold(before: min(cutoff, foldCeiling ?? cutoff))
+        case .frontier:
+            timeline.fold(before: min(frontier, foldCeiling ?? frontier))
+        }
+        if configuration.logRetention == .aboveHorizon, let horizon = timeline.horizon {
+            for origin in logs.keys { logs[origin]!.dropThrough(horizon) }
+        }
+    }
+
+    /// The timestamp of the oldest own update the authority has not
+    /// confirmed, when this replica follows an authority.
+    private var foldCeiling: Timestamp? {
+        guard !configuration.isAuthority, frontier > .zero, confirmedOwnSeq < digest[peer] else { return nil }
+        return logs[peer]?.update(seq: confirmedOwnSeq + 1)?.timestamp
+    }
+
+    // MARK: Observation
+
+    /// Calls `observer` after every change, on the caller's isolation domain.
+    /// - Returns: A token for ``removeObserver(_:)``.
+    @discardableResult
+    public func observe(_ observer: @escaping (ReplicaEvent) -> Void) -> Int {
+        nextObserverID += 1
+        observers[nextObserverID] = observer
+        return nextObserverID
+    }
+
+    /// Stops calling the observer registered under `token`.
+    public func removeObserver(_ token: Int) {
+        observers[token] = nil
+    }
+
+    /// The events of this store as an async sequence; ends when the store is
+    /// released.
+    public func events() -> AsyncStream<ReplicaEvent> {
+        let (stream, continuation) = AsyncStream.makeStream(of: ReplicaEvent.self)
+        observe { continuation.yield($0) }
+        eventContinuations.append(continuation)
+        return stream
+    }
+
+    deinit {
+        for continuation in eventContinuations { continuation.finish() }
+    }
+
+    private func notify(_ event: ReplicaEvent) {
+        for observer in observers.values { observer(event) }
+    }
+}
+
+/// One origin's updates, contiguous by seq.
+struct OriginLog<Action> {
+    private(set) var firstSeq: UInt64 = 1
+    private(set) var updates: Deque<Update<Action>> = []
+
+    mutating func append(_ update: Update<Action>) {
+        if updates.isEmpty { firstSeq = update.seq }
+        updates.append(update)
+    }
+
+    func update(seq: UInt64) -> Update<Action>? {
+        guard seq >= firstSeq, seq - firstSeq < UInt64(updates.count) else { return nil }
+        return updates[Int(seq - firstSeq)]
+    }
+
+    /// Updates after `seq`, or nil when the first of them was dropped.
+    func updates(after seq: UInt64, limit: Int) -> [Update<Action>]? {
+        if seq + 1 < firstSeq { return nil }
+        let start = Int(seq + 1 - firstSeq)
+        guard start < updates.count else { return [] }
+        return Array(updates[start..<(start + min(limit, updates.count - start))])
+    }
+
+    mutating func replace(from seq: UInt64, with replacements: [Update<Action>]) {
+        let start = Int(seq - firstSeq)
+        updates.replaceSubrange(start..<(start + replacements.count), with: replacements)
+    }
+
+    mutating func dropThrough(_ horizon: OrderKey) {
+        while let first = updates.first, first.orderKey <= horizon {
+            updates.removeFirst()
+            firstSeq += 1
+        }
+    }
+}

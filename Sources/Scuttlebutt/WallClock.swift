@@ -1,0 +1,35 @@
+import Synchronization
+
+/// Where a replica reads physical time from.
+///
+/// The core never reads the system clock itself; an app passes one in, and
+/// tests and the simulator pass a ``ManualClock`` they move by hand.
+public protocol WallClock: Sendable {
+    /// Milliseconds since the Unix epoch.
+    func milliseconds() -> UInt64
+}
+
+/// A wall clock that only moves when told to: for tests and simulation.
+public final class ManualClock: WallClock {
+    private let now: Mutex<UInt64>
+
+    /// A clock that reads `milliseconds` until moved.
+    public init(milliseconds: UInt64 = 1_000_000) {
+        self.now = Mutex(milliseconds)
+    }
+
+    /// The current reading.
+    public func milliseconds() -> UInt64 {
+        now.withLock { $0 }
+    }
+
+    /// Moves the clock forward by `delta` milliseconds.
+    public func advance(by delta: UInt64) {
+        now.withLock { $0 += delta }
+    }
+
+    /// Sets the reading; the clock may go backwards, as real clocks do.
+    public func set(milliseconds: UInt64) {
+        now.withLock { $0 = milliseconds }
+    }
+}

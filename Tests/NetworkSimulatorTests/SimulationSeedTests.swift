@@ -1,0 +1,39 @@
+import Foundation
+import NetworkSimulator
+import Scuttlebutt
+import Testing
+
+/// Runs the deterministic simulator over many seeds. Every failure names its
+/// seed; `SCUTTLEBOARD_SEED=N swift test --filter replaysOneSeed` replays it,
+/// and `SCUTTLEBOARD_SOAK_SEEDS=100000` runs a longer soak.
+@Suite struct SimulationSeedTests {
+    static var seedCount: UInt64 {
+        ProcessInfo.processInfo.environment["SCUTTLEBOARD_SOAK_SEEDS"].flatMap(UInt64.init) ?? 1_000
+    }
+
+    @Test func convergesForEverySeed() {
+        var failed: [SimulationReport] = []
+        var rewinds = 0
+        var commutes = 0
+        var rebased = 0
+        for seed in 1...Self.seedCount {
+            let report = Simulation.run(seed: seed)
+            rewinds += report.rewinds
+            commutes += report.commutes
+            rebased += report.rebased
+            if !report.passed { failed.append(report) }
+        }
+        for report in failed.prefix(5) { Issue.record("\(report)") }
+        #expect(failed.isEmpty, "\(failed.count) of \(Self.seedCount) seeds failed: \(failed.map(\.scenario.seed))")
+        // The runs must actually exercise the hard paths, or they prove little.
+        #expect(rewinds > 0 && commutes > 0 && rebased > 0, "rewinds=\(rewinds) commutes=\(commutes) rebased=\(rebased)")
+    }
+
+    @Test func aSeedReplaysExactly() {
+        let seed = ProcessInfo.processInfo.environment["SCUTTLEBOARD_SEED"].flatMap(UInt64.init) ?? 42
+        let first = Simulation.run(seed: seed)
+        let second = Simulation.run(seed: seed)
+        #expect(first.description == second.description)
+        #expect(first.messagesDelivered > 0)
+    }
+}
