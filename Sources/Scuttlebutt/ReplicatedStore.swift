@@ -98,9 +98,10 @@ public final class ReplicatedStore<R: Reducer> {
 
     /// Takes a remote update: validates it, then places it in the order.
     ///
-    /// Checks, in order, with no side effect until all pass: duplicate, seq
-    /// gap, pending rebase, far-future timestamp, stale (authority only),
-    /// reducer validation, horizon.
+    /// Checks, in order, with no side effect until all pass: duplicate,
+    /// pending rebase, seq gap, timestamp not after the origin's previous one,
+    /// far-future timestamp, stale (authority only), reducer validation,
+    /// horizon.
     public func receive(_ update: Update<R.Action>) -> ReceiveOutcome {
         let id = update.id
         let held = digest[update.origin]
@@ -113,6 +114,9 @@ public final class ReplicatedStore<R: Reducer> {
         }
         if update.seq != held + 1 {
             return reject(.sequenceGap(origin: update.origin, expected: held + 1, received: update.seq))
+        }
+        if let previous = logs[update.origin]?.lastTimestamp, update.timestamp <= previous {
+            return reject(.nonMonotonicTimestamp(id, timestamp: update.timestamp, previous: previous))
         }
         if !clock.accepts(update.timestamp, now: wallClock.milliseconds()) {
             return reject(.farFuture(id, timestamp: update.timestamp))
@@ -236,7 +240,8 @@ public final class ReplicatedStore<R: Reducer> {
             }
         case .age(let milliseconds):
             let now = wallClock.milliseconds()
-            let cutoff = Timestamp(milliseconds: now > milliseconds ? now - milliseconds : 0, counter: 0)
+            // Entries exactly `milliseconds` old are no longer younger than the limit.
+            let cutoff = Timestamp(milliseconds: now > milliseconds ? now - milliseconds + 1 : 0, counter: 0)
             timeline.fold(before: min(cutoff, foldCeiling ?? cutoff))
         case .frontier:
             timeline.fold(before: min(frontier, foldCeiling ?? frontier))
@@ -291,10 +296,13 @@ public final class ReplicatedStore<R: Reducer> {
 struct OriginLog<Action> {
     private(set) var firstSeq: UInt64 = 1
     private(set) var updates: Deque<Update<Action>> = []
+    /// The stamp of the origin's latest update, kept even once it is dropped.
+    private(set) var lastTimestamp: Timestamp?
 
     mutating func append(_ update: Update<Action>) {
         if updates.isEmpty { firstSeq = update.seq }
         updates.append(update)
+        lastTimestamp = update.timestamp
     }
 
     func update(seq: UInt64) -> Update<Action>? {
@@ -313,6 +321,7 @@ struct OriginLog<Action> {
     mutating func replace(from seq: UInt64, with replacements: [Update<Action>]) {
         let start = Int(seq - firstSeq)
         updates.replaceSubrange(start..<(start + replacements.count), with: replacements)
+        lastTimestamp = updates.last?.timestamp
     }
 
     mutating func dropThrough(_ horizon: OrderKey) {

@@ -337,3 +337,26 @@ extension Timeline {
         return low
     }
 }
+
+extension Timeline where R.State: Equatable {
+    /// Recomputes everything from the base and reports each broken invariant:
+    /// order, the horizon, `state`, and every snapshot considered valid.
+    /// - Complexity: O(n) applies; for tests.
+    func auditInvariants() -> [String] {
+        var problems: [String] = []
+        var expected = base
+        var previous = horizon
+        for (index, entry) in entries.enumerated() {
+            if let previous, entry.key <= previous {
+                problems.append("entry \(index) key \(entry.key) not above \(previous)")
+            }
+            previous = entry.key
+            reducer.reduce(&expected, entry.update)
+            if hasValidSnapshot(entry), entry.snapshot != expected {
+                problems.append("valid snapshot at entry \(index) differs from the reduce up to it")
+            }
+        }
+        if state != expected { problems.append("state differs from the reduce of base and entries") }
+        return problems
+    }
+}

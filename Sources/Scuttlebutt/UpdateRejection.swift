@@ -4,6 +4,9 @@ public enum UpdateRejection: Error, Hashable, Sendable, CustomStringConvertible 
     /// The update skips sequence numbers: links deliver each origin's updates
     /// in order, so this is a protocol violation.
     case sequenceGap(origin: PeerID, expected: UInt64, received: UInt64)
+    /// The update is not stamped later than its origin's previous update, so
+    /// it could not have a unique place in the total order.
+    case nonMonotonicTimestamp(UpdateID, timestamp: Timestamp, previous: Timestamp)
     /// The update is stamped further ahead of local time than the allowed skew.
     case farFuture(UpdateID, timestamp: Timestamp)
     /// The update, stamped `timestamp`, lies below the authority's stable
@@ -19,6 +22,8 @@ public enum UpdateRejection: Error, Hashable, Sendable, CustomStringConvertible 
         switch self {
         case .sequenceGap(let origin, let expected, let received):
             return "sequence gap from \(origin): expected seq \(expected), received \(received)"
+        case .nonMonotonicTimestamp(let id, let timestamp, let previous):
+            return "update \(id) is stamped \(timestamp), not after its origin's previous stamp \(previous)"
         case .farFuture(let id, let timestamp):
             return "update \(id) is stamped \(timestamp), too far in the future"
         case .stale(let id, let timestamp, let frontier):
@@ -32,6 +37,7 @@ public enum UpdateRejection: Error, Hashable, Sendable, CustomStringConvertible 
     public var reasonCode: String {
         switch self {
         case .sequenceGap: return "sequence_gap"
+        case .nonMonotonicTimestamp: return "non_monotonic_timestamp"
         case .farFuture: return "far_future"
         case .stale: return "stale"
         case .invalid: return "invalid"

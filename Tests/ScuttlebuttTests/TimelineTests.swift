@@ -1,0 +1,192 @@
+import NetworkSimulator
+import Testing
+
+@testable import Scuttlebutt
+
+@Suite struct TimelineTests {
+    typealias Action = RegisterReducer.Action
+
+    func timeline(
+        _ reducer: CountingReducer = CountingReducer(), policy: SnapshotPolicy = .standard
+    ) -> Timeline<CountingReducer> {
+        Timeline(reducer: reducer, base: RegisterReducer.State(), snapshotPolicy: policy)
+    }
+
+    @Test func inOrderUpdatesAppendWithOneApplyEach() {
+        let reducer = CountingReducer()
+        var timeline = timeline(reducer)
+        let history = makeHistory(count: 500)
+        for update in history { #expect(timeline.insert(update) == .appended) }
+        #expect(reducer.counter.value == 500)
+        #expect(timeline.state == RegisterReducer().referenceState(of: history))
+        #expect(timeline.auditInvariants().isEmpty)
+    }
+
+    /// A late update `depth` places from the end that conflicts with what
+    /// follows it, in a history of `length` entries all on register 0.
+    func conflictingLateInsertCost(depth: Int, length: Int, policy: SnapshotPolicy) -> (Insertion, Int, Bool) {
+        let reducer = CountingReducer()
+        var timeline = timeline(reducer, policy: policy)
+        for update in makeHistory(count: length, register: { _ in 0 }) { timeline.insert(update) }
+        reducer.counter.reset()
+        let late = Update<Action>(
+            origin: PeerID(99), seq: 1, timestamp: Timestamp(UInt64(length - depth) * 10 + 5),
+            action: .mix(register: 0, value: 7))
+        let insertion = timeline.insert(late)
+        return (insertion, reducer.counter.value, timeline.auditInvariants().isEmpty)
+    }
+
+    @Test(arguments: [1, 2, 3, 10, 63, 64, 65, 100, 500])
+    func conflictingLateInsertCostsAtMostTwiceItsDepth(depth: Int) {
+        for length in [1_000, 4_000] {
+            let (insertion, applies, consistent) = conflictingLateInsertCost(
+                depth: depth, length: length, policy: .standard)
+            guard case .replayed(let reportedDepth, let reportedApplies) = insertion else {
+                Issue.record("expected a replay, got \(insertion)")
+                return
+            }
+            #expect(reportedDepth == depth)
+            #expect(reportedApplies == applies)
+            #expect(applies <= 2 * depth, "depth \(depth), history \(length): \(applies) applies")
+            #expect(consistent)
+        }
+    }
+
+    @Test func rewindCostDoesNotDependOnHistoryLength() {
+        // Same alignment to the snapshot interval, 20× the history.
+        for depth in [5, 50, 300] {
+            let short = conflictingLateInsertCost(depth: depth, length: 1_024, policy: .every(16)).1
+            let long = conflictingLateInsertCost(depth: depth, length: 20_480, policy: .every(16)).1
+            #expect(short == long, "depth \(depth): \(short) applies with 1k history, \(long) with 20k")
+            #expect(long <= depth + 16)
+        }
+    }
+
+    @Test(arguments: [1, 10, 1_000])
+    func commutingLateInsertAppliesOnceWithoutReplay(depth: Int) {
+        let reducer = CountingReducer()
+        var timeline = timeline(reducer)
+        let history = makeHistory(count: 2_000, register: { UInt8(1 + $0 % 7) })
+        for update in history { timeline.insert(update) }
+        reducer.counter.reset()
+        let late = Update<Action>(
+            origin: PeerID(99), seq: 1, timestamp: Timestamp(UInt64(2_000 - depth) * 10 + 5),
+            action: .mix(register: 0, value: 7))
+        #expect(timeline.insert(late) == .commuted(depth: depth))
+        #expect(reducer.counter.value == 1)
+        #expect(timeline.state == RegisterReducer().referenceState(of: history + [late]))
+        #expect(timeline.auditInvariants().isEmpty)
+    }
+
+    @Test func aConflictAfterACommuteNeverRestoresAStaleSnapshot() {
+        var timeline = timeline(policy: .every(1))
+        var all = makeHistory(count: 300, register: { UInt8(1 + $0 % 7) })
+        for update in all { timeline.insert(update) }
+        // Commutes at depth 100: every snapshot after it now lacks it.
+        let commuting = Update<Action>(
+            origin: PeerID(99), seq: 1, timestamp: Timestamp(2_005), action: .set(register: 0, value: 1))
+        #expect(timeline.insert(commuting) == .commuted(depth: 100))
+        // Conflicts at depth 10 (register 0 is touched by the commuting one
+        // only, so use a clear, which conflicts with everything).
+        let conflicting = Update<Action>(origin: PeerID(98), seq: 1, timestamp: Timestamp(2_905), action: .clear)
+        guard case .replayed = timeline.insert(conflicting) else {
+            Issue.record("a clear must replay")
+            return
+        }
+        all += [commuting, conflicting]
+        #expect(timeline.state == RegisterReducer().referenceState(of: all))
+        #expect(timeline.auditInvariants().isEmpty)
+    }
+
+    @Test(arguments: [SnapshotPolicy.standard, .every(1), .every(7), SnapshotPolicy(denseTail: 2, interval: 9)])
+    func anyDeliveryOrderGivesTheSortedReduce(policy: SnapshotPolicy) {
+        for seed in UInt64(1)...40 {
+            var random = SeededGenerator(seed: seed)
+            var factory = UpdateFactory()
+            let history = (0..<150).map { index in
+                factory.make(
+                    PeerID(UInt64.random(in: 1...5, using: &random)), at: UInt64(index + 1) * 3,
+                    .random(using: &random, clearProbability: 0.05))
+            }
+            // Half the seeds fully shuffled, half only jittered (late by a few).
+            let order =
+                seed % 2 == 0
+                ? history.shuffled(using: &random)
+                : history.enumerated().sorted {
+                    Double($0.offset) + Double.random(in: 0..<8, using: &random)
+                        < Double($1.offset) + Double.random(in: 0..<8, using: &random)
+                }.map(\.element)
+            var timeline = timeline(policy: policy)
+            for update in order {
+                timeline.insert(update)
+                let problems = timeline.auditInvariants()
+                guard problems.isEmpty else {
+                    Issue.record("seed \(seed): \(problems)")
+                    return
+                }
+            }
+            #expect(timeline.state == RegisterReducer().referenceState(of: history), "seed \(seed)")
+        }
+    }
+
+    @Test func foldingByCountKeepsStateAndRefusesBelowTheHorizon() {
+        var timeline = timeline(policy: SnapshotPolicy(denseTail: 8, interval: 8))
+        let history = makeHistory(count: 1_000)
+        for update in history {
+            timeline.insert(update)
+            timeline.fold(keepingAtMost: 100)
+            #expect(timeline.count <= 100)
+        }
+        #expect(timeline.count > 100 - 8)
+        #expect(timeline.state == RegisterReducer().referenceState(of: history))
+        #expect(timeline.auditInvariants().isEmpty)
+        let horizon = timeline.horizon!
+        #expect(!timeline.accepts(horizon))
+        #expect(timeline.accepts(OrderKey(timestamp: Timestamp(horizon.timestamp.rawValue + 1), origin: PeerID(0))))
+        #expect(timeline.statistics.folded == 1_000 - timeline.count)
+        #expect(timeline.statistics.foldApplies == 0)
+    }
+
+    @Test func foldingByTimeKeepsEverythingYoungerThanTheCutoff() {
+        var timeline = timeline(policy: .every(4))
+        let history = makeHistory(count: 200)
+        for update in history { timeline.insert(update) }
+        timeline.fold(before: Timestamp(1_000))
+        // Entries stamped 10…990 may fold; 1000 and later must stay.
+        #expect(timeline.updates.first!.timestamp <= Timestamp(1_000))
+        #expect(timeline.updates.first!.timestamp > Timestamp(1_000 - 4 * 10))
+        #expect(timeline.updates.filter { $0.timestamp >= Timestamp(1_000) }.count == 101)
+        #expect(timeline.auditInvariants().isEmpty)
+    }
+
+    @Test func foldingWithoutSnapshotsStillBuildsTheRightBase() {
+        var timeline = timeline(policy: .every(1_000))
+        let history = makeHistory(count: 100)
+        for update in history { timeline.insert(update) }
+        timeline.fold(before: Timestamp(505))
+        #expect(timeline.count == 50)
+        #expect(timeline.statistics.foldApplies == 50)
+        #expect(timeline.auditInvariants().isEmpty)
+    }
+
+    @Test func removingAnEntryReplaysWhatFollowed() {
+        var timeline = timeline()
+        let history = makeHistory(count: 100, register: { _ in 3 })
+        for update in history { timeline.insert(update) }
+        let removed = timeline.remove(history[90].orderKey)
+        #expect(removed?.id == history[90].id)
+        #expect(timeline.remove(history[90].orderKey) == nil)
+        var remaining = history
+        remaining.remove(at: 90)
+        #expect(timeline.state == RegisterReducer().referenceState(of: remaining))
+        #expect(timeline.auditInvariants().isEmpty)
+    }
+
+    @Test func denseTailAndSparseKeepersBoundSnapshotCount() {
+        var timeline = timeline(policy: SnapshotPolicy(denseTail: 10, interval: 50))
+        for update in makeHistory(count: 1_000) { timeline.insert(update) }
+        // 10 dense plus one in 50 of the rest.
+        #expect(timeline.snapshotCount <= 10 + 1_000 / 50)
+        #expect(timeline.snapshotCount >= 10 + 990 / 50 - 1)
+    }
+}
