@@ -98,6 +98,11 @@ public struct GossipSession<R: Reducer> {
         case remoteNeedsSnapshot(PeerID)
         /// The session is over; close the link.
         case close(CloseReason)
+
+        /// The message to write, when this output is a `send`.
+        public var message: GossipMessage<R.Action>? {
+            if case .send(let message) = self { message } else { nil }
+        }
     }
 
     /// This side's settings.

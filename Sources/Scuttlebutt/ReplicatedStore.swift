@@ -23,25 +23,31 @@ public final class ReplicatedStore<R: Reducer> {
     /// The knobs this store was made with.
     public let configuration: ReplicaConfiguration
     /// What this replica holds: highest contiguous seq per origin.
-    public private(set) var digest = Digest()
+    @inlinable public var digest: Digest { _digest }
     /// The logical clock that stamps local records.
-    public private(set) var clock: LogicalClock
+    @inlinable public var clock: LogicalClock { _clock }
     /// The applied history, its base and snapshots.
-    public private(set) var timeline: Timeline<R>
+    @inlinable public var timeline: Timeline<R> { _timeline }
     /// The stable frontier: nothing stamped below it can still arrive.
     /// An authority sets it; other replicas adopt what it announces.
-    public private(set) var frontier = Timestamp.zero
+    @inlinable public var frontier: Timestamp { _frontier }
     /// Own updates up to this seq are known to be accepted by the authority.
-    public private(set) var confirmedOwnSeq: UInt64 = 0
+    @inlinable public var confirmedOwnSeq: UInt64 { _confirmedOwnSeq }
     /// Work and refusal counters.
-    public private(set) var counters = ReplicaCounters()
+    @inlinable public var counters: ReplicaCounters { _counters }
 
-    private let wallClock: any WallClock
-    private var logs: [PeerID: OriginLog<R.Action>] = [:]
+    @usableFromInline var _digest = Digest()
+    @usableFromInline var _clock: LogicalClock
+    @usableFromInline var _timeline: Timeline<R>
+    @usableFromInline var _frontier = Timestamp.zero
+    @usableFromInline var _confirmedOwnSeq: UInt64 = 0
+    @usableFromInline var _counters = ReplicaCounters()
+    @usableFromInline let wallClock: any WallClock
+    @usableFromInline var logs: [PeerID: OriginLog<R.Action>] = [:]
     /// Origins whose update at this seq was refused as stale: later seqs of
     /// theirs are refused too until that seq comes back re-stamped.
-    private var rebasing: [PeerID: UInt64] = [:]
-    private var observers: [Int: (ReplicaEvent) -> Void] = [:]
+    @usableFromInline var rebasing: [PeerID: UInt64] = [:]
+    @usableFromInline var observers: [Int: (ReplicaEvent) -> Void] = [:]
     private var nextObserverID = 0
     private var eventContinuations: [AsyncStream<ReplicaEvent>.Continuation] = []
 
@@ -62,18 +68,18 @@ public final class ReplicatedStore<R: Reducer> {
         self.peer = peer
         self.configuration = configuration
         self.wallClock = wallClock
-        self.clock = LogicalClock(strategy: configuration.timestampStrategy, maxSkew: configuration.maxClockSkew)
-        self.timeline = Timeline(reducer: reducer, base: initialState, snapshotPolicy: configuration.snapshotPolicy)
+        self._clock = LogicalClock(strategy: configuration.timestampStrategy, maxSkew: configuration.maxClockSkew)
+        self._timeline = Timeline(reducer: reducer, base: initialState, snapshotPolicy: configuration.snapshotPolicy)
     }
 
     /// The current state: the reduce of every update held, in total order.
-    public var state: R.State { timeline.state }
+    @inlinable public var state: R.State { _timeline.state }
 
     /// The reducer in use.
-    public var reducer: R { timeline.reducer }
+    @inlinable public var reducer: R { _timeline.reducer }
 
     /// The next seq this replica will record.
-    public var nextSeq: UInt64 { digest[peer] + 1 }
+    @inlinable public var nextSeq: UInt64 { _digest[peer] + 1 }
 
     // MARK: Recording and receiving
 
@@ -81,16 +87,16 @@ public final class ReplicatedStore<R: Reducer> {
     /// - Throws: Whatever the reducer's `validate` throws; nothing changes then.
     /// - Returns: The update, to be sent to other peers.
     /// - Complexity: One apply: a local update is always the latest.
-    @discardableResult
+    @inlinable @discardableResult
     public func record(_ action: R.Action) throws -> Update<R.Action> {
         try reducer.validate(action)
-        clock.observe(frontier)
-        if let last = timeline.lastKey { clock.observe(last.timestamp) }
+        _clock.observe(frontier)
+        if let last = _timeline.lastKey { _clock.observe(last.timestamp) }
         let update = Update(
-            origin: peer, seq: nextSeq, timestamp: clock.tick(now: wallClock.milliseconds()), action: action)
+            origin: peer, seq: nextSeq, timestamp: _clock.tick(now: wallClock.milliseconds()), action: action)
         store(update)
-        let insertion = timeline.insert(update)
-        counters.recorded += 1
+        let insertion = _timeline.insert(update)
+        _counters.recorded += 1
         applyHistoryLimit()
         notify(.applied(update.id, insertion))
         return update
@@ -102,11 +108,12 @@ public final class ReplicatedStore<R: Reducer> {
     /// pending rebase, seq gap, timestamp not after the origin's previous one,
     /// far-future timestamp, stale (authority only), reducer validation,
     /// horizon.
+    @inlinable
     public func receive(_ update: Update<R.Action>) -> ReceiveOutcome {
         let id = update.id
-        let held = digest[update.origin]
+        let held = _digest[update.origin]
         if update.seq <= held {
-            counters.duplicates += 1
+            _counters.duplicates += 1
             return .duplicate
         }
         if let refusedSeq = rebasing[update.origin], update.seq > refusedSeq {
@@ -118,10 +125,10 @@ public final class ReplicatedStore<R: Reducer> {
         if let previous = logs[update.origin]?.lastTimestamp, update.timestamp <= previous {
             return reject(.nonMonotonicTimestamp(id, timestamp: update.timestamp, previous: previous))
         }
-        if !clock.accepts(update.timestamp, now: wallClock.milliseconds()) {
+        if !_clock.accepts(update.timestamp, now: wallClock.milliseconds()) {
             return reject(.farFuture(id, timestamp: update.timestamp))
         }
-        if configuration.isAuthority && update.timestamp < frontier {
+        if configuration.isAuthority && update.timestamp < _frontier {
             rebasing[update.origin] = update.seq
             return reject(.stale(id, timestamp: update.timestamp, frontier: frontier))
         }
@@ -130,28 +137,30 @@ public final class ReplicatedStore<R: Reducer> {
         } catch {
             return reject(.invalid(id, reason: String(describing: error)))
         }
-        if !timeline.accepts(update.orderKey) {
-            counters.belowHorizon += 1
+        if !_timeline.accepts(update.orderKey) {
+            _counters.belowHorizon += 1
             return .belowHorizon(id)
         }
         rebasing[update.origin] = nil
-        clock.observe(update.timestamp)
+        _clock.observe(update.timestamp)
         store(update)
-        let insertion = timeline.insert(update)
-        counters.accepted += 1
+        let insertion = _timeline.insert(update)
+        _counters.accepted += 1
         applyHistoryLimit()
         notify(.applied(id, insertion))
         return .applied(insertion)
     }
 
-    private func reject(_ rejection: UpdateRejection) -> ReceiveOutcome {
-        counters.rejected[rejection.reasonCode, default: 0] += 1
+    @inlinable
+    func reject(_ rejection: UpdateRejection) -> ReceiveOutcome {
+        _counters.rejected[rejection.reasonCode, default: 0] += 1
         return .rejected(rejection)
     }
 
-    private func store(_ update: Update<R.Action>) {
+    @inlinable
+    func store(_ update: Update<R.Action>) {
         logs[update.origin, default: OriginLog()].append(update)
-        digest[update.origin] = update.seq
+        _digest[update.origin] = update.seq
     }
 
     // MARK: Anti-entropy
@@ -160,8 +169,9 @@ public final class ReplicatedStore<R: Reducer> {
     /// - Returns: `nil` when some of them are no longer retained
     ///   (``LogRetention/aboveHorizon``): that peer needs a snapshot.
     /// - Complexity: O(1) to locate, O(result) to copy.
+    @inlinable
     public func updates(of origin: PeerID, after seq: UInt64, limit: Int) -> [Update<R.Action>]? {
-        guard let log = logs[origin] else { return seq >= digest[origin] ? [] : nil }
+        guard let log = logs[origin] else { return seq >= _digest[origin] ? [] : nil }
         return log.updates(after: seq, limit: limit)
     }
 
@@ -178,27 +188,30 @@ public final class ReplicatedStore<R: Reducer> {
     /// the wall clock steps back.
     public func advanceClock(toAtLeast now: UInt64) {
         guard configuration.timestampStrategy == .hybridLogical else { return }
-        clock.observe(Timestamp(milliseconds: now, counter: 0))
+        _clock.observe(Timestamp(milliseconds: now, counter: 0))
     }
 
     /// Moves the stable frontier forward (never back), then folds history if
     /// the limit is ``HistoryLimit/frontier``. An authority calls this with the
     /// frontier it computed; other replicas with the one it announced.
+    @inlinable
     public func advanceFrontier(to newFrontier: Timestamp) {
-        guard newFrontier > frontier else { return }
-        frontier = newFrontier
+        guard newFrontier > _frontier else { return }
+        _frontier = newFrontier
         applyHistoryLimit()
     }
 
     /// Notes that the authority accepted this origin's updates through `seq`;
     /// unconfirmed own updates are never folded, so that they can be rebased.
+    @inlinable
     public func confirmOwn(through seq: UInt64) {
-        guard seq > confirmedOwnSeq else { return }
-        confirmedOwnSeq = min(seq, digest[peer])
+        guard seq > _confirmedOwnSeq else { return }
+        _confirmedOwnSeq = min(seq, _digest[peer])
         applyHistoryLimit()
     }
 
     /// The current stamp of own update `seq`, if it is still retained.
+    @inlinable
     public func ownTimestamp(seq: UInt64) -> Timestamp? {
         logs[peer]?.update(seq: seq)?.timestamp
     }
@@ -211,51 +224,53 @@ public final class ReplicatedStore<R: Reducer> {
     /// - Returns: The re-stamped updates, to send again in seq order.
     /// - Complexity: One replay from the earliest moved update.
     public func rebase(from seq: UInt64, above authorityFrontier: Timestamp) -> [Update<R.Action>] {
-        guard let log = logs[peer], seq <= digest[peer], seq > confirmedOwnSeq,
+        guard let log = logs[peer], seq <= _digest[peer], seq > confirmedOwnSeq,
             let stale = log.updates(after: seq - 1, limit: Int.max), !stale.isEmpty
         else { return [] }
-        precondition(stale.allSatisfy { timeline.accepts($0.orderKey) }, "unconfirmed own updates were folded")
-        for update in stale { timeline.remove(update.orderKey) }
-        clock.observe(authorityFrontier)
-        clock.observe(frontier)
-        if let last = timeline.lastKey { clock.observe(last.timestamp) }
+        precondition(stale.allSatisfy { _timeline.accepts($0.orderKey) }, "unconfirmed own updates were folded")
+        for update in stale { _timeline.remove(update.orderKey) }
+        _clock.observe(authorityFrontier)
+        _clock.observe(frontier)
+        if let last = _timeline.lastKey { _clock.observe(last.timestamp) }
         let now = wallClock.milliseconds()
-        let restamped = stale.map { $0.restamped(clock.tick(now: now)) }
+        let restamped = stale.map { $0.restamped(_clock.tick(now: now)) }
         logs[peer]!.replace(from: seq, with: restamped)
-        for update in restamped { timeline.insert(update) }
-        counters.rebased += restamped.count
+        for update in restamped { _timeline.insert(update) }
+        _counters.rebased += restamped.count
         notify(.rebased(restamped.map(\.id)))
         return restamped
     }
 
     // MARK: History
 
-    private func applyHistoryLimit() {
+    @inlinable
+    func applyHistoryLimit() {
         switch configuration.historyLimit {
         case .unbounded:
             break
         case .count(let maxCount):
-            if timeline.count > maxCount {
-                timeline.fold(keepingAtMost: maxCount, below: foldCeiling)
+            if _timeline.count > maxCount {
+                _timeline.fold(keepingAtMost: maxCount, below: foldCeiling)
             }
         case .age(let milliseconds):
             let now = wallClock.milliseconds()
             // Entries exactly `milliseconds` old are no longer younger than the limit.
             let cutoff = Timestamp(milliseconds: now > milliseconds ? now - milliseconds + 1 : 0, counter: 0)
-            timeline.fold(before: min(cutoff, foldCeiling ?? cutoff))
+            _timeline.fold(before: min(cutoff, foldCeiling ?? cutoff))
         case .frontier:
-            timeline.fold(before: min(frontier, foldCeiling ?? frontier))
+            _timeline.fold(before: min(frontier, foldCeiling ?? frontier))
         }
-        if configuration.logRetention == .aboveHorizon, let horizon = timeline.horizon {
+        if configuration.logRetention == .aboveHorizon, let horizon = _timeline.horizon {
             for origin in logs.keys { logs[origin]!.dropThrough(horizon) }
         }
     }
 
     /// The timestamp of the oldest own update the authority has not
     /// confirmed, when this replica follows an authority.
-    private var foldCeiling: Timestamp? {
-        guard !configuration.isAuthority, frontier > .zero, confirmedOwnSeq < digest[peer] else { return nil }
-        return logs[peer]?.update(seq: confirmedOwnSeq + 1)?.timestamp
+    @inlinable
+    var foldCeiling: Timestamp? {
+        guard !configuration.isAuthority, _frontier > .zero, _confirmedOwnSeq < _digest[peer] else { return nil }
+        return logs[peer]?.update(seq: _confirmedOwnSeq + 1)?.timestamp
     }
 
     // MARK: Observation
@@ -287,30 +302,37 @@ public final class ReplicatedStore<R: Reducer> {
         for continuation in eventContinuations { continuation.finish() }
     }
 
-    private func notify(_ event: ReplicaEvent) {
+    @inlinable
+    func notify(_ event: ReplicaEvent) {
         for observer in observers.values { observer(event) }
     }
 }
 
 /// One origin's updates, contiguous by seq.
+@usableFromInline
 struct OriginLog<Action> {
-    private(set) var firstSeq: UInt64 = 1
-    private(set) var updates: Deque<Update<Action>> = []
+    @usableFromInline var firstSeq: UInt64 = 1
+    @usableFromInline var updates: Deque<Update<Action>> = []
     /// The stamp of the origin's latest update, kept even once it is dropped.
-    private(set) var lastTimestamp: Timestamp?
+    @usableFromInline var lastTimestamp: Timestamp?
 
+    @inlinable init() {}
+
+    @inlinable
     mutating func append(_ update: Update<Action>) {
         if updates.isEmpty { firstSeq = update.seq }
         updates.append(update)
         lastTimestamp = update.timestamp
     }
 
+    @inlinable
     func update(seq: UInt64) -> Update<Action>? {
         guard seq >= firstSeq, seq - firstSeq < UInt64(updates.count) else { return nil }
         return updates[Int(seq - firstSeq)]
     }
 
     /// Updates after `seq`, or nil when the first of them was dropped.
+    @inlinable
     func updates(after seq: UInt64, limit: Int) -> [Update<Action>]? {
         if seq + 1 < firstSeq { return nil }
         let start = Int(seq + 1 - firstSeq)
@@ -318,12 +340,14 @@ struct OriginLog<Action> {
         return Array(updates[start..<(start + min(limit, updates.count - start))])
     }
 
+    @inlinable
     mutating func replace(from seq: UInt64, with replacements: [Update<Action>]) {
         let start = Int(seq - firstSeq)
         updates.replaceSubrange(start..<(start + replacements.count), with: replacements)
         lastTimestamp = updates.last?.timestamp
     }
 
+    @inlinable
     mutating func dropThrough(_ horizon: OrderKey) {
         while let first = updates.first, first.orderKey <= horizon {
             updates.removeFirst()

@@ -1,5 +1,3 @@
-import DequeModule
-
 /// How an update went into a ``Timeline``.
 public enum Insertion: Sendable, Hashable {
     /// It was the latest update: one apply.
@@ -46,11 +44,34 @@ public struct TimelineStatistics: Sendable, Hashable {
 /// is applied once, with no replay; snapshots after its place are then
 /// marked stale in O(1) (a version check), never patched one by one.
 public struct Timeline<R: Reducer> {
+    /// The payload of one entry. Kept apart from its ``Slot`` so that
+    /// searches and snapshot checks read only trivial values.
+    @usableFromInline
     struct Entry {
-        let update: Update<R.Action>
-        let key: OrderKey
-        var snapshot: R.State?
-        var snapshotVersion: UInt64
+        @usableFromInline let update: Update<R.Action>
+        @usableFromInline var snapshot: R.State?
+
+        @inlinable
+        init(update: Update<R.Action>, snapshot: R.State?) {
+            self.update = update
+            self.snapshot = snapshot
+        }
+    }
+
+    /// Where an entry sits and whether it holds a snapshot: a trivial value,
+    /// cheap to search and scan.
+    @usableFromInline
+    struct Slot {
+        @usableFromInline let key: OrderKey
+        @usableFromInline var hasSnapshot: Bool
+        @usableFromInline var snapshotVersion: UInt64
+
+        @inlinable
+        init(key: OrderKey, hasSnapshot: Bool, snapshotVersion: UInt64) {
+            self.key = key
+            self.hasSnapshot = hasSnapshot
+            self.snapshotVersion = snapshotVersion
+        }
     }
 
     /// The reducer that turns entries into state.
@@ -58,27 +79,33 @@ public struct Timeline<R: Reducer> {
     /// Which entries keep snapshots.
     public let snapshotPolicy: SnapshotPolicy
     /// The reduce of the base and every entry: what the app shows.
-    public private(set) var state: R.State
+    @inlinable public var state: R.State { _state }
     /// The state at the horizon: everything folded so far.
-    public private(set) var base: R.State
+    @inlinable public var base: R.State { _base }
     /// The key of the last folded update; nothing at or below it can be
     /// inserted. `nil` while nothing has been folded.
-    public private(set) var horizon: OrderKey?
+    @inlinable public var horizon: OrderKey? { _horizon }
     /// Work counters.
-    public private(set) var statistics = TimelineStatistics()
+    @inlinable public var statistics: TimelineStatistics { _statistics }
 
-    private var entries: Deque<Entry> = []
+    @usableFromInline var _state: R.State
+    @usableFromInline var _base: R.State
+    @usableFromInline var _horizon: OrderKey?
+    @usableFromInline var _statistics = TimelineStatistics()
+    /// Entry payloads, in total order; `slots[i]` describes `entries[i]`.
+    @usableFromInline var entries = ChunkedArray<Entry>()
+    @usableFromInline var slots = ChunkedArray<Slot>()
     /// How many entries were ever folded: the absolute index of `entries[0]`.
-    private var foldedCount = 0
+    @usableFromInline var foldedCount = 0
     /// For each footprint key, the latest entry key touching it.
-    private var lastTouch: [R.FootprintKey: OrderKey] = [:]
+    @usableFromInline var lastTouch: [R.FootprintKey: OrderKey] = [:]
     /// The latest entry whose footprint is `.everything`.
-    private var lastGlobal: OrderKey?
+    @usableFromInline var lastGlobal: OrderKey?
     /// Snapshots after this key taken before the latest commuting insert
     /// may lack that insert; `nil` when no snapshot can be stale.
-    private var staleAfter: OrderKey?
+    @usableFromInline var staleAfter: OrderKey?
     /// Bumped by every commuting insert; a snapshot records it when taken.
-    private var version: UInt64 = 0
+    @usableFromInline var version: UInt64 = 0
 
     /// A timeline that starts from `base` at `horizon`.
     public init(
@@ -89,26 +116,29 @@ public struct Timeline<R: Reducer> {
     ) {
         self.reducer = reducer
         self.snapshotPolicy = snapshotPolicy
-        self.state = base
-        self.base = base
-        self.horizon = horizon
+        self._state = base
+        self._base = base
+        self._horizon = horizon
     }
 
     /// The number of entries above the horizon.
-    public var count: Int { entries.count }
+    @inlinable
+    public var count: Int { slots.count }
 
     /// The key of the latest entry, or the horizon when there is none.
-    public var lastKey: OrderKey? { entries.last?.key ?? horizon }
+    @inlinable
+    public var lastKey: OrderKey? { slots.last?.key ?? _horizon }
 
     /// How many entries hold a snapshot right now (valid or stale).
-    public var snapshotCount: Int { entries.reduce(0) { $0 + ($1.snapshot == nil ? 0 : 1) } }
+    public var snapshotCount: Int { slots.reduce(0) { $0 + ($1.hasSnapshot ? 1 : 0) } }
 
     /// The entries above the horizon, in total order.
     public var updates: some RandomAccessCollection<Update<R.Action>> { entries.lazy.map(\.update) }
 
     /// Whether an update with this key may still be inserted.
+    @inlinable
     public func accepts(_ key: OrderKey) -> Bool {
-        horizon.map { key > $0 } ?? true
+        _horizon.map { key > $0 } ?? true
     }
 
     /// Puts an update at its place in the total order and brings `state` up
@@ -117,28 +147,29 @@ public struct Timeline<R: Reducer> {
     /// - Precondition: `accepts(update.orderKey)` and no entry has that key.
     /// - Complexity: O(1) applies when the update is the latest; O(k) footprint
     ///   lookups plus one apply when it commutes (k = its footprint's size);
-    ///   otherwise the replay bound of ``SnapshotPolicy``. Placing an entry
-    ///   `d` from the end also moves `d` entries in memory.
-    @discardableResult
+    ///   otherwise the replay bound of ``SnapshotPolicy``. Placing the entry
+    ///   costs O(256 + d/256) element moves (see `ChunkedArray`).
+    @inlinable @discardableResult
     public mutating func insert(_ update: Update<R.Action>) -> Insertion {
         let key = update.orderKey
         precondition(accepts(key), "update \(update.id) lies at or below the horizon")
-        if entries.isEmpty || key > entries[entries.count - 1].key {
+        if slots.isEmpty || key > slots[slots.count - 1].key {
             append(update, key: key)
             return .appended
         }
         let position = insertionIndex(for: key)
-        precondition(position == 0 || entries[position - 1].key != key, "duplicate order key \(key)")
-        let depth = entries.count - position
+        precondition(position == 0 || slots[position - 1].key != key, "duplicate order key \(key)")
+        let depth = slots.count - position
         let footprint = reducer.footprint(of: update)
-        entries.insert(Entry(update: update, key: key, snapshot: nil, snapshotVersion: 0), at: position)
+        entries.insert(Entry(update: update, snapshot: nil), at: position)
+        slots.insert(Slot(key: key, hasSnapshot: false, snapshotVersion: 0), at: position)
         defer { thinDenseTail() }
         if commutes(footprint, at: key) {
-            reducer.reduce(&state, update)
+            reducer.reduce(&_state, update)
             touch(footprint, key: key)
             version += 1
             staleAfter = staleAfter.map { min($0, key) } ?? key
-            statistics.commutes += 1
+            _statistics.commutes += 1
             return .commuted(depth: depth)
         }
         touch(footprint, key: key)
@@ -149,11 +180,12 @@ public struct Timeline<R: Reducer> {
     /// Takes the entry with `key` out of the timeline and replays what
     /// followed it. Used to rebase an update the authority never accepted.
     /// - Returns: The removed update, or `nil` when no entry has that key.
-    @discardableResult
+    @inlinable @discardableResult
     public mutating func remove(_ key: OrderKey) -> Update<R.Action>? {
         let position = insertionIndex(for: key) - 1
-        guard position >= 0, entries[position].key == key else { return nil }
+        guard position >= 0, slots[position].key == key else { return nil }
         let removed = entries.remove(at: position)
+        slots.remove(at: position)
         // The footprint index keeps the removed key: an over-estimate of the
         // latest touch only ever causes a replay that was not needed.
         replay(from: position)
@@ -167,12 +199,13 @@ public struct Timeline<R: Reducer> {
     /// - Parameter ceiling: When given, nothing stamped at or after it is
     ///   folded, even if more than `maxCount` entries then remain.
     /// - Complexity: O(folded entries) footprint lookups.
+    @inlinable
     public mutating func fold(keepingAtMost maxCount: Int, below ceiling: Timestamp? = nil) {
-        let target = entries.count - maxCount - 1
-        let limit = ceiling.map { firstIndex(atOrAfter: $0) - 1 } ?? entries.count - 1
+        let target = slots.count - maxCount - 1
+        let limit = ceiling.map { firstIndex(atOrAfter: $0) - 1 } ?? slots.count - 1
         guard target >= 0, limit >= 0 else { return }
         var position = target
-        while position < limit && !hasValidSnapshot(entries[position]) { position += 1 }
+        while position < limit && !hasValidSnapshot(at: position) { position += 1 }
         fold(through: min(position, limit))
     }
 
@@ -180,12 +213,13 @@ public struct Timeline<R: Reducer> {
     /// except that up to one snapshot interval of them may stay until the
     /// next snapshot passes the cutoff (entries younger than the cutoff are
     /// always kept).
+    @inlinable
     public mutating func fold(before cutoff: Timestamp) {
         let target = firstIndex(atOrAfter: cutoff) - 1
         guard target >= 0 else { return }
         var position = target
         let lowest = max(0, target - snapshotPolicy.interval)
-        while position >= lowest && position != entries.count - 1 && !hasValidSnapshot(entries[position]) {
+        while position >= lowest && position != slots.count - 1 && !hasValidSnapshot(at: position) {
             position -= 1
         }
         fold(through: position >= lowest ? position : target)
@@ -199,90 +233,107 @@ public struct Timeline<R: Reducer> {
 }
 
 extension Timeline {
-    private mutating func append(_ update: Update<R.Action>, key: OrderKey) {
-        reducer.reduce(&state, update)
-        touch(reducer.footprint(of: update), key: key)
+    @inlinable
+    mutating func append(_ update: Update<R.Action>, key: OrderKey) {
+        reducer.reduce(&_state, update)
+        // The newest key is the latest touch of everything it touches.
+        switch reducer.footprint(of: update) {
+        case .everything: lastGlobal = key
+        case let footprint: footprint.forEachKey { lastTouch[$0] = key }
+        }
         let keep =
             snapshotPolicy.denseTail > 0
-            || snapshotPolicy.isSparseKeeper(absoluteIndex: foldedCount + entries.count)
-        entries.append(Entry(update: update, key: key, snapshot: keep ? state : nil, snapshotVersion: version))
+            || snapshotPolicy.isSparseKeeper(absoluteIndex: foldedCount + slots.count)
+        entries.append(Entry(update: update, snapshot: keep ? _state : nil))
+        slots.append(Slot(key: key, hasSnapshot: keep, snapshotVersion: version))
         thinDenseTail()
-        statistics.appends += 1
+        _statistics.appends += 1
     }
 
     /// Drops the snapshot of the entry that just left the dense tail, unless
     /// it is one of the sparse keepers.
-    private mutating func thinDenseTail() {
+    @inlinable
+    mutating func thinDenseTail() {
         guard snapshotPolicy.denseTail > 0 else { return }
-        let leaving = entries.count - 1 - snapshotPolicy.denseTail
-        guard leaving >= 0, entries[leaving].snapshot != nil,
+        let leaving = slots.count - 1 - snapshotPolicy.denseTail
+        guard leaving >= 0, slots[leaving].hasSnapshot,
             !snapshotPolicy.isSparseKeeper(absoluteIndex: foldedCount + leaving)
         else { return }
+        slots[leaving].hasSnapshot = false
         entries[leaving].snapshot = nil
     }
 
-    private func keepsSnapshot(at position: Int) -> Bool {
-        entries.count - 1 - position < snapshotPolicy.denseTail
+    @inlinable
+    func keepsSnapshot(at position: Int) -> Bool {
+        slots.count - 1 - position < snapshotPolicy.denseTail
             || snapshotPolicy.isSparseKeeper(absoluteIndex: foldedCount + position)
     }
 
-    private func hasValidSnapshot(_ entry: Entry) -> Bool {
-        guard entry.snapshot != nil else { return false }
-        guard let staleAfter, entry.key > staleAfter else { return true }
-        return entry.snapshotVersion == version
+    @inlinable
+    func hasValidSnapshot(at position: Int) -> Bool {
+        let slot = slots[position]
+        guard slot.hasSnapshot else { return false }
+        guard let staleAfter, slot.key > staleAfter else { return true }
+        return slot.snapshotVersion == version
     }
 
     /// Rewinds to the nearest valid snapshot before `position` and replays
     /// every entry from there to the end, retaking snapshots on the way.
     /// - Returns: The number of applies.
-    @discardableResult
-    private mutating func replay(from position: Int) -> Int {
+    @inlinable @discardableResult
+    mutating func replay(from position: Int) -> Int {
         var restore = position - 1
-        while restore >= 0 && !hasValidSnapshot(entries[restore]) { restore -= 1 }
-        state = restore >= 0 ? entries[restore].snapshot! : base
-        if let staleAfter, restore < 0 || entries[restore].key <= staleAfter {
+        while restore >= 0 && !hasValidSnapshot(at: restore) { restore -= 1 }
+        _state = restore >= 0 ? entries[restore].snapshot! : _base
+        if let staleAfter, restore < 0 || slots[restore].key <= staleAfter {
             // Every snapshot from here on is about to be retaken.
             self.staleAfter = nil
         }
         let first = restore + 1
-        for index in first..<entries.count {
-            reducer.reduce(&state, entries[index].update)
-            if keepsSnapshot(at: index) {
-                entries[index].snapshot = state
-                entries[index].snapshotVersion = version
-            } else {
-                entries[index].snapshot = nil
+        if first < entries.count {
+            // Walk both columns with one cursor: they share their chunking.
+            var (chunk, offset) = slots.locate(first)
+            for index in first..<entries.count {
+                reducer.reduce(&_state, entries.chunks[chunk][offset].update)
+                let keep = keepsSnapshot(at: index)
+                entries.chunks[chunk][offset].snapshot = keep ? _state : nil
+                slots.chunks[chunk][offset].hasSnapshot = keep
+                slots.chunks[chunk][offset].snapshotVersion = version
+                slots.advance(&chunk, &offset)
             }
         }
         let applies = entries.count - first
-        statistics.rewinds += 1
-        statistics.replayedApplies += applies
-        statistics.deepestReplay = max(statistics.deepestReplay, applies)
+        _statistics.rewinds += 1
+        _statistics.replayedApplies += applies
+        _statistics.deepestReplay = max(_statistics.deepestReplay, applies)
         return applies
     }
 
-    private mutating func fold(through last: Int) {
+    @inlinable
+    mutating func fold(through last: Int) {
         guard last >= 0 else { return }
         if last == entries.count - 1 {
-            base = state
-        } else if hasValidSnapshot(entries[last]) {
-            base = entries[last].snapshot!
+            _base = _state
+        } else if hasValidSnapshot(at: last) {
+            _base = entries[last].snapshot!
         } else {
             var start = last
-            while start >= 0 && !hasValidSnapshot(entries[start]) { start -= 1 }
-            var folded = start >= 0 ? entries[start].snapshot! : base
-            for index in (start + 1)...last { reducer.reduce(&folded, entries[index].update) }
-            statistics.foldApplies += last - start
-            base = folded
+            while start >= 0 && !hasValidSnapshot(at: start) { start -= 1 }
+            var folded = start >= 0 ? entries[start].snapshot! : _base
+            entries.forEach(in: (start + 1)..<(last + 1)) { reducer.reduce(&folded, $0.update) }
+            _statistics.foldApplies += last - start
+            _base = folded
         }
-        for index in 0...last { untouch(entries[index]) }
-        horizon = entries[last].key
+        entries.forEach(in: 0..<(last + 1)) { untouch($0.update, key: $0.update.orderKey) }
+        _horizon = slots[last].key
         entries.removeFirst(last + 1)
+        slots.removeFirst(last + 1)
         foldedCount += last + 1
-        statistics.folded += last + 1
+        _statistics.folded += last + 1
     }
 
-    private func commutes(_ footprint: Footprint<R.FootprintKey>, at key: OrderKey) -> Bool {
+    @inlinable
+    func commutes(_ footprint: Footprint<R.FootprintKey>, at key: OrderKey) -> Bool {
         if case .everything = footprint { return false }
         if let lastGlobal, lastGlobal > key { return false }
         var disjoint = true
@@ -292,7 +343,8 @@ extension Timeline {
         return disjoint
     }
 
-    private mutating func touch(_ footprint: Footprint<R.FootprintKey>, key: OrderKey) {
+    @inlinable
+    mutating func touch(_ footprint: Footprint<R.FootprintKey>, key: OrderKey) {
         if case .everything = footprint {
             if lastGlobal.map({ key > $0 }) ?? true { lastGlobal = key }
             return
@@ -303,38 +355,57 @@ extension Timeline {
         }
     }
 
-    private mutating func untouch(_ entry: Entry) {
-        let footprint = reducer.footprint(of: entry.update)
+    @inlinable
+    mutating func untouch(_ update: Update<R.Action>, key: OrderKey) {
+        let footprint = reducer.footprint(of: update)
         if case .everything = footprint {
-            if lastGlobal == entry.key { lastGlobal = nil }
+            if lastGlobal == key { lastGlobal = nil }
             return
         }
         footprint.forEachKey { footprintKey in
-            if lastTouch[footprintKey] == entry.key { lastTouch[footprintKey] = nil }
+            if lastTouch[footprintKey] == key { lastTouch[footprintKey] = nil }
         }
     }
 
     /// The index of the first entry whose key is greater than `key`.
-    /// - Complexity: O(log n).
-    private func insertionIndex(for key: OrderKey) -> Int {
-        var low = 0
-        var high = entries.count
-        while low < high {
-            let middle = (low + high) / 2
-            if entries[middle].key > key { high = middle } else { low = middle + 1 }
-        }
-        return low
+    /// - Complexity: O(log n): by the chunks' first keys, then inside one
+    ///   chunk; O(log 64) when the place is in the newest chunk.
+    @inlinable
+    func insertionIndex(for key: OrderKey) -> Int {
+        firstIndex { $0.key > key }
     }
 
     /// The index of the first entry stamped at or after `timestamp`.
-    private func firstIndex(atOrAfter timestamp: Timestamp) -> Int {
+    @inlinable
+    func firstIndex(atOrAfter timestamp: Timestamp) -> Int {
+        firstIndex { $0.key.timestamp >= timestamp }
+    }
+
+    /// The first index whose slot satisfies `isPast`, which must be false for
+    /// a prefix of the slots and true for the rest.
+    @inlinable
+    func firstIndex(where isPast: (Slot) -> Bool) -> Int {
+        let chunks = slots.chunks
+        guard let lastChunk = chunks.indices.last else { return 0 }
+        // The last chunk whose first slot is not past (or the first chunk).
         var low = 0
-        var high = entries.count
-        while low < high {
-            let middle = (low + high) / 2
-            if entries[middle].key.timestamp >= timestamp { high = middle } else { low = middle + 1 }
+        var high = lastChunk
+        if !isPast(chunks[lastChunk][0]) {
+            low = lastChunk
+        } else {
+            while low < high {
+                let middle = (low + high + 1) / 2
+                if !isPast(chunks[middle][0]) { low = middle } else { high = middle - 1 }
+            }
         }
-        return low
+        let chunk = chunks[low]
+        var lowOffset = 0
+        var highOffset = chunk.count
+        while lowOffset < highOffset {
+            let middle = (lowOffset + highOffset) / 2
+            if isPast(chunk[middle]) { highOffset = middle } else { lowOffset = middle + 1 }
+        }
+        return slots.starts[low] + lowOffset
     }
 }
 
@@ -346,17 +417,23 @@ extension Timeline where R.State: Equatable {
         var problems: [String] = []
         var expected = base
         var previous = horizon
+        if entries.count != slots.count { problems.append("\(entries.count) entries but \(slots.count) slots") }
         for (index, entry) in entries.enumerated() {
-            if let previous, entry.key <= previous {
-                problems.append("entry \(index) key \(entry.key) not above \(previous)")
+            let key = slots[index].key
+            if let previous, key <= previous {
+                problems.append("entry \(index) key \(key) not above \(previous)")
             }
-            previous = entry.key
+            if key != entry.update.orderKey { problems.append("slot \(index) key differs from its update") }
+            if slots[index].hasSnapshot != (entry.snapshot != nil) {
+                problems.append("slot \(index) disagrees with its entry about the snapshot")
+            }
+            previous = key
             reducer.reduce(&expected, entry.update)
-            if hasValidSnapshot(entry), entry.snapshot != expected {
+            if hasValidSnapshot(at: index), entry.snapshot != expected {
                 problems.append("valid snapshot at entry \(index) differs from the reduce up to it")
             }
         }
-        if state != expected { problems.append("state differs from the reduce of base and entries") }
+        if _state != expected { problems.append("state differs from the reduce of base and entries") }
         return problems
     }
 }

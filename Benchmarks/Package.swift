@@ -1,0 +1,28 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Benchmarks live in their own package so that the main build and CI never
+// compile the harness. Run with `swift package benchmark` from this folder.
+let package = Package(
+    name: "ScuttleboardBenchmarks",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        .package(name: "Scuttleboard", path: "../"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
+        .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
+    ],
+    targets: [
+        .executableTarget(
+            name: "ScuttlebuttBenchmarks",
+            dependencies: [
+                .product(name: "Scuttlebutt", package: "Scuttleboard"),
+                .product(name: "NetworkSimulator", package: "Scuttleboard"),
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "HashTreeCollections", package: "swift-collections"),
+            ],
+            path: "Benchmarks/ScuttlebuttBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        )
+    ],
+    swiftLanguageModes: [.v6]
+)
