@@ -115,7 +115,8 @@ public final class ManualNetwork<R: Reducer> {
         configuration.bindsRemoteOrigin = store.configuration.isAuthority
         configure(&configuration)
         links.append(
-            Link(ends: [Self.rawEnd, peer], sessions: [nil, GossipSession(configuration: configuration)], delay: delay))
+            Link(
+                ends: [Self.rawEnd, peer], sessions: [nil, GossipSession(configuration: configuration)], delay: delay))
         let link = links.count - 1
         rawInboxes[link] = []
         carryOut(links[link].sessions[1]!.start(store: store, now: now), link: link, side: 1)

@@ -202,8 +202,9 @@ public final class Simulation {
         let clients = nodes.filter { !$0.isServer }.map(\.index)
         var lateJoiners = Set(clients.shuffled(using: &random).prefix(scenario.lateJoiners))
         if scenario.topology != .star && lateJoiners.count == clients.count { lateJoiners.removeFirst() }
-        let offline = Set(clients.filter { !lateJoiners.contains($0) }.shuffled(using: &random)
-            .prefix(scenario.offlinePeers))
+        let offline = Set(
+            clients.filter { !lateJoiners.contains($0) }.shuffled(using: &random)
+                .prefix(scenario.offlinePeers))
         for node in nodes {
             var start: UInt64 = 0
             if lateJoiners.contains(node.index) {
@@ -515,7 +516,8 @@ public final class Simulation {
         let referenceKeys = referenceDump.map(\.orderKey)
         for (origin, seq) in maxSeq where reference.store.digest[origin] < seq {
             report.failures.append(
-                "lost updates: \(origin) recorded through seq \(seq), reference holds \(reference.store.digest[origin])")
+                "lost updates: \(origin) recorded through seq \(seq), reference holds \(reference.store.digest[origin])"
+            )
         }
         for node in nodes {
             report.rewinds += node.store.timeline.statistics.rewinds

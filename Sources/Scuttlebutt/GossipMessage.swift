@@ -146,5 +146,6 @@ public protocol UpdateSource {
 }
 
 extension ReplicatedStore: UpdateSource {
+    /// The reducer's action type.
     public typealias Action = R.Action
 }

@@ -260,8 +260,9 @@ public struct GossipSession<R: Reducer> {
         var refusedStale = false
         for update in batch {
             if configuration.bindsRemoteOrigin && update.origin != remote.peer {
-                return flush(accepted, into: outputs) + fail(
-                    .protocolViolation("peer \(remote.peer) sent an update authored by \(update.origin)"))
+                return flush(accepted, into: outputs)
+                    + fail(
+                        .protocolViolation("peer \(remote.peer) sent an update authored by \(update.origin)"))
             }
             switch store.receive(update) {
             case .applied:

@@ -22,6 +22,7 @@ public struct PeerID: Hashable, Comparable, Sendable, CustomStringConvertible {
         return random(using: &generator)
     }
 
+    /// Orders by raw value.
     public static func < (lhs: PeerID, rhs: PeerID) -> Bool {
         lhs.rawValue < rhs.rawValue
     }

@@ -26,6 +26,7 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
     /// The logical counter of a hybrid-logical timestamp.
     public var counter: UInt16 { UInt16(truncatingIfNeeded: rawValue) }
 
+    /// Orders earlier first.
     public static func < (lhs: Timestamp, rhs: Timestamp) -> Bool {
         lhs.rawValue < rhs.rawValue
     }

@@ -30,6 +30,7 @@ public struct OrderKey: Hashable, Comparable, Sendable, CustomStringConvertible 
         self.origin = origin
     }
 
+    /// Orders by timestamp, then origin.
     public static func < (lhs: OrderKey, rhs: OrderKey) -> Bool {
         lhs.timestamp != rhs.timestamp ? lhs.timestamp < rhs.timestamp : lhs.origin < rhs.origin
     }

@@ -26,7 +26,8 @@ import Testing
         for report in failed.prefix(5) { Issue.record("\(report)") }
         #expect(failed.isEmpty, "\(failed.count) of \(Self.seedCount) seeds failed: \(failed.map(\.scenario.seed))")
         // The runs must actually exercise the hard paths, or they prove little.
-        #expect(rewinds > 0 && commutes > 0 && rebased > 0, "rewinds=\(rewinds) commutes=\(commutes) rebased=\(rebased)")
+        #expect(
+            rewinds > 0 && commutes > 0 && rebased > 0, "rewinds=\(rewinds) commutes=\(commutes) rebased=\(rebased)")
     }
 
     @Test func aSeedReplaysExactly() {

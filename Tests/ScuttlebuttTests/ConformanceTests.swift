@@ -121,9 +121,10 @@ import Testing
         #expect(network.store(server).counters.rejected["stale"] == 1)
         #expect(network.store(server).state == before)
         #expect(network.store(server).digest[client] == 1)
-        #expect(network.rawInbox(raw).contains {
-            if case .reject(.stale(stale.id, _, _)) = $0 { true } else { false }
-        })
+        #expect(
+            network.rawInbox(raw).contains {
+                if case .reject(.stale(stale.id, _, _)) = $0 { true } else { false }
+            })
         #expect(network.closes.isEmpty, "a stale update is not a reason to close")
     }
 
@@ -199,7 +200,8 @@ import Testing
         let liar = PeerID(0x11A2)
         network.inject(rawHello(liar), on: raw)
         let future = Update<Action>(
-            origin: liar, seq: 1, timestamp: Timestamp(milliseconds: network.clock.milliseconds() + 86_400_000, counter: 0),
+            origin: liar, seq: 1,
+            timestamp: Timestamp(milliseconds: network.clock.milliseconds() + 86_400_000, counter: 0),
             action: .set(register: 0, value: 1))
         network.inject(.updates([future]), on: raw)
         network.settle()

@@ -33,6 +33,23 @@ import Testing
             credentials: nil, digest: digest, clock: .zero)
     }
 
+    /// A session that has exchanged hellos with peer `remote`.
+    func openSession(
+        on store: Store, remote: UInt64 = 2, role: PeerRole = .editor,
+        _ configure: (inout GossipSessionConfiguration) -> Void = { _ in }
+    ) -> Session {
+        var session = makeSession(role: role, configure)
+        _ = session.start(store: store, now: now)
+        _ = session.handle(.hello(hello(from: remote)), store: store, now: now)
+        return session
+    }
+
+    /// An update of `origin` stamped now.
+    func update(from origin: UInt64, seq: UInt64 = 1, _ action: Action = .set(register: 0, value: 1)) -> Update<Action>
+    {
+        Update(origin: PeerID(origin), seq: seq, timestamp: Timestamp(milliseconds: now, counter: 0), action: action)
+    }
+
     func sentMessages(_ outputs: [Session.Output]) -> [GossipMessage<Action>] {
         outputs.compactMap { if case .send(let message) = $0 { message } else { nil } }
     }
@@ -93,17 +110,19 @@ import Testing
         let outputs = session.handle(.hello(hello(from: 2, digest: Digest([PeerID(1): 1]))), store: store, now: now)
         let sent = batches(outputs)
         // Origin 1 lags by 5, origin 3 by 2: origin 1 first. Window of 2.
-        #expect(sent.map { $0.map(\.id) } == [
-            [UpdateID(origin: PeerID(1), seq: 2), UpdateID(origin: PeerID(1), seq: 3)],
-            [UpdateID(origin: PeerID(1), seq: 4), UpdateID(origin: PeerID(1), seq: 5)],
-        ])
+        #expect(
+            sent.map { $0.map(\.id) } == [
+                [UpdateID(origin: PeerID(1), seq: 2), UpdateID(origin: PeerID(1), seq: 3)],
+                [UpdateID(origin: PeerID(1), seq: 4), UpdateID(origin: PeerID(1), seq: 5)],
+            ])
         #expect(session.unacknowledgedBatches == 2)
         #expect(!session.hasSentSynced)
         // One ack opens the window by one: origin 3 now lags more (2 vs 1).
         let next = session.handle(.ack(batches: 1, clock: .zero), store: store, now: now)
-        #expect(batches(next).map { $0.map(\.id) } == [
-            [UpdateID(origin: other, seq: 1), UpdateID(origin: other, seq: 2)]
-        ])
+        #expect(
+            batches(next).map { $0.map(\.id) } == [
+                [UpdateID(origin: other, seq: 1), UpdateID(origin: other, seq: 2)]
+            ])
         let last = session.handle(.ack(batches: 1, clock: .zero), store: store, now: now)
         #expect(batches(last).map { $0.map(\.seq) } == [[6]])
         #expect(sentMessages(last).last.map { if case .synced = $0 { true } else { false } } == true)
@@ -124,12 +143,8 @@ import Testing
 
     @Test func receivedUpdatesAreAppliedAckedAndNeverEchoed() throws {
         let store = makeStore(1)
-        var session = makeSession()
-        _ = session.start(store: store, now: now)
-        _ = session.handle(.hello(hello(from: 2)), store: store, now: now)
-        let update = Update<Action>(
-            origin: PeerID(2), seq: 1, timestamp: Timestamp(milliseconds: now, counter: 0),
-            action: .set(register: 4, value: 4))
+        var session = openSession(on: store)
+        let update = update(from: 2, .set(register: 4, value: 4))
         let outputs = session.handle(.updates([update]), store: store, now: now)
         guard case .applied(let applied) = outputs.first else {
             Issue.record("expected applied first, got \(outputs)")
@@ -145,13 +160,8 @@ import Testing
 
     @Test func aBoundSessionRefusesAForgedOrigin() {
         let server = makeStore(100, authority: true)
-        var session = makeSession(role: .server) { $0.bindsRemoteOrigin = true }
-        _ = session.start(store: server, now: now)
-        _ = session.handle(.hello(hello(from: 2)), store: server, now: now)
-        let forged = Update<Action>(
-            origin: PeerID(3), seq: 1, timestamp: Timestamp(milliseconds: now, counter: 0),
-            action: .set(register: 0, value: 1))
-        let outputs = session.handle(.updates([forged]), store: server, now: now)
+        var session = openSession(on: server, role: .server) { $0.bindsRemoteOrigin = true }
+        let outputs = session.handle(.updates([update(from: 3)]), store: server, now: now)
         guard case .protocolViolation(let what) = closeReason(outputs) else {
             Issue.record("forged origin not refused: \(outputs)")
             return
@@ -162,26 +172,16 @@ import Testing
 
     @Test func aViewerLinkRefusesUpdates() {
         let server = makeStore(100, authority: true)
-        var session = makeSession(role: .server) { $0.acceptsUpdates = false }
-        _ = session.start(store: server, now: now)
-        _ = session.handle(.hello(hello(from: 2)), store: server, now: now)
-        let update = Update<Action>(
-            origin: PeerID(2), seq: 1, timestamp: Timestamp(milliseconds: now, counter: 0),
-            action: .set(register: 0, value: 1))
-        let outputs = session.handle(.updates([update]), store: server, now: now)
+        var session = openSession(on: server, role: .server) { $0.acceptsUpdates = false }
+        let outputs = session.handle(.updates([update(from: 2)]), store: server, now: now)
         #expect(closeReason(outputs) == .unauthorized("this link does not accept updates"))
         #expect(server.digest.seqs.isEmpty)
     }
 
     @Test func anInvalidUpdateIsRejectedWithAReasonAndTheLinkClosed() {
         let store = makeStore(1)
-        var session = makeSession()
-        _ = session.start(store: store, now: now)
-        _ = session.handle(.hello(hello(from: 2)), store: store, now: now)
-        let gap = Update<Action>(
-            origin: PeerID(2), seq: 2, timestamp: Timestamp(milliseconds: now, counter: 0),
-            action: .set(register: 0, value: 1))
-        let outputs = session.handle(.updates([gap]), store: store, now: now)
+        var session = openSession(on: store)
+        let outputs = session.handle(.updates([update(from: 2, seq: 2)]), store: store, now: now)
         let rejection = UpdateRejection.sequenceGap(origin: PeerID(2), expected: 1, received: 2)
         #expect(sentMessages(outputs).contains { if case .reject(rejection) = $0 { true } else { false } })
         #expect(closeReason(outputs) == .updateRejected(rejection))
@@ -242,7 +242,9 @@ import Testing
         // everything below 25 has gone out, and the frontier follows it.
         let afterOne = sentMessages(session.handle(.ack(batches: 1, clock: .zero), store: server, now: now))
         let frontierIndex = afterOne.firstIndex { if case .frontier(Timestamp(25)) = $0 { true } else { false } }
-        let seqTwoIndex = afterOne.firstIndex { if case .updates(let batch) = $0 { batch.first?.seq == 2 } else { false } }
+        let seqTwoIndex = afterOne.firstIndex {
+            if case .updates(let batch) = $0 { batch.first?.seq == 2 } else { false }
+        }
         #expect(frontierIndex != nil && seqTwoIndex != nil && seqTwoIndex! < frontierIndex!)
     }
 
@@ -255,7 +257,10 @@ import Testing
         #expect(sentMessages(session.send(presence: Presence(origin: me, payload: [1]), now: now)).count == 1)
         #expect(session.send(presence: Presence(origin: me, payload: [2]), now: now + 10).isEmpty)
         #expect(session.send(presence: Presence(origin: me, payload: [3]), now: now + 20).isEmpty)
-        #expect(session.tick(store: store, now: now + 50).allSatisfy { if case .send(.presence) = $0 { false } else { true } })
+        #expect(
+            session.tick(store: store, now: now + 50).allSatisfy {
+                if case .send(.presence) = $0 { false } else { true }
+            })
         let flushed = sentMessages(session.tick(store: store, now: now + 100))
         #expect(flushed.contains(.presence(Presence(origin: me, payload: [3]))))
         #expect(!flushed.contains(.presence(Presence(origin: me, payload: [2]))))

@@ -36,7 +36,8 @@ struct SystemClock: WallClock {
 
 @Suite struct ReadmeExampleTests {
     @Test func twoPeersWiredTogetherConverge() throws {
-        let alice = ReplicatedStore(peer: .random(), reducer: TallyReducer(), initialState: [:], wallClock: SystemClock())
+        let alice = ReplicatedStore(
+            peer: .random(), reducer: TallyReducer(), initialState: [:], wallClock: SystemClock())
         let bob = ReplicatedStore(peer: .random(), reducer: TallyReducer(), initialState: [:], wallClock: SystemClock())
         try alice.record(.add("apples", 3))
         try bob.record(.add("pears", 2))

@@ -56,6 +56,21 @@ final class TimelineBox: @unchecked Sendable {
     }
 }
 
+/// Late inserts at `depth` into a log made by `makeLog` over a 10 000-entry,
+/// 1 000-key history.
+func referenceBenchmark<Log: NaiveLog>(
+    _ strategy: String, depth: Int, maxIterations: Int, makeLog: @escaping @Sendable () -> Log
+) {
+    Benchmark(
+        "Reference, late insert depth \(depth): \(strategy), 1k-key state, history 10k",
+        configuration: .init(maxIterations: maxIterations)
+    ) { (benchmark: Benchmark, box: ReferenceBox<Log>) in
+        for _ in benchmark.scaledIterations { box.insertLate() }
+    } setup: {
+        ReferenceBox(log: makeLog(), history: 10_000, keyCount: 1_000, depth: depth)
+    }
+}
+
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(
         metrics: [.wallClock, .throughput, .instructions, .mallocCountTotal],
@@ -129,28 +144,9 @@ let benchmarks: @Sendable () -> Void = {
     // Same history (10 000 updates over 1 000 keys), same late updates, all
     // conflicting (each touches the key of the entry right after its place).
     for depth in [1, 100, 1_000] {
-        Benchmark("Reference, late insert depth \(depth): timeline, 1k-key state, history 10k") {
-            (benchmark: Benchmark, box: ReferenceBox<TimelineLog>) in
-            for _ in benchmark.scaledIterations { box.insertLate() }
-        } setup: {
-            ReferenceBox(log: TimelineLog(), history: 10_000, keyCount: 1_000, depth: depth)
-        }
-        Benchmark(
-            "Reference, late insert depth \(depth): full state per entry, 1k-key state, history 10k",
-            configuration: .init(maxIterations: 50)
-        ) { (benchmark: Benchmark, box: ReferenceBox<FullStatePerEntryLog>) in
-            for _ in benchmark.scaledIterations { box.insertLate() }
-        } setup: {
-            ReferenceBox(log: FullStatePerEntryLog(), history: 10_000, keyCount: 1_000, depth: depth)
-        }
-        Benchmark(
-            "Reference, late insert depth \(depth): replay from scratch, 1k-key state, history 10k",
-            configuration: .init(maxIterations: 50)
-        ) { (benchmark: Benchmark, box: ReferenceBox<ReplayFromScratchLog>) in
-            for _ in benchmark.scaledIterations { box.insertLate() }
-        } setup: {
-            ReferenceBox(log: ReplayFromScratchLog(), history: 10_000, keyCount: 1_000, depth: depth)
-        }
+        referenceBenchmark("timeline", depth: depth, maxIterations: 200, makeLog: TimelineLog.init)
+        referenceBenchmark("full state per entry", depth: depth, maxIterations: 50, makeLog: FullStatePerEntryLog.init)
+        referenceBenchmark("replay from scratch", depth: depth, maxIterations: 50, makeLog: ReplayFromScratchLog.init)
     }
 
     // MARK: Memory per retained entry by snapshot interval
