@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "Scuttlebutt", targets: ["Scuttlebutt"]),
+        .library(name: "Whiteboard", targets: ["Whiteboard"]),
         .library(name: "NetworkSimulator", targets: ["NetworkSimulator"]),
     ],
     dependencies: [
@@ -17,6 +18,14 @@ let package = Package(
             name: "Scuttlebutt",
             dependencies: [
                 .product(name: "DequeModule", package: "swift-collections")
+            ]
+        ),
+        // The board: drawing only, no networks, no files.
+        .target(
+            name: "Whiteboard",
+            dependencies: [
+                "Scuttlebutt",
+                .product(name: "HashTreeCollections", package: "swift-collections"),
             ]
         ),
         // Deterministic network simulator (test support): seeded peers and links.
@@ -35,6 +44,10 @@ let package = Package(
                 "NetworkSimulator",
                 .product(name: "HashTreeCollections", package: "swift-collections"),
             ]
+        ),
+        .testTarget(
+            name: "WhiteboardTests",
+            dependencies: ["Whiteboard", "Scuttlebutt", "NetworkSimulator"]
         ),
         .testTarget(
             name: "NetworkSimulatorTests",

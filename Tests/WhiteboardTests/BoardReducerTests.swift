@@ -1,0 +1,144 @@
+import NetworkSimulator
+import Scuttlebutt
+import Testing
+
+@testable import Whiteboard
+
+@Suite struct BoardReducerTests {
+    @Test(arguments: UInt64(1)...30)
+    func anyDeliveryOrderGivesTheSameBoard(seed: UInt64) {
+        let updates = randomBoardSession(seed: seed)
+        var reference = Board()
+        for update in updates.sorted(by: { $0.orderKey < $1.orderKey }) { BoardReducer().reduce(&reference, update) }
+        var random = SeededGenerator(seed: seed &* 7)
+        for policy in [SnapshotPolicy.standard, .every(5)] {
+            for shuffled in [updates.shuffled(using: &random), updates.reversed()] {
+                var timeline = Timeline(reducer: BoardReducer(), base: Board(), snapshotPolicy: policy)
+                for update in shuffled { timeline.insert(update) }
+                #expect(timeline.state.stateHash == reference.stateHash, "seed \(seed)")
+                #expect(timeline.state == reference, "seed \(seed)")
+            }
+        }
+    }
+
+    @Test func theFootprintsLetIndependentLateStrokesCommute() {
+        var script = BoardScript()
+        let a = script.record(alice, .beginStroke(at: Point(0, 0), style: red), at: 100)
+        for step in 1...20 { script.record(alice, .extendStroke(a.id, points: [Point(Int32(step), 0)]), at: 100 + UInt64(step)) }
+        // Bob's stroke is stamped in the middle of Alice's but arrives last.
+        let b = script.record(bob, .beginStroke(at: Point(0, 5), style: blue), at: 105)
+        var timeline = Timeline(reducer: BoardReducer(), base: Board())
+        for update in script.updates { timeline.insert(update) }
+        #expect(timeline.statistics.commutes == 1)
+        #expect(timeline.statistics.rewinds == 0)
+        #expect(timeline.state == script.board)
+        #expect(timeline.state.elements[b.id]?.isVisible == true)
+    }
+
+    @Test func onlyTheAuthorExtendsAnOpenStroke() {
+        var script = BoardScript()
+        let stroke = script.record(alice, .beginStroke(at: Point(0, 0), style: red))
+        script.record(bob, .extendStroke(stroke.id, points: [Point(9, 9)]))
+        script.record(alice, .extendStroke(stroke.id, points: [Point(1, 1)]))
+        script.record(alice, .endStroke(stroke.id))
+        script.record(alice, .extendStroke(stroke.id, points: [Point(2, 2)]))
+        guard case .stroke(let points) = script.board.elements[stroke.id]?.shape else {
+            Issue.record("no stroke")
+            return
+        }
+        #expect(Array(points) == [Point(0, 0), Point(1, 1)])
+        #expect(script.board.elements[stroke.id]?.isOpen == false)
+    }
+
+    @Test func aStrokeStopsGrowingAtItsLimit() {
+        var limits = BoardLimits()
+        limits.maxPointsPerStroke = 10
+        var script = BoardScript()
+        let stroke = script.record(alice, .beginStroke(at: Point(0, 0), style: red))
+        for step in 0..<5 {
+            script.record(alice, .extendStroke(stroke.id, points: [Point(Int32(step), 1), Point(Int32(step), 2), Point(Int32(step), 3)]))
+        }
+        var board = Board()
+        for update in script.updates { BoardReducer(limits: limits).reduce(&board, update) }
+        guard case .stroke(let points) = board.elements[stroke.id]?.shape else {
+            Issue.record("no stroke")
+            return
+        }
+        #expect(points.count == 10)
+    }
+
+    @Test func zOrderFollowsTheTotalOrderNotArrival() {
+        var script = BoardScript()
+        let top = script.record(bob, .addShape(.rectangle, from: Point(0, 0), to: Point(5, 5), style: blue), at: 500)
+        let bottom = script.record(alice, .addShape(.rectangle, from: Point(0, 0), to: Point(5, 5), style: red), at: 400)
+        #expect(script.board.visibleElements.map(\.id) == [bottom.id, top.id])
+    }
+
+    @Test func theStateHashIsStableAndSensitive() {
+        var script = BoardScript()
+        script.record(alice, .addText(at: Point(3, 4), text: "hello", style: red))
+        let first = script.board.stateHash
+        #expect(first == script.board.stateHash)
+        // A fixed value: the hash must not change across runs or machines.
+        #expect(first == 0x6604_0520_88CD_8BF0, "hash is \(String(first, radix: 16))")
+        script.record(alice, .move(script.updates[0].id, by: Point(1, 0)))
+        #expect(script.board.stateHash != first)
+    }
+}
+
+@Suite struct BoardValidationTests {
+    let limits = BoardLimits()
+
+    func refusal(_ action: BoardAction) -> BoardValidationError? {
+        do {
+            try limits.validate(action)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    @Test func acceptsOrdinaryActions() {
+        #expect(refusal(.beginStroke(at: Point(10, -10), style: Style(color: 9, brush: .glyph("#")))) == nil)
+        #expect(refusal(.addText(at: .zero, text: "Grüße — ok", style: red)) == nil)
+        #expect(refusal(.extendStroke(UpdateID(origin: alice, seq: 1), points: [Point(1, 1)])) == nil)
+    }
+
+    @Test func refusesCoordinatesOffTheCanvas() {
+        let far = Point(1 << 25, 0)
+        #expect(refusal(.beginStroke(at: far, style: red)) == .coordinateOutOfRange(far, limit: 1 << 24))
+        #expect(refusal(.move(UpdateID(origin: alice, seq: 1), by: Point(0, -(1 << 25)))) != nil)
+    }
+
+    @Test func refusesBadPointCounts() {
+        let id = UpdateID(origin: alice, seq: 1)
+        #expect(refusal(.extendStroke(id, points: [])) == .pointCount(0, limit: 16))
+        #expect(refusal(.extendStroke(id, points: Array(repeating: .zero, count: 17))) == .pointCount(17, limit: 16))
+    }
+
+    @Test func refusesBadText() {
+        #expect(refusal(.addText(at: .zero, text: "", style: red)) == .textLength(0, limit: 500))
+        #expect(refusal(.addText(at: .zero, text: String(repeating: "a", count: 501), style: red)) != nil)
+        #expect(refusal(.addText(at: .zero, text: "tab\there", style: red)) == .unsupportedCharacter("\t"))
+        #expect(refusal(.addText(at: .zero, text: "漢字", style: red)) == .unsupportedCharacter("漢"))
+        let message = BoardValidationError.unsupportedCharacter("漢").description
+        #expect(message.contains("U+6F22"))
+    }
+
+    @Test func refusesAnUnprintableBrush() {
+        #expect(refusal(.restyle(UpdateID(origin: alice, seq: 1), Style(color: 1, brush: .glyph("\u{7}")))) != nil)
+        #expect(refusal(.restyle(UpdateID(origin: alice, seq: 1), Style(color: 1, brush: .glyph(" ")))) != nil)
+    }
+
+    @Test func refusesAnEmptyErase() {
+        let backwards = Rect(minX: 5, minY: 0, maxX: 4, maxY: 3)
+        #expect(refusal(.eraseArea(backwards)) == .emptyArea(backwards))
+    }
+
+    @Test func theReducerRefusesThroughTheStore() {
+        let store = ReplicatedStore(
+            peer: alice, reducer: BoardReducer(), initialState: Board(), wallClock: ManualClock())
+        #expect(throws: BoardValidationError.self) { try store.record(.extendStroke(UpdateID(origin: alice, seq: 1), points: [])) }
+        #expect(store.digest.seqs.isEmpty)
+    }
+}

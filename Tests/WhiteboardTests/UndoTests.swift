@@ -1,0 +1,157 @@
+import Scuttlebutt
+import Testing
+import Whiteboard
+
+/// One test per rule of docs/UNDO.md, named after it.
+@Suite struct UndoTests {
+    @Test func ownActionsOnly() {
+        var script = BoardScript()
+        let mine = script.record(alice, .addShape(.rectangle, from: Point(0, 0), to: Point(4, 4), style: red))
+        let theirs = script.record(bob, .addShape(.line, from: Point(0, 0), to: Point(9, 0), style: blue))
+        script.record(alice, .undo)
+        let board = script.board
+        #expect(board.elements[mine.id]?.isVisible == false)
+        #expect(board.elements[theirs.id]?.isVisible == true)
+    }
+
+    @Test func undoableActions() {
+        var script = BoardScript()
+        let stroke = script.record(alice, .beginStroke(at: Point(0, 0), style: red))
+        script.record(alice, .extendStroke(stroke.id, points: [Point(1, 1), Point(2, 2)]))
+        script.record(alice, .endStroke(stroke.id))
+        let shape = script.record(alice, .addShape(.ellipse, from: Point(10, 10), to: Point(20, 20), style: blue))
+        // One undo takes the shape; the next takes the whole stroke, not an extend.
+        script.record(alice, .undo)
+        #expect(script.board.elements[shape.id]?.isVisible == false)
+        #expect(script.board.elements[stroke.id]?.isVisible == true)
+        script.record(alice, .undo)
+        #expect(script.board.elements[stroke.id]?.isVisible == false)
+        guard case .stroke(let points) = script.board.elements[stroke.id]?.shape else {
+            Issue.record("stroke missing")
+            return
+        }
+        #expect(points.count == 3, "the stroke keeps its points while hidden")
+    }
+
+    @Test func aNewActionEndsRedo() {
+        var script = BoardScript()
+        let first = script.record(alice, .addText(at: Point(0, 0), text: "one", style: red))
+        script.record(alice, .undo)
+        let second = script.record(alice, .addText(at: Point(0, 4), text: "two", style: red))
+        script.record(alice, .redo)
+        let board = script.board
+        #expect(board.elements[first.id]?.isVisible == false, "redo after a new action does nothing")
+        #expect(board.elements[second.id]?.isVisible == true)
+    }
+
+    @Test func nothingToUndoOrRedoHasNoEffect() {
+        var script = BoardScript()
+        script.record(alice, .undo)
+        script.record(alice, .redo)
+        let empty = script.board
+        let shape = script.record(alice, .addShape(.line, from: Point(0, 0), to: Point(3, 3), style: red))
+        script.record(alice, .redo)
+        #expect(empty.elements.isEmpty)
+        #expect(script.board.elements[shape.id]?.isVisible == true)
+    }
+
+    @Test func depth() {
+        var script = BoardScript()
+        var created: [UpdateID] = []
+        for index in 0..<502 {
+            created.append(script.record(alice, .addText(at: Point(0, Int32(index) * 2), text: "x", style: red)).id)
+        }
+        for _ in 0..<502 { script.record(alice, .undo) }
+        let board = script.board
+        #expect(created.prefix(2).allSatisfy { board.elements[$0]?.isVisible == true })
+        #expect(created.dropFirst(2).allSatisfy { board.elements[$0]?.isVisible == false })
+    }
+
+    @Test func undoingACreationHidesButLaterEditsStillApply() {
+        var script = BoardScript()
+        let shape = script.record(alice, .addShape(.rectangle, from: Point(0, 0), to: Point(2, 2), style: red))
+        script.record(alice, .undo)
+        script.record(bob, .move(shape.id, by: Point(10, 0)))
+        script.record(alice, .redo)
+        let element = script.board.elements[shape.id]
+        #expect(element?.isVisible == true)
+        #expect(element?.bounds == Rect(minX: 10, minY: 0, maxX: 12, maxY: 2))
+    }
+
+    @Test func undoingAMoveSubtractsOnlyThatMove() {
+        var script = BoardScript()
+        let shape = script.record(bob, .addShape(.rectangle, from: Point(0, 0), to: Point(2, 2), style: red))
+        script.record(alice, .move(shape.id, by: Point(5, 0)))
+        script.record(bob, .move(shape.id, by: Point(0, 3)))
+        script.record(alice, .undo)
+        #expect(script.board.elements[shape.id]?.offset == Point(0, 3))
+        script.record(alice, .redo)
+        #expect(script.board.elements[shape.id]?.offset == Point(5, 3))
+    }
+
+    @Test func undoingARestyleShowsTheLatestStillInEffect() {
+        var script = BoardScript()
+        let shape = script.record(bob, .addShape(.line, from: Point(0, 0), to: Point(5, 0), style: red))
+        script.record(alice, .restyle(shape.id, blue))
+        script.record(bob, .restyle(shape.id, green))
+        script.record(alice, .undo)
+        #expect(script.board.elements[shape.id]?.style == green, "a later restyle by someone else wins anyway")
+        script.record(bob, .undo)
+        #expect(script.board.elements[shape.id]?.style == red, "with no restyle left, the creation style shows")
+        script.record(alice, .redo)
+        #expect(script.board.elements[shape.id]?.style == blue)
+    }
+
+    @Test func undoingAHideRemovesOnlyItsOwnMark() {
+        var script = BoardScript()
+        let shape = script.record(bob, .addShape(.ellipse, from: Point(0, 0), to: Point(9, 9), style: red))
+        script.record(alice, .delete(shape.id))
+        script.record(bob, .delete(shape.id))
+        script.record(alice, .undo)
+        #expect(script.board.elements[shape.id]?.isVisible == false, "bob's delete still hides it")
+        script.record(bob, .undo)
+        #expect(script.board.elements[shape.id]?.isVisible == true)
+    }
+
+    @Test func redoReappliesTheUndoneAction() {
+        var script = BoardScript()
+        let shape = script.record(bob, .addShape(.rectangle, from: Point(0, 0), to: Point(9, 9), style: red))
+        script.record(alice, .eraseArea(Rect(minX: 5, minY: 5, maxX: 6, maxY: 6)))
+        #expect(script.board.elements[shape.id]?.isVisible == false)
+        script.record(alice, .undo)
+        #expect(script.board.elements[shape.id]?.isVisible == true)
+        script.record(alice, .redo)
+        #expect(script.board.elements[shape.id]?.isVisible == false)
+    }
+
+    @Test func clearHidesExactlyWhatPrecedesItInTheOrder() {
+        var script = BoardScript()
+        let before = script.record(alice, .addText(at: Point(0, 0), text: "old", style: red), at: 100)
+        let stroke = script.record(bob, .beginStroke(at: Point(0, 0), style: blue), at: 150)
+        let clear = script.record(alice, .clear, at: 200)
+        script.record(bob, .extendStroke(stroke.id, points: [Point(5, 5)]), at: 250)
+        let after = script.record(bob, .addText(at: Point(0, 8), text: "new", style: blue), at: 300)
+        // Arrives late over the network, but is stamped before the clear.
+        let late = script.record(PeerID(7), .addText(at: Point(0, 4), text: "late", style: green), at: 180)
+        let board = script.board
+        #expect(board.elements[before.id]?.isVisible == false)
+        #expect(board.elements[stroke.id]?.isVisible == false)
+        #expect(board.elements[late.id]?.isVisible == false)
+        #expect(board.elements[after.id]?.isVisible == true)
+        #expect(board.elements[before.id]?.hiddenBy == [clear.id])
+    }
+
+    @Test func eraseAreaHidesWhatTouchesIt() {
+        var script = BoardScript()
+        let stroke = script.record(alice, .beginStroke(at: Point(0, 0), style: red))
+        script.record(alice, .extendStroke(stroke.id, points: [Point(20, 0)]))
+        let box = script.record(bob, .addShape(.rectangle, from: Point(0, 10), to: Point(20, 20), style: blue))
+        let far = script.record(bob, .addText(at: Point(100, 100), text: "far", style: blue))
+        // Inside the stroke's bounds but touching none of its two points.
+        script.record(alice, .eraseArea(Rect(minX: 9, minY: 0, maxX: 11, maxY: 12)))
+        let board = script.board
+        #expect(board.elements[stroke.id]?.isVisible == true)
+        #expect(board.elements[box.id]?.isVisible == false)
+        #expect(board.elements[far.id]?.isVisible == true)
+    }
+}
