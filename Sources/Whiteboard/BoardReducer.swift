@@ -52,7 +52,9 @@ public struct BoardReducer: Reducer {
     public func reduce(_ board: inout Board, _ update: Update<BoardAction>) {
         switch update.action {
         case .beginStroke(let point, let style):
-            create(Element(id: update.id, z: update.orderKey, shape: .stroke(PointList([point])), style: style), in: &board)
+            create(
+                Element(id: update.id, z: update.orderKey, shape: .stroke(PointList([point])), style: style), in: &board
+            )
         case .extendStroke(let id, let points):
             modify(id, in: &board) { element in
                 guard element.isOpen, element.id.origin == update.origin, case .stroke(var list) = element.shape
@@ -81,12 +83,22 @@ public struct BoardReducer: Reducer {
         case .addText(let point, let text, let style):
             create(Element(id: update.id, z: update.orderKey, shape: .text(point, text), style: style), in: &board)
         case .move(let id, let offset):
-            if modify(id, in: &board, { $0.offset = $0.offset.offset(by: offset); return true }) {
+            if modify(
+                id, in: &board,
+                {
+                    $0.offset = $0.offset.offset(by: offset); return true
+                })
+            {
                 push(.moved(id, by: offset), for: update.origin, in: &board)
             }
         case .restyle(let id, let style):
             let write = StyleWrite(key: update.orderKey, style: style)
-            if modify(id, in: &board, { $0.restyles[update.id] = write; return true }) {
+            if modify(
+                id, in: &board,
+                {
+                    $0.restyles[update.id] = write; return true
+                })
+            {
                 push(.restyled(id, write: update.id, write), for: update.origin, in: &board)
             }
         case .delete(let id):

@@ -74,9 +74,10 @@ public enum Palette {
     /// `#rrggbb` for palette entry `index`.
     public static func hex(_ index: UInt8) -> String {
         let (red, green, blue) = rgb(index)
-        return "#" + [red, green, blue].map { value in
-            let digits = String(value, radix: 16)
-            return digits.count == 1 ? "0" + digits : digits
-        }.joined()
+        return "#"
+            + [red, green, blue].map { value in
+                let digits = String(value, radix: 16)
+                return digits.count == 1 ? "0" + digits : digits
+            }.joined()
     }
 }

@@ -24,7 +24,9 @@ import Testing
     @Test func theFootprintsLetIndependentLateStrokesCommute() {
         var script = BoardScript()
         let a = script.record(alice, .beginStroke(at: Point(0, 0), style: red), at: 100)
-        for step in 1...20 { script.record(alice, .extendStroke(a.id, points: [Point(Int32(step), 0)]), at: 100 + UInt64(step)) }
+        for step in 1...20 {
+            script.record(alice, .extendStroke(a.id, points: [Point(Int32(step), 0)]), at: 100 + UInt64(step))
+        }
         // Bob's stroke is stamped in the middle of Alice's but arrives last.
         let b = script.record(bob, .beginStroke(at: Point(0, 5), style: blue), at: 105)
         var timeline = Timeline(reducer: BoardReducer(), base: Board())
@@ -56,7 +58,9 @@ import Testing
         var script = BoardScript()
         let stroke = script.record(alice, .beginStroke(at: Point(0, 0), style: red))
         for step in 0..<5 {
-            script.record(alice, .extendStroke(stroke.id, points: [Point(Int32(step), 1), Point(Int32(step), 2), Point(Int32(step), 3)]))
+            script.record(
+                alice,
+                .extendStroke(stroke.id, points: [Point(Int32(step), 1), Point(Int32(step), 2), Point(Int32(step), 3)]))
         }
         var board = Board()
         for update in script.updates { BoardReducer(limits: limits).reduce(&board, update) }
@@ -70,7 +74,8 @@ import Testing
     @Test func zOrderFollowsTheTotalOrderNotArrival() {
         var script = BoardScript()
         let top = script.record(bob, .addShape(.rectangle, from: Point(0, 0), to: Point(5, 5), style: blue), at: 500)
-        let bottom = script.record(alice, .addShape(.rectangle, from: Point(0, 0), to: Point(5, 5), style: red), at: 400)
+        let bottom = script.record(
+            alice, .addShape(.rectangle, from: Point(0, 0), to: Point(5, 5), style: red), at: 400)
         #expect(script.board.visibleElements.map(\.id) == [bottom.id, top.id])
     }
 
@@ -138,7 +143,9 @@ import Testing
     @Test func theReducerRefusesThroughTheStore() {
         let store = ReplicatedStore(
             peer: alice, reducer: BoardReducer(), initialState: Board(), wallClock: ManualClock())
-        #expect(throws: BoardValidationError.self) { try store.record(.extendStroke(UpdateID(origin: alice, seq: 1), points: [])) }
+        #expect(throws: BoardValidationError.self) {
+            try store.record(.extendStroke(UpdateID(origin: alice, seq: 1), points: []))
+        }
         #expect(store.digest.seqs.isEmpty)
     }
 }

@@ -12,13 +12,17 @@ func randomBoardSession(seed: UInt64, origins: Int = 3, actions: Int = 200) -> [
     let peers = (0..<origins).map { PeerID(UInt64($0 + 1) << 20) }
     var created: [ElementID] = []
     var openStrokes: [PeerID: ElementID] = [:]
-    func point() -> Point { Point(Int32.random(in: -40...40, using: &random), Int32.random(in: -20...20, using: &random)) }
+    func point() -> Point {
+        Point(Int32.random(in: -40...40, using: &random), Int32.random(in: -20...20, using: &random))
+    }
     func style() -> Style { Style(color: UInt8.random(in: 0...255, using: &random), filled: random.chance(0.3)) }
     for _ in 0..<actions {
         let origin = peers.randomElement(using: &random)!
         if let stroke = openStrokes[origin] {
             if random.chance(0.8) {
-                script.record(origin, .extendStroke(stroke, points: (0..<Int.random(in: 1...3, using: &random)).map { _ in point() }))
+                script.record(
+                    origin,
+                    .extendStroke(stroke, points: (0..<Int.random(in: 1...3, using: &random)).map { _ in point() }))
             } else {
                 script.record(origin, .endStroke(stroke))
                 openStrokes[origin] = nil

@@ -1,0 +1,295 @@
+import Scuttlebutt
+
+/// Why bytes did not decode into a ``BoardAction``.
+public enum BoardCodecError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// The bytes ended in the middle of a value.
+    case truncated
+    /// A varint ran longer than 64 bits.
+    case varintOverflow
+    /// A value does not fit its field.
+    case valueOutOfRange(String)
+    /// The action tag is unknown.
+    case unknownTag(UInt8)
+    /// Text is not valid UTF-8, or a glyph is not a Unicode scalar.
+    case invalidText
+    /// Bytes remain after the action.
+    case trailingBytes(Int)
+
+    /// A sentence for people.
+    public var description: String {
+        switch self {
+        case .truncated: return "action bytes end in the middle of a value"
+        case .varintOverflow: return "a varint is longer than 64 bits"
+        case .valueOutOfRange(let field): return "\(field) is out of range"
+        case .unknownTag(let tag): return "unknown action tag \(tag)"
+        case .invalidText: return "text is not valid UTF-8"
+        case .trailingBytes(let count): return "\(count) unexpected bytes after the action"
+        }
+    }
+}
+
+/// The compact binary form of ``BoardAction``s.
+///
+/// Integers are LEB128 varints, signed ones zigzag-encoded. An element
+/// reference by the element's own author (a stroke extend, a move of one's
+/// own shape) is the seq distance back from the update carrying it, usually
+/// one byte. Points after the first are deltas. A stroke extend with 1–3
+/// points takes 7–12 bytes.
+///
+/// The encoding needs the id of the update that carries the action (its
+/// context); decoding checks every length and range, and never traps.
+public enum BoardActionCodec {
+    /// Largest point count decoded, to bound allocations from hostile input.
+    public static let maxDecodedPoints = 4_096
+    /// Largest text decoded, in bytes.
+    public static let maxDecodedTextBytes = 8_192
+
+    enum Tag: UInt8 {
+        case beginStroke = 0, extendStroke, endStroke, addShape, addText, move, restyle, delete, eraseArea, clear,
+            undo, redo
+    }
+
+    /// The bytes of `action`, carried by the update named `context`.
+    public static func encode(_ action: BoardAction, context: UpdateID) -> [UInt8] {
+        var writer = ByteWriter()
+        switch action {
+        case .beginStroke(let point, let style):
+            writer.byte(Tag.beginStroke.rawValue)
+            writer.point(point)
+            writer.style(style)
+        case .extendStroke(let id, let points):
+            writer.byte(Tag.extendStroke.rawValue)
+            writer.reference(id, context: context)
+            writer.varint(UInt64(points.count))
+            var previous = Point.zero
+            for point in points {
+                writer.signed(Int64(point.x) - Int64(previous.x))
+                writer.signed(Int64(point.y) - Int64(previous.y))
+                previous = point
+            }
+        case .endStroke(let id):
+            writer.byte(Tag.endStroke.rawValue)
+            writer.reference(id, context: context)
+        case .addShape(let kind, let from, let to, let style):
+            writer.byte(Tag.addShape.rawValue)
+            writer.byte(kind == .line ? 0 : kind == .rectangle ? 1 : 2)
+            writer.point(from)
+            writer.signed(Int64(to.x) - Int64(from.x))
+            writer.signed(Int64(to.y) - Int64(from.y))
+            writer.style(style)
+        case .addText(let point, let text, let style):
+            writer.byte(Tag.addText.rawValue)
+            writer.point(point)
+            writer.style(style)
+            writer.varint(UInt64(text.utf8.count))
+            writer.bytes.append(contentsOf: text.utf8)
+        case .move(let id, let offset):
+            writer.byte(Tag.move.rawValue)
+            writer.reference(id, context: context)
+            writer.point(offset)
+        case .restyle(let id, let style):
+            writer.byte(Tag.restyle.rawValue)
+            writer.reference(id, context: context)
+            writer.style(style)
+        case .delete(let id):
+            writer.byte(Tag.delete.rawValue)
+            writer.reference(id, context: context)
+        case .eraseArea(let rect):
+            writer.byte(Tag.eraseArea.rawValue)
+            writer.point(Point(rect.minX, rect.minY))
+            writer.signed(Int64(rect.maxX) - Int64(rect.minX))
+            writer.signed(Int64(rect.maxY) - Int64(rect.minY))
+        case .clear: writer.byte(Tag.clear.rawValue)
+        case .undo: writer.byte(Tag.undo.rawValue)
+        case .redo: writer.byte(Tag.redo.rawValue)
+        }
+        return writer.bytes
+    }
+
+    /// Decodes the action carried by the update named `context`.
+    /// - Throws: ``BoardCodecError`` for anything malformed.
+    public static func decode(_ bytes: some Collection<UInt8>, context: UpdateID) throws(BoardCodecError) -> BoardAction
+    {
+        var reader = ByteReader(Array(bytes))
+        let action = try decodeAction(&reader, context: context)
+        guard reader.remaining == 0 else { throw .trailingBytes(reader.remaining) }
+        return action
+    }
+
+    private static func decodeAction(_ reader: inout ByteReader, context: UpdateID) throws(BoardCodecError)
+        -> BoardAction
+    {
+        let tagByte = try reader.byte()
+        guard let tag = Tag(rawValue: tagByte) else { throw .unknownTag(tagByte) }
+        switch tag {
+        case .beginStroke:
+            return .beginStroke(at: try reader.point(), style: try reader.style())
+        case .extendStroke:
+            let id = try reader.reference(context: context)
+            let count = try reader.varint()
+            guard count >= 1 && count <= UInt64(maxDecodedPoints) else { throw .valueOutOfRange("point count") }
+            var points: [Point] = []
+            points.reserveCapacity(Int(count))
+            var previous = Point.zero
+            for _ in 0..<count {
+                let x = try reader.coordinate(adding: try reader.signed(), to: previous.x)
+                let y = try reader.coordinate(adding: try reader.signed(), to: previous.y)
+                previous = Point(x, y)
+                points.append(previous)
+            }
+            return .extendStroke(id, points: points)
+        case .endStroke:
+            return .endStroke(try reader.reference(context: context))
+        case .addShape:
+            let kindByte = try reader.byte()
+            guard kindByte <= 2 else { throw .valueOutOfRange("shape kind") }
+            let kind: ShapeKind = kindByte == 0 ? .line : kindByte == 1 ? .rectangle : .ellipse
+            let from = try reader.point()
+            let to = Point(
+                try reader.coordinate(adding: try reader.signed(), to: from.x),
+                try reader.coordinate(adding: try reader.signed(), to: from.y))
+            return .addShape(kind, from: from, to: to, style: try reader.style())
+        case .addText:
+            let point = try reader.point()
+            let style = try reader.style()
+            let length = try reader.varint()
+            guard length <= UInt64(maxDecodedTextBytes) else { throw .valueOutOfRange("text length") }
+            let utf8 = try reader.take(Int(length))
+            guard let text = String(validating: utf8, as: UTF8.self) else { throw .invalidText }
+            return .addText(at: point, text: text, style: style)
+        case .move:
+            return .move(try reader.reference(context: context), by: try reader.point())
+        case .restyle:
+            return .restyle(try reader.reference(context: context), try reader.style())
+        case .delete:
+            return .delete(try reader.reference(context: context))
+        case .eraseArea:
+            let corner = try reader.point()
+            let maxX = try reader.coordinate(adding: try reader.signed(), to: corner.x)
+            let maxY = try reader.coordinate(adding: try reader.signed(), to: corner.y)
+            return .eraseArea(Rect(minX: corner.x, minY: corner.y, maxX: maxX, maxY: maxY))
+        case .clear: return .clear
+        case .undo: return .undo
+        case .redo: return .redo
+        }
+    }
+}
+
+struct ByteWriter {
+    var bytes: [UInt8] = []
+
+    mutating func byte(_ value: UInt8) { bytes.append(value) }
+
+    mutating func varint(_ value: UInt64) {
+        var value = value
+        while value >= 0x80 {
+            bytes.append(UInt8(truncatingIfNeeded: value) | 0x80)
+            value >>= 7
+        }
+        bytes.append(UInt8(value))
+    }
+
+    mutating func signed(_ value: Int64) {
+        varint(UInt64(bitPattern: (value << 1) ^ (value >> 63)))
+    }
+
+    mutating func point(_ point: Point) {
+        signed(Int64(point.x))
+        signed(Int64(point.y))
+    }
+
+    mutating func style(_ style: Style) {
+        byte(style.color)
+        switch style.brush {
+        case .solid: byte(style.filled ? 1 : 0)
+        case .glyph(let scalar):
+            byte(style.filled ? 3 : 2)
+            varint(UInt64(scalar.value))
+        }
+    }
+
+    /// Even: the seq distance back to an element of the same origin; 1: an
+    /// element of another origin, whose id follows in full.
+    mutating func reference(_ id: ElementID, context: UpdateID) {
+        if id.origin == context.origin && id.seq < context.seq {
+            varint((context.seq - id.seq) << 1)
+        } else {
+            varint(1)
+            withUnsafeBytes(of: id.origin.rawValue.littleEndian) { bytes.append(contentsOf: $0) }
+            varint(id.seq)
+        }
+    }
+}
+
+struct ByteReader {
+    let bytes: [UInt8]
+    var position = 0
+
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    var remaining: Int { bytes.count - position }
+
+    mutating func byte() throws(BoardCodecError) -> UInt8 {
+        guard position < bytes.count else { throw .truncated }
+        defer { position += 1 }
+        return bytes[position]
+    }
+
+    mutating func take(_ count: Int) throws(BoardCodecError) -> ArraySlice<UInt8> {
+        guard count <= remaining else { throw .truncated }
+        defer { position += count }
+        return bytes[position..<(position + count)]
+    }
+
+    mutating func varint() throws(BoardCodecError) -> UInt64 {
+        var result: UInt64 = 0
+        var shift: UInt64 = 0
+        while true {
+            let next = try byte()
+            guard shift < 64, shift != 63 || next <= 1 else { throw .varintOverflow }
+            result |= UInt64(next & 0x7F) << shift
+            if next & 0x80 == 0 { return result }
+            shift += 7
+        }
+    }
+
+    mutating func signed() throws(BoardCodecError) -> Int64 {
+        let raw = try varint()
+        return Int64(bitPattern: raw >> 1) ^ -Int64(bitPattern: raw & 1)
+    }
+
+    func coordinate(adding delta: Int64, to base: Int32) throws(BoardCodecError) -> Int32 {
+        let (sum, overflow) = Int64(base).addingReportingOverflow(delta)
+        guard !overflow, let value = Int32(exactly: sum) else { throw .valueOutOfRange("coordinate") }
+        return value
+    }
+
+    mutating func point() throws(BoardCodecError) -> Point {
+        Point(try coordinate(adding: try signed(), to: 0), try coordinate(adding: try signed(), to: 0))
+    }
+
+    mutating func style() throws(BoardCodecError) -> Style {
+        let color = try byte()
+        let flags = try byte()
+        guard flags <= 3 else { throw .valueOutOfRange("style flags") }
+        var brush = Brush.solid
+        if flags & 2 != 0 {
+            let raw = try varint()
+            guard raw <= UInt64(UInt32.max), let scalar = Unicode.Scalar(UInt32(raw)) else { throw .invalidText }
+            brush = .glyph(scalar)
+        }
+        return Style(color: color, brush: brush, filled: flags & 1 != 0)
+    }
+
+    mutating func reference(context: UpdateID) throws(BoardCodecError) -> ElementID {
+        let tag = try varint()
+        if tag == 1 {
+            let originBytes = try take(8)
+            var origin: UInt64 = 0
+            for (index, byte) in originBytes.enumerated() { origin |= UInt64(byte) << (8 * UInt64(index)) }
+            return ElementID(origin: PeerID(origin), seq: try varint())
+        }
+        guard tag & 1 == 0, tag >> 1 >= 1, tag >> 1 < context.seq else { throw .valueOutOfRange("element reference") }
+        return ElementID(origin: context.origin, seq: context.seq - (tag >> 1))
+    }
+}
