@@ -22,7 +22,17 @@ let package = Package(
             ],
             path: "Benchmarks/ScuttlebuttBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
-        )
+        ),
+        .executableTarget(
+            name: "WhiteboardBenchmarks",
+            dependencies: [
+                .product(name: "Scuttlebutt", package: "Scuttleboard"),
+                .product(name: "Whiteboard", package: "Scuttleboard"),
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/WhiteboardBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

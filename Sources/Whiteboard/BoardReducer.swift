@@ -21,6 +21,17 @@ public struct BoardReducer: Reducer {
     /// The bounds actions are validated against.
     public let limits: BoardLimits
 
+    /// The snapshot policy a board replica should use: one snapshot every 16
+    /// entries, no dense tail.
+    ///
+    /// A snapshot on every append (the dense tail of ``SnapshotPolicy/standard``)
+    /// makes the next apply path-copy the persistent board: measured on a
+    /// 10 000-element board, a stroke extend costs about 3.1 µs with it and
+    /// 0.44 µs without. The price is the rewind bound: a conflicting late
+    /// update at depth `d` costs up to `d + 16` applies instead of `2·d`.
+    /// Most late board updates commute (different strokes) and skip replay.
+    public static let recommendedSnapshotPolicy = SnapshotPolicy.every(16)
+
     /// A reducer with the given limits.
     public init(limits: BoardLimits = BoardLimits()) {
         self.limits = limits
@@ -57,14 +68,8 @@ public struct BoardReducer: Reducer {
             )
         case .extendStroke(let id, let points):
             modify(id, in: &board) { element in
-                guard element.isOpen, element.id.origin == update.origin, case .stroke(var list) = element.shape
-                else { return false }
-                for point in points.prefix(limits.maxPointsPerStroke - list.count) {
-                    list.append(point)
-                    element.shapeBounds = element.shapeBounds.union(point)
-                }
-                element.shape = .stroke(list)
-                return true
+                guard element.isOpen, element.id.origin == update.origin else { return false }
+                return element.appendToStroke(points, limit: limits.maxPointsPerStroke)
             }
         case .endStroke(let id):
             modify(id, in: &board) { element in
@@ -139,10 +144,10 @@ public struct BoardReducer: Reducer {
     private func modify(_ id: ElementID, in board: inout Board, _ change: (inout Element) -> Bool) -> Bool {
         var changed = false
         board.elements.updateValue(forKey: id) { element in
-            if var current = element {
-                changed = change(&current)
-                element = current
-            }
+            // Move the element out so that its storage stays uniquely referenced.
+            guard var current = element.take() else { return }
+            changed = change(&current)
+            element = current
         }
         return changed
     }

@@ -26,46 +26,131 @@ public struct StyleWrite: Sendable, Equatable {
 }
 
 /// One thing on the board.
+///
+/// A value type whose fields live in one shared box (copy-on-write): copying
+/// an element — as the board's persistent dictionary does for a whole node
+/// whenever a snapshot shares it — costs one retain, not one per field.
 public struct Element: Sendable, Equatable {
-    /// The creating update's (origin, seq).
-    public let id: ElementID
-    /// The creating update's place in the total order; draws later ones on top.
-    public let z: OrderKey
-    /// The geometry, before ``offset`` is applied.
-    public internal(set) var shape: Shape
-    /// The style it was created with.
-    public let createdStyle: Style
-    /// Restyles in effect, by the restyling update.
-    public internal(set) var restyles: [UpdateID: StyleWrite] = [:]
-    /// The sum of every move in effect.
-    public internal(set) var offset = Point.zero
-    /// What hides the element: its own id when its creation was undone, or the
-    /// deletes, erases and clears that removed it. Empty when visible.
-    public internal(set) var hiddenBy: Set<UpdateID> = []
-    /// Whether a stroke is still being drawn.
-    public internal(set) var isOpen = false
-    /// The bounds of ``shape``, before ``offset``.
-    public internal(set) var shapeBounds: Rect
+    /// Mutated only through `unique`, i.e. never while shared, which is what
+    /// makes the unchecked `Sendable` sound.
+    final class Storage: @unchecked Sendable {
+        let id: ElementID
+        let z: OrderKey
+        let createdStyle: Style
+        var shape: Shape
+        var restyles: [UpdateID: StyleWrite] = [:]
+        var offset = Point.zero
+        var hiddenBy: Set<UpdateID> = []
+        var isOpen = false
+        var shapeBounds: Rect
+
+        init(id: ElementID, z: OrderKey, shape: Shape, style: Style) {
+            self.id = id
+            self.z = z
+            self.shape = shape
+            self.createdStyle = style
+            self.shapeBounds = Element.bounds(of: shape)
+            if case .stroke = shape { isOpen = true }
+        }
+
+        init(copying other: Storage) {
+            id = other.id
+            z = other.z
+            createdStyle = other.createdStyle
+            shape = other.shape
+            restyles = other.restyles
+            offset = other.offset
+            hiddenBy = other.hiddenBy
+            isOpen = other.isOpen
+            shapeBounds = other.shapeBounds
+        }
+    }
+
+    private var storage: Storage
 
     init(id: ElementID, z: OrderKey, shape: Shape, style: Style) {
-        self.id = id
-        self.z = z
-        self.shape = shape
-        self.createdStyle = style
-        self.shapeBounds = Self.bounds(of: shape)
-        if case .stroke = shape { isOpen = true }
+        storage = Storage(id: id, z: z, shape: shape, style: style)
+    }
+
+    private var unique: Storage {
+        mutating get {
+            if !isKnownUniquelyReferenced(&storage) { storage = Storage(copying: storage) }
+            return storage
+        }
+    }
+
+    /// The creating update's (origin, seq).
+    public var id: ElementID { storage.id }
+    /// The creating update's place in the total order; draws later ones on top.
+    public var z: OrderKey { storage.z }
+    /// The style it was created with.
+    public var createdStyle: Style { storage.createdStyle }
+    /// The geometry, before ``offset`` is applied.
+    public internal(set) var shape: Shape {
+        get { storage.shape }
+        set { unique.shape = newValue }
+    }
+    /// Restyles in effect, by the restyling update.
+    public internal(set) var restyles: [UpdateID: StyleWrite] {
+        get { storage.restyles }
+        set { unique.restyles = newValue }
+    }
+    /// The sum of every move in effect.
+    public internal(set) var offset: Point {
+        get { storage.offset }
+        set { unique.offset = newValue }
+    }
+    /// What hides the element: its own id when its creation was undone, or the
+    /// deletes, erases and clears that removed it. Empty when visible.
+    public internal(set) var hiddenBy: Set<UpdateID> {
+        get { storage.hiddenBy }
+        set { unique.hiddenBy = newValue }
+    }
+    /// Whether a stroke is still being drawn.
+    public internal(set) var isOpen: Bool {
+        get { storage.isOpen }
+        set { unique.isOpen = newValue }
+    }
+    /// The bounds of ``shape``, before ``offset``.
+    public internal(set) var shapeBounds: Rect {
+        get { storage.shapeBounds }
+        set { unique.shapeBounds = newValue }
+    }
+
+    /// Appends points to a stroke, up to `limit` points in all, in place.
+    /// - Returns: Whether the element is a stroke.
+    mutating func appendToStroke(_ points: [Point], limit: Int) -> Bool {
+        let storage = unique
+        guard case .stroke(var list) = storage.shape else { return false }
+        // Release the stored list first so that `list` is its only owner.
+        storage.shape = .text(.zero, "")
+        for point in points.prefix(max(0, limit - list.count)) {
+            list.append(point)
+            storage.shapeBounds = storage.shapeBounds.union(point)
+        }
+        storage.shape = .stroke(list)
+        return true
     }
 
     /// The style in effect: the latest active restyle, else the creation style.
     public var style: Style {
-        restyles.values.max { $0.key < $1.key }?.style ?? createdStyle
+        storage.restyles.values.max { $0.key < $1.key }?.style ?? storage.createdStyle
     }
 
     /// Whether anything hides it.
-    public var isVisible: Bool { hiddenBy.isEmpty }
+    public var isVisible: Bool { storage.hiddenBy.isEmpty }
 
     /// Where it is on the canvas, moves included.
-    public var bounds: Rect { shapeBounds.offset(by: offset) }
+    public var bounds: Rect { storage.shapeBounds.offset(by: storage.offset) }
+
+    /// Whether two elements are the same in every field.
+    public static func == (lhs: Element, rhs: Element) -> Bool {
+        if lhs.storage === rhs.storage { return true }
+        let (a, b) = (lhs.storage, rhs.storage)
+        return a.id == b.id && a.z == b.z && a.createdStyle == b.createdStyle && a.shape == b.shape
+            && a.restyles == b.restyles && a.offset == b.offset && a.hiddenBy == b.hiddenBy && a.isOpen == b.isOpen
+            && a.shapeBounds == b.shapeBounds
+    }
 
     static func bounds(of shape: Shape) -> Rect {
         switch shape {

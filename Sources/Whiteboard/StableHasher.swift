@@ -128,30 +128,29 @@ extension Element {
 
 extension UndoHistory {
     func hash(into hasher: inout StableHasher) {
-        hasher.combine(bottom)
-        hasher.combine(top)
-        hasher.combine(redoTop)
-        for index in bottom..<redoTop {
-            guard let record = records[index] else { continue }
-            switch record {
-            case .created(let id):
-                hasher.combine(0 as UInt8)
-                hasher.combine(id)
-            case .moved(let id, let offset):
-                hasher.combine(1 as UInt8)
-                hasher.combine(id)
-                hasher.combine(offset)
-            case .restyled(let id, let writeID, let write):
-                hasher.combine(2 as UInt8)
-                hasher.combine(id)
-                hasher.combine(writeID)
-                hasher.combine(write.key)
-                hasher.combine(write.style)
-            case .hid(let ids, let by):
-                hasher.combine(3 as UInt8)
-                hasher.combine(UInt64(ids.count))
-                for id in ids { hasher.combine(id) }
-                hasher.combine(by)
+        for records in [undoable, redoable] {
+            hasher.combine(UInt64(records.count))
+            for record in records {
+                switch record {
+                case .created(let id):
+                    hasher.combine(0 as UInt8)
+                    hasher.combine(id)
+                case .moved(let id, let offset):
+                    hasher.combine(1 as UInt8)
+                    hasher.combine(id)
+                    hasher.combine(offset)
+                case .restyled(let id, let writeID, let write):
+                    hasher.combine(2 as UInt8)
+                    hasher.combine(id)
+                    hasher.combine(writeID)
+                    hasher.combine(write.key)
+                    hasher.combine(write.style)
+                case .hid(let ids, let by):
+                    hasher.combine(3 as UInt8)
+                    hasher.combine(UInt64(ids.count))
+                    for id in ids { hasher.combine(id) }
+                    hasher.combine(by)
+                }
             }
         }
     }

@@ -14,43 +14,91 @@ enum UndoRecord: Sendable, Equatable {
     case hid([ElementID], by: UpdateID)
 }
 
-/// One origin's undo history: a persistent, capped stack of records with a
-/// redo region above the top.
+/// A node of a persistent stack of undo records.
+final class UndoNode: Sendable {
+    let record: UndoRecord
+    /// Position from the bottom of its stack, 1-based.
+    let height: UInt64
+    let below: UndoNode?
+
+    init(_ record: UndoRecord, below: UndoNode?) {
+        self.record = record
+        self.height = (below?.height ?? 0) + 1
+        self.below = below
+    }
+}
+
+/// One origin's undo history: two persistent stacks (done, and undone for
+/// redo). Push, undo and redo are O(1) and share structure with every
+/// snapshot of the board.
 ///
-/// Records live at indices `bottom ..< redoTop`; those below `top` can be
-/// undone, those from `top` on can be redone. A new action drops the redo
-/// region. Past ``depth`` records the oldest are forgotten.
+/// At most ``depth`` actions can be undone in a row: records at or below
+/// `floor` are out of reach, and the stack is compacted to ``depth`` records
+/// whenever it grows past twice that (amortized O(1)).
 struct UndoHistory: Sendable, Equatable {
     /// How many actions one can undo in a row.
     static let depth: UInt64 = 500
 
-    private(set) var records: TreeDictionary<UInt64, UndoRecord> = [:]
-    private(set) var bottom: UInt64 = 0
-    private(set) var top: UInt64 = 0
-    private(set) var redoTop: UInt64 = 0
+    private(set) var done: UndoNode?
+    private(set) var undone: UndoNode?
+    private(set) var floor: UInt64 = 0
 
     mutating func push(_ record: UndoRecord) {
-        for index in top..<redoTop { records[index] = nil }
-        records[top] = record
-        top += 1
-        redoTop = top
-        if top - bottom > Self.depth {
-            records[bottom] = nil
-            bottom += 1
-        }
+        done = UndoNode(record, below: done)
+        undone = nil
+        let height = done!.height
+        if height > floor + Self.depth { floor = height - Self.depth }
+        if height > 2 * Self.depth { compact() }
     }
 
-    /// The record to revert, moving it into the redo region.
+    /// The record to revert, moving it onto the redo stack.
     mutating func popForUndo() -> UndoRecord? {
-        guard top > bottom, let record = records[top - 1] else { return nil }
-        top -= 1
-        return record
+        guard let node = done, node.height > floor else { return nil }
+        done = node.below
+        undone = UndoNode(node.record, below: undone)
+        return node.record
     }
 
-    /// The record to re-apply, moving it back below the top.
+    /// The record to re-apply, moving it back onto the done stack.
     mutating func popForRedo() -> UndoRecord? {
-        guard top < redoTop, let record = records[top] else { return nil }
-        top += 1
-        return record
+        guard let node = undone else { return nil }
+        undone = node.below
+        done = UndoNode(node.record, below: done)
+        return node.record
+    }
+
+    /// The records that can be undone, newest first.
+    var undoable: [UndoRecord] {
+        var records: [UndoRecord] = []
+        var node = done
+        while let current = node, current.height > floor {
+            records.append(current.record)
+            node = current.below
+        }
+        return records
+    }
+
+    /// The records that can be redone, next first.
+    var redoable: [UndoRecord] {
+        var records: [UndoRecord] = []
+        var node = undone
+        while let current = node {
+            records.append(current.record)
+            node = current.below
+        }
+        return records
+    }
+
+    /// Rebuilds the reachable part of the done stack from height 1.
+    private mutating func compact() {
+        var rebuilt: UndoNode?
+        for record in undoable.reversed() { rebuilt = UndoNode(record, below: rebuilt) }
+        done = rebuilt
+        floor = 0
+    }
+
+    /// Equal when the same records can be undone and redone.
+    static func == (lhs: UndoHistory, rhs: UndoHistory) -> Bool {
+        lhs.undoable == rhs.undoable && lhs.redoable == rhs.redoable
     }
 }

@@ -1,0 +1,210 @@
+import Benchmark
+import Scuttlebutt
+import Whiteboard
+
+/// A deterministic board of `count` elements spread over `area`: strokes of
+/// 20 points, rectangles, ellipses and short texts, from 8 origins.
+func makeBoardUpdates(count: Int, area: Rect) -> [Update<BoardAction>] {
+    var generator = SplitMix(seed: 7)
+    var seqs = [UInt64](repeating: 0, count: 8)
+    var updates: [Update<BoardAction>] = []
+    var stamp: UInt64 = 1_000
+    func next(_ origin: Int, _ action: BoardAction) -> Update<BoardAction> {
+        seqs[origin] += 1
+        stamp += 1
+        return Update(
+            origin: PeerID(UInt64(origin + 1)), seq: seqs[origin], timestamp: Timestamp(stamp), action: action)
+    }
+    func point() -> Point {
+        Point(
+            Int32(Int64(area.minX) + Int64(generator.next() % UInt64(area.width))),
+            Int32(Int64(area.minY) + Int64(generator.next() % UInt64(area.height))))
+    }
+    for index in 0..<count {
+        let origin = index % 8
+        let style = Style(color: UInt8(truncatingIfNeeded: generator.next()))
+        let start = point()
+        switch index % 4 {
+        case 0:
+            let begin = next(origin, .beginStroke(at: start, style: style))
+            updates.append(begin)
+            var last = start
+            for _ in 0..<6 {
+                let points = (0..<3).map { _ in
+                    last = Point(last.x + Int32(generator.next() % 5) - 2, last.y + Int32(generator.next() % 5) - 2)
+                    return last
+                }
+                updates.append(next(origin, .extendStroke(begin.id, points: points)))
+            }
+            updates.append(next(origin, .endStroke(begin.id)))
+        case 1:
+            updates.append(
+                next(origin, .addShape(.rectangle, from: start, to: start.offset(by: Point(12, 8)), style: style)))
+        case 2:
+            updates.append(
+                next(origin, .addShape(.ellipse, from: start, to: start.offset(by: Point(10, 10)), style: style)))
+        default:
+            updates.append(next(origin, .addText(at: start, text: "note \(index)", style: style)))
+        }
+    }
+    return updates
+}
+
+/// SplitMix64, so the benchmark board is the same on every run.
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// A timeline holding a 10 000-element board, and a stream of fresh updates.
+final class BoardBox: @unchecked Sendable {
+    var timeline: Timeline<BoardReducer>
+    var seq: UInt64 = 0
+    var stamp: UInt64 = 10_000_000
+    let target: ElementID
+    let stroke: ElementID
+
+    init(policy: SnapshotPolicy = BoardReducer.recommendedSnapshotPolicy) {
+        timeline = Timeline(reducer: BoardReducer(), base: Board(), snapshotPolicy: policy)
+        let updates = makeBoardUpdates(count: 10_000, area: Rect(minX: 0, minY: 0, maxX: 1_999, maxY: 1_199))
+        for update in updates { timeline.insert(update) }
+        target = updates[1].id
+        let begin = Update<BoardAction>(
+            origin: PeerID(999), seq: 1, timestamp: Timestamp(stamp),
+            action: .beginStroke(at: Point(5, 5), style: Style(color: 9)))
+        timeline.insert(begin)
+        stroke = begin.id
+        seq = 1
+    }
+
+    func apply(_ action: BoardAction) {
+        seq += 1
+        stamp += 1
+        timeline.insert(Update(origin: PeerID(999), seq: seq, timestamp: Timestamp(stamp), action: action))
+    }
+}
+
+let benchmarks: @Sendable () -> Void = {
+    Benchmark.defaultConfiguration = .init(
+        metrics: [.wallClock, .throughput, .mallocCountTotal], warmupIterations: 3, maxDuration: .seconds(3),
+        maxIterations: 1_000)
+
+    // MARK: Apply per action kind, into a timeline over a 10 000-element board
+
+    let kinds: [(String, (BoardBox) -> BoardAction)] = [
+        ("extendStroke (2 points)", { box in .extendStroke(box.stroke, points: [Point(6, 6), Point(7, 6)]) }),
+        ("beginStroke", { _ in .beginStroke(at: Point(3, 3), style: Style(color: 2)) }),
+        ("addShape", { _ in .addShape(.rectangle, from: Point(3, 3), to: Point(9, 9), style: Style(color: 2)) }),
+        ("addText", { _ in .addText(at: Point(3, 3), text: "hello", style: Style(color: 2)) }),
+        ("move", { box in .move(box.target, by: Point(1, 0)) }),
+        ("restyle", { box in .restyle(box.target, Style(color: 3)) }),
+        ("delete + undo", { box in .delete(box.target) }),
+        ("eraseArea (scans every element)", { _ in .eraseArea(Rect(minX: 0, minY: 0, maxX: 3, maxY: 3)) }),
+    ]
+    for (name, make) in kinds {
+        Benchmark("Apply \(name), board of 10k elements", configuration: .init(scalingFactor: .kilo, maxIterations: 20))
+        {
+            (benchmark: Benchmark, box: BoardBox) in
+            for _ in benchmark.scaledIterations {
+                box.apply(make(box))
+                if name.hasPrefix("delete") { box.apply(.undo) }
+            }
+        } setup: {
+            BoardBox()
+        }
+    }
+
+    Benchmark(
+        "Apply extendStroke (2 points), board of 10k elements, dense snapshot tail (64/64)",
+        configuration: .init(scalingFactor: .kilo, maxIterations: 20)
+    ) { (benchmark: Benchmark, box: BoardBox) in
+        for _ in benchmark.scaledIterations {
+            box.apply(.extendStroke(box.stroke, points: [Point(6, 6), Point(7, 6)]))
+        }
+    } setup: {
+        BoardBox(policy: .standard)
+    }
+
+    // MARK: Rendering
+
+    Benchmark("Render 200x60 half-block viewport, board of 10k elements spread over 10x10 screens") {
+        (benchmark: Benchmark, board: Board) in
+        for _ in benchmark.scaledIterations {
+            var rasterizer = Rasterizer(viewport: Viewport(origin: Point(800, 480), columns: 200, rows: 60))
+            blackHole(rasterizer.render(board))
+        }
+    } setup: {
+        var timeline = Timeline(reducer: BoardReducer(), base: Board())
+        for update in makeBoardUpdates(count: 10_000, area: Rect(minX: 0, minY: 0, maxX: 1_999, maxY: 1_199)) {
+            timeline.insert(update)
+        }
+        return timeline.state
+    }
+
+    Benchmark("Render 200x60 half-block viewport, board of 10k elements all on screen") {
+        (benchmark: Benchmark, board: Board) in
+        for _ in benchmark.scaledIterations {
+            var rasterizer = Rasterizer(viewport: Viewport(origin: .zero, columns: 200, rows: 60))
+            blackHole(rasterizer.render(board))
+        }
+    } setup: {
+        var timeline = Timeline(reducer: BoardReducer(), base: Board())
+        for update in makeBoardUpdates(count: 10_000, area: Rect(minX: 0, minY: 0, maxX: 199, maxY: 119)) {
+            timeline.insert(update)
+        }
+        return timeline.state
+    }
+
+    Benchmark("Incremental re-render after one stroke extend, 200x60, board of 10k elements") {
+        (benchmark: Benchmark, box: RenderBox) in
+        for _ in benchmark.scaledIterations { box.extendAndRender() }
+    } setup: {
+        RenderBox()
+    }
+
+    // MARK: Codec
+
+    Benchmark("Codec: encode + decode a 2-point stroke extend", configuration: .init(scalingFactor: .kilo)) {
+        benchmark in
+        let context = UpdateID(origin: PeerID(1), seq: 120)
+        let action = BoardAction.extendStroke(
+            UpdateID(origin: PeerID(1), seq: 100), points: [Point(1_502, 803), Point(1_504, 802)])
+        var bytes = 0
+        for _ in benchmark.scaledIterations {
+            let encoded = BoardActionCodec.encode(action, context: context)
+            bytes = encoded.count
+            blackHole(try? BoardActionCodec.decode(encoded, context: context))
+        }
+        benchmark.measurement(.custom("bytes per extend", useScalingFactor: false), bytes)
+    }
+}
+
+/// A rasterizer showing part of a 10 000-element board, and a stroke being
+/// drawn across that part.
+final class RenderBox: @unchecked Sendable {
+    let box = BoardBox()
+    var rasterizer = Rasterizer(viewport: Viewport(origin: .zero, columns: 200, rows: 60))
+    var x: Int32 = 6
+
+    init() { rasterizer.render(box.timeline.state) }
+
+    func extendAndRender() {
+        let before = box.timeline.state
+        x = x >= 190 ? 6 : x + 1
+        let action = BoardAction.extendStroke(box.stroke, points: [Point(x, 40)])
+        box.apply(action)
+        let after = box.timeline.state
+        let update = Update<BoardAction>(
+            origin: PeerID(999), seq: box.seq, timestamp: Timestamp(box.stamp), action: action)
+        if let dirty = BoardReducer.dirtyRect(of: update, before: before, after: after) {
+            rasterizer.render(after, dirty: dirty)
+        }
+    }
+}
