@@ -7,10 +7,12 @@ let package = Package(
     products: [
         .library(name: "Scuttlebutt", targets: ["Scuttlebutt"]),
         .library(name: "Whiteboard", targets: ["Whiteboard"]),
+        .library(name: "Wire", targets: ["Wire"]),
         .library(name: "NetworkSimulator", targets: ["NetworkSimulator"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0")
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
     ],
     targets: [
         // Generic replication core: pure Swift, no I/O, time injected.
@@ -26,6 +28,15 @@ let package = Package(
             dependencies: [
                 "Scuttlebutt",
                 .product(name: "HashTreeCollections", package: "swift-collections"),
+            ]
+        ),
+        // Protocol v1: frames and the message codec (docs/PROTOCOL.md).
+        .target(
+            name: "Wire",
+            dependencies: [
+                "Scuttlebutt",
+                "Whiteboard",
+                .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
         // Deterministic network simulator (test support): seeded peers and links.
@@ -48,6 +59,15 @@ let package = Package(
         .testTarget(
             name: "WhiteboardTests",
             dependencies: ["Whiteboard", "Scuttlebutt", "NetworkSimulator"]
+        ),
+        .testTarget(
+            name: "WireTests",
+            dependencies: [
+                "Wire", "Scuttlebutt", "Whiteboard", "NetworkSimulator",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOTestUtils", package: "swift-nio"),
+            ]
         ),
         .testTarget(
             name: "NetworkSimulatorTests",

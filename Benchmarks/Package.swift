@@ -9,6 +9,7 @@ let package = Package(
     dependencies: [
         .package(name: "Scuttleboard", path: "../"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
         .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
@@ -28,7 +29,9 @@ let package = Package(
             dependencies: [
                 .product(name: "Scuttlebutt", package: "Scuttleboard"),
                 .product(name: "Whiteboard", package: "Scuttleboard"),
+                .product(name: "Wire", package: "Scuttleboard"),
                 .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             path: "Benchmarks/WhiteboardBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]

@@ -1,6 +1,8 @@
 import Benchmark
+import NIOCore
 import Scuttlebutt
 import Whiteboard
+import Wire
 
 /// A deterministic board of `count` elements spread over `area`: strokes of
 /// 20 points, rectangles, ellipses and short texts, from 8 origins.
@@ -169,9 +171,49 @@ let benchmarks: @Sendable () -> Void = {
         RenderBox()
     }
 
+    // MARK: Wire
+
+    Benchmark(
+        "Wire: encode 1 000 live stroke-extend frames (one update each)",
+        configuration: .init(metrics: [.wallClock, .throughput, .mallocCountTotal], scalingFactor: .kilo)
+    ) { (benchmark: Benchmark, frames: [Update<BoardAction>]) in
+        var encoder = WireEncoder<BoardActionCodec>()
+        var buffer = ByteBufferAllocator().buffer(capacity: 64 * 1_024)
+        for index in benchmark.scaledIterations { encoder.encode(.updates([frames[index]]), into: &buffer) }
+        blackHole(buffer)
+    } setup: {
+        strokeExtends(count: 1_000)
+    }
+
+    Benchmark(
+        "Wire: decode 1 000 live stroke-extend frames (one update each)",
+        configuration: .init(
+            metrics: [
+                .wallClock, .throughput, .mallocCountTotal, .custom("bytes per frame ×100", useScalingFactor: false),
+            ],
+            scalingFactor: .kilo)
+    ) { (benchmark: Benchmark, bytes: [UInt8]) in
+        var decoder = WireDecoder<BoardActionCodec>()
+        var buffer = ByteBuffer(bytes: bytes)
+        for _ in benchmark.scaledIterations {
+            blackHole(try? decoder.nextFrame(from: &buffer).map { try decoder.decode(payload: $0) })
+        }
+        benchmark.measurement(.custom("bytes per frame ×100", useScalingFactor: false), bytes.count * 100 / 1_000)
+    } setup: {
+        var encoder = WireEncoder<BoardActionCodec>()
+        return strokeExtends(count: 1_000).flatMap { encoder.encode(.updates([$0])) }
+    }
+
     // MARK: Codec
 
-    Benchmark("Codec: encode + decode a 2-point stroke extend", configuration: .init(scalingFactor: .kilo)) {
+    Benchmark(
+        "Codec: encode + decode a 2-point stroke extend",
+        configuration: .init(
+            metrics: [
+                .wallClock, .throughput, .mallocCountTotal, .custom("bytes per extend", useScalingFactor: false),
+            ],
+            scalingFactor: .kilo)
+    ) {
         benchmark in
         let context = UpdateID(origin: PeerID(1), seq: 120)
         let action = BoardAction.extendStroke(
@@ -183,6 +225,24 @@ let benchmarks: @Sendable () -> Void = {
             blackHole(try? BoardActionCodec.decode(encoded, context: context))
         }
         benchmark.measurement(.custom("bytes per extend", useScalingFactor: false), bytes)
+    }
+}
+
+/// A stroke drawn at about 60 Hz: `count` extends of 1–3 points.
+func strokeExtends(count: Int) -> [Update<BoardAction>] {
+    var generator = SplitMix(seed: 3)
+    let stroke = UpdateID(origin: PeerID(0xA11CE), seq: 1)
+    var point = Point(1_500, 800)
+    var milliseconds: UInt64 = 1_764_316_800_000
+    return (0..<count).map { index in
+        milliseconds += 10 + generator.next() % 11
+        let points = (0..<(1 + Int(generator.next() % 3))).map { _ in
+            point = Point(point.x + Int32(generator.next() % 7) - 3, point.y + Int32(generator.next() % 5) - 2)
+            return point
+        }
+        return Update(
+            origin: stroke.origin, seq: UInt64(index + 2), timestamp: Timestamp(milliseconds: milliseconds, counter: 0),
+            action: .extendStroke(stroke, points: points))
     }
 }
 

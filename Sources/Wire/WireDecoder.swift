@@ -1,0 +1,205 @@
+import NIOCore
+import Scuttlebutt
+
+/// Reads protocol v1 frames for one direction of one link; the counterpart of
+/// ``WireEncoder``, with the same delta context. Every length, count and
+/// value is checked: malformed input throws a ``WireError``, never traps.
+public struct WireDecoder<Codec: WireActionCodec> {
+    /// The largest payload accepted.
+    public let maxFrameSize: Int
+    private var context = LinkDeltaContext()
+
+    /// A fresh decoder for a new connection.
+    public init(maxFrameSize: Int = WireFormat.defaultMaxFrameSize) {
+        self.maxFrameSize = maxFrameSize
+    }
+
+    /// Takes one whole frame off the front of `buffer`.
+    /// - Returns: The frame's payload, or nil when the frame is not complete
+    ///   yet (nothing is consumed then).
+    /// - Throws: ``WireError/frameTooLarge(length:limit:)`` as soon as the
+    ///   length prefix is read, before the payload arrives.
+    public func nextFrame(from buffer: inout ByteBuffer) throws(WireError) -> ByteBuffer? {
+        var peek = buffer
+        let length: UInt64
+        do {
+            length = try peek.readVarint("frame length")
+        } catch .truncated {
+            return nil
+        }
+        guard length <= UInt64(maxFrameSize) else { throw .frameTooLarge(length: length, limit: maxFrameSize) }
+        guard let payload = peek.readSlice(length: Int(length)) else { return nil }
+        buffer = peek
+        return payload
+    }
+
+    /// Decodes one frame payload into a message.
+    public mutating func decode(payload: ByteBuffer) throws(WireError) -> GossipMessage<Codec.Action> {
+        var payload = payload
+        let typeByte = try payload.readByte("message type")
+        guard let type = WireFormat.MessageType(rawValue: typeByte) else { throw .unknownMessageType(typeByte) }
+        let message: GossipMessage<Codec.Action>
+        switch type {
+        case .hello: message = .hello(try Self.readHello(&payload))
+        case .updates:
+            let count = try payload.readCount("update count", limit: WireFormat.maxUpdatesPerFrame)
+            var updates: [Update<Codec.Action>] = []
+            updates.reserveCapacity(min(count, 1_024))
+            for _ in 0..<count { updates.append(try readUpdate(&payload)) }
+            message = .updates(updates)
+        case .ack:
+            let batches = try payload.readVarint("ack batches")
+            guard batches <= UInt64(UInt32.max) else { throw .outOfRange("ack batches") }
+            message = .ack(batches: UInt32(batches), clock: Timestamp(try payload.readVarint("ack clock")))
+        case .synced: message = .synced
+        case .frontier: message = .frontier(Timestamp(try payload.readVarint("frontier")))
+        case .reject: message = .reject(try Self.readRejection(&payload))
+        case .presence:
+            let origin = try payload.readPeer("presence origin")
+            let bytes = try payload.readLengthPrefixed("presence payload", limit: WireFormat.maxPresenceBytes)
+            message = .presence(Presence(origin: origin, payload: bytes))
+        case .presenceGone: message = .presenceGone(try payload.readPeer("presence origin"))
+        case .ping: message = .ping(try payload.readVarint("ping nonce"))
+        case .pong: message = .pong(try payload.readVarint("pong nonce"))
+        case .goodbye: message = .goodbye(try Self.readCloseReason(&payload))
+        }
+        guard payload.readableBytes == 0 else { throw .trailingBytes(payload.readableBytes) }
+        return message
+    }
+
+    /// Decodes every whole frame in `bytes` (for tests and tools).
+    public mutating func decodeAll(_ bytes: [UInt8]) throws(WireError) -> [GossipMessage<Codec.Action>] {
+        var buffer = ByteBufferAllocator().buffer(bytes: bytes)
+        var messages: [GossipMessage<Codec.Action>] = []
+        while let payload = try nextFrame(from: &buffer) { messages.append(try decode(payload: payload)) }
+        guard buffer.readableBytes == 0 else { throw .truncated("frame") }
+        return messages
+    }
+
+    private mutating func readUpdate(_ buffer: inout ByteBuffer) throws(WireError) -> Update<Codec.Action> {
+        let reference = try buffer.readVarint("origin reference")
+        let index: Int
+        let seq: UInt64
+        let raw: UInt64
+        if reference == 0 {
+            guard context.origins.count < WireFormat.maxOriginsPerLink else {
+                throw .countTooLarge("origins on one link", limit: WireFormat.maxOriginsPerLink)
+            }
+            let origin = try buffer.readPeer("update origin")
+            guard context.index(of: origin) == nil else { throw .invalidValue("origin defined twice") }
+            index = context.define(origin)
+            seq = try buffer.readVarint("update seq")
+            raw = try buffer.readVarint("update timestamp")
+        } else {
+            guard reference - 1 < UInt64(context.origins.count) else { throw .unknownOrigin(index: reference - 1) }
+            index = Int(reference - 1)
+            let previous = context.previous(index)
+            let zigzag = try buffer.readVarint("update seq delta")
+            let delta = Int64(bitPattern: zigzag >> 1) ^ -Int64(bitPattern: zigzag & 1)
+            seq = previous.seq &+ UInt64(bitPattern: delta)
+            let tag = try buffer.readVarint("update timestamp")
+            switch tag & 3 {
+            case 0:
+                let (sum, overflow) = previous.timestamp.addingReportingOverflow(tag >> 2)
+                guard !overflow else { throw .outOfRange("update timestamp") }
+                raw = sum
+            case 1:
+                let counter = try buffer.readVarint("update timestamp counter")
+                guard counter <= 0xFFFF else { throw .outOfRange("update timestamp counter") }
+                let milliseconds = (previous.timestamp >> 16) + (tag >> 2)
+                guard milliseconds < 1 << 48 else { throw .outOfRange("update timestamp") }
+                raw = milliseconds << 16 | counter
+            case 2:
+                raw = try buffer.readVarint("update timestamp")
+            default:
+                throw .invalidValue("timestamp tag")
+            }
+        }
+        guard seq > 0 else { throw .outOfRange("update seq") }
+        let origin = context.origins[index]
+        context.record(index, seq: seq, timestamp: raw)
+        let bytes = try buffer.readLengthPrefixed("update action", limit: maxFrameSize)
+        let id = UpdateID(origin: origin, seq: seq)
+        do {
+            return Update(
+                origin: origin, seq: seq, timestamp: Timestamp(raw), action: try Codec.decode(bytes, context: id))
+        } catch {
+            throw .invalidAction(String(describing: error))
+        }
+    }
+
+    static func readHello(_ buffer: inout ByteBuffer) throws(WireError) -> Hello {
+        let version = try buffer.readVarint("protocol version")
+        guard version <= UInt64(UInt16.max) else { throw .outOfRange("protocol version") }
+        let peer = try buffer.readPeer("peer id")
+        let name = try buffer.readWireString("name", limit: WireFormat.StringLimit.name)
+        let room = try buffer.readWireString("room", limit: WireFormat.StringLimit.room)
+        guard let role = PeerRole(rawValue: try buffer.readByte("role")) else { throw .invalidValue("role") }
+        let credentials: String?
+        switch try buffer.readByte("credentials flag") {
+        case 0: credentials = nil
+        case 1: credentials = try buffer.readWireString("credentials", limit: WireFormat.StringLimit.credentials)
+        default: throw .invalidValue("credentials flag")
+        }
+        let count = try buffer.readCount("digest size", limit: WireFormat.maxDigestEntries)
+        var seqs: [PeerID: UInt64] = [:]
+        for _ in 0..<count {
+            let origin = try buffer.readPeer("digest origin")
+            seqs[origin] = try buffer.readVarint("digest seq")
+        }
+        let clock = Timestamp(try buffer.readVarint("clock"))
+        return Hello(
+            protocolVersion: UInt16(version), peer: peer, name: name, room: room, role: role, credentials: credentials,
+            digest: Digest(seqs), clock: clock)
+    }
+
+    static func readID(_ buffer: inout ByteBuffer) throws(WireError) -> UpdateID {
+        UpdateID(origin: try buffer.readPeer("update origin"), seq: try buffer.readVarint("update seq"))
+    }
+
+    static func readRejection(_ buffer: inout ByteBuffer) throws(WireError) -> UpdateRejection {
+        switch try buffer.readByte("rejection code") {
+        case 0:
+            return .sequenceGap(
+                origin: try buffer.readPeer("origin"), expected: try buffer.readVarint("expected seq"),
+                received: try buffer.readVarint("received seq"))
+        case 1:
+            return .nonMonotonicTimestamp(
+                try readID(&buffer), timestamp: Timestamp(try buffer.readVarint("timestamp")),
+                previous: Timestamp(try buffer.readVarint("previous timestamp")))
+        case 2:
+            return .farFuture(try readID(&buffer), timestamp: Timestamp(try buffer.readVarint("timestamp")))
+        case 3:
+            return .stale(
+                try readID(&buffer), timestamp: Timestamp(try buffer.readVarint("timestamp")),
+                frontier: Timestamp(try buffer.readVarint("frontier")))
+        case 4:
+            return .invalid(
+                try readID(&buffer), reason: try buffer.readWireString("reason", limit: WireFormat.StringLimit.reason))
+        default:
+            throw .invalidValue("rejection code")
+        }
+    }
+
+    static func readCloseReason(_ buffer: inout ByteBuffer) throws(WireError) -> CloseReason {
+        func text() throws(WireError) -> String {
+            try buffer.readWireString("reason", limit: WireFormat.StringLimit.reason)
+        }
+        switch try buffer.readByte("close reason") {
+        case 0: return .normal
+        case 1: return .protocolViolation(try text())
+        case 2: return .updateRejected(try readRejection(&buffer))
+        case 3:
+            let local = try buffer.readVarint("local version")
+            let remote = try buffer.readVarint("remote version")
+            guard local <= UInt64(UInt16.max), remote <= UInt64(UInt16.max) else { throw .outOfRange("version") }
+            return .versionMismatch(local: UInt16(local), remote: UInt16(remote))
+        case 4: return .unauthorized(try text())
+        case 5: return .timeout
+        case 6: return .slowConsumer
+        case 7: return .snapshotRequired
+        case 8: return .shuttingDown
+        default: throw .invalidValue("close reason")
+        }
+    }
+}

@@ -1,0 +1,28 @@
+/// Protocol v1 constants: see docs/PROTOCOL.md.
+public enum WireFormat {
+    /// The protocol version this code speaks.
+    public static let version: UInt16 = 1
+    /// The default hard limit on a frame's payload.
+    public static let defaultMaxFrameSize = 1 << 20
+    /// The most origins one link may define.
+    public static let maxOriginsPerLink = 1 << 16
+    /// The most updates in one `updates` frame.
+    public static let maxUpdatesPerFrame = 1 << 16
+    /// The most entries in a digest.
+    public static let maxDigestEntries = 1 << 20
+    /// The largest presence payload.
+    public static let maxPresenceBytes = 4_096
+
+    /// Message type bytes.
+    enum MessageType: UInt8 {
+        case hello = 1, updates, ack, synced, frontier, reject, presence, presenceGone, ping, pong, goodbye
+    }
+
+    /// Limits on string fields, in bytes.
+    enum StringLimit {
+        static let name = 64
+        static let room = 128
+        static let credentials = 256
+        static let reason = 1_024
+    }
+}

@@ -1,0 +1,235 @@
+import Foundation
+import NIOCore
+import NIOEmbedded
+import NIOTestUtils
+import NetworkSimulator
+import Scuttlebutt
+import Testing
+import Whiteboard
+import Wire
+
+typealias Message = GossipMessage<BoardAction>
+
+let alice = PeerID(0xA11CE)
+let bob = PeerID(0xB0B)
+
+/// One message of every kind, with updates that exercise every delta path.
+let everyMessage: [Message] = {
+    let stamp = Timestamp(milliseconds: 1_764_316_800_000, counter: 0)
+    let stroke = UpdateID(origin: alice, seq: 7)
+    return [
+        .hello(
+            Hello(
+                protocolVersion: 1, peer: alice, name: "Alice ✎", room: "design-review", role: .editor,
+                credentials: "s3cret", digest: Digest([alice: 6, bob: 41]), clock: stamp)),
+        .hello(
+            Hello(
+                protocolVersion: 1, peer: bob, name: "", room: "r", role: .server, credentials: nil, digest: Digest(),
+                clock: .zero)),
+        .updates([
+            Update(
+                origin: alice, seq: 7, timestamp: stamp, action: .beginStroke(at: Point(10, 20), style: Style(color: 9))
+            ),
+            Update(
+                origin: alice, seq: 8, timestamp: Timestamp(stamp.rawValue + 1),
+                action: .extendStroke(stroke, points: [Point(11, 21), Point(12, 21)])),
+            Update(
+                origin: bob, seq: 42, timestamp: Timestamp(milliseconds: 1_764_316_800_005, counter: 3), action: .undo),
+        ]),
+        .updates([
+            // Same ms (counter delta), next ms (ms delta + counter), and back
+            // in time with a lower seq (a rebase resend): absolute.
+            Update(
+                origin: alice, seq: 9, timestamp: Timestamp(stamp.rawValue + 5),
+                action: .extendStroke(stroke, points: [Point(13, 22)])),
+            Update(
+                origin: alice, seq: 10, timestamp: Timestamp(milliseconds: 1_764_316_800_016, counter: 0),
+                action: .endStroke(stroke)),
+            Update(
+                origin: alice, seq: 3, timestamp: Timestamp(milliseconds: 1_764_316_700_000, counter: 0), action: .clear
+            ),
+        ]),
+        .ack(batches: 2, clock: stamp),
+        .ack(batches: 0, clock: .zero),
+        .synced,
+        .frontier(Timestamp(milliseconds: 1_764_316_790_000, counter: 0)),
+        .reject(.sequenceGap(origin: bob, expected: 3, received: 5)),
+        .reject(.nonMonotonicTimestamp(UpdateID(origin: bob, seq: 2), timestamp: Timestamp(5), previous: Timestamp(6))),
+        .reject(.farFuture(UpdateID(origin: bob, seq: 2), timestamp: Timestamp(UInt64.max))),
+        .reject(.stale(UpdateID(origin: alice, seq: 3), timestamp: Timestamp(10), frontier: Timestamp(20))),
+        .reject(.invalid(UpdateID(origin: alice, seq: 4), reason: "text is 0 characters long")),
+        .presence(Presence(origin: bob, payload: [1, 2, 3])),
+        .presenceGone(bob),
+        .ping(99),
+        .pong(UInt64.max),
+        .goodbye(.normal),
+        .goodbye(.protocolViolation("peer sent an update authored by someone else")),
+        .goodbye(.updateRejected(.farFuture(UpdateID(origin: bob, seq: 1), timestamp: Timestamp(1)))),
+        .goodbye(.versionMismatch(local: 1, remote: 2)),
+        .goodbye(.unauthorized("room \"x\" needs an editor token")),
+        .goodbye(.timeout), .goodbye(.slowConsumer), .goodbye(.snapshotRequired), .goodbye(.shuttingDown),
+    ]
+}()
+
+@Suite struct WireCodecTests {
+    @Test func everyMessageRoundTripsThroughOneLink() throws {
+        var encoder = WireEncoder<BoardActionCodec>()
+        let bytes = everyMessage.flatMap { encoder.encode($0) }
+        var decoder = WireDecoder<BoardActionCodec>()
+        #expect(try decoder.decodeAll(bytes) == everyMessage)
+    }
+
+    @Test func aFreshDecoderCannotResolveAnotherLinksOriginIndices() throws {
+        var encoder = WireEncoder<BoardActionCodec>()
+        _ = encoder.encode(everyMessage[2])
+        let second = encoder.encode(everyMessage[3])
+        var decoder = WireDecoder<BoardActionCodec>()
+        #expect(throws: WireError.unknownOrigin(index: 0)) { try decoder.decodeAll(second) }
+    }
+
+    @Test func aLiveStrokeExtendCostsFewBytesOnTheWire() {
+        // One frame per update (the worst case: no batching), a stroke drawn
+        // at ~60 Hz with 1–3 points per extend.
+        var random = SeededGenerator(seed: 3)
+        var encoder = WireEncoder<BoardActionCodec>()
+        let stroke = UpdateID(origin: alice, seq: 1)
+        var point = Point(1_500, 800)
+        var milliseconds: UInt64 = 1_764_316_800_000
+        var total = 0
+        let count = 5_000
+        for seq in UInt64(2)..<UInt64(count + 2) {
+            milliseconds += UInt64.random(in: 10...20, using: &random)
+            let points = (0..<Int.random(in: 1...3, using: &random)).map { _ in
+                point = Point(
+                    point.x + Int32.random(in: -3...3, using: &random),
+                    point.y + Int32.random(in: -2...2, using: &random))
+                return point
+            }
+            let update = Update(
+                origin: alice, seq: seq, timestamp: Timestamp(milliseconds: milliseconds, counter: 0),
+                action: BoardAction.extendStroke(stroke, points: points))
+            total += encoder.encode(.updates([update])).count
+        }
+        let mean = Double(total) / Double(count)
+        #expect(mean <= 24, "mean stroke-extend frame is \(mean) bytes")
+        #expect(mean >= 10, "suspiciously small: \(mean)")
+    }
+
+    @Test func theNIOCodersRoundTripInAPipeline() throws {
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(GossipFrameDecoder<BoardActionCodec>()))
+        try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(GossipFrameEncoder<BoardActionCodec>()))
+        for message in everyMessage { try channel.writeOutbound(message) }
+        while let bytes = try channel.readOutbound(as: ByteBuffer.self) { try channel.writeInbound(bytes) }
+        var received: [Message] = []
+        while let message = try channel.readInbound(as: Message.self) { received.append(message) }
+        #expect(received == everyMessage)
+        #expect(try channel.finish().isClean)
+    }
+
+    @Test func contextFreeMessagesPassTheNIODecoderVerifier() throws {
+        // The verifier shuffles and repeats inputs on one decoder, which
+        // assumes no state between messages: true of everything but
+        // `updates`, whose frames depend on the link's delta context.
+        let independent = everyMessage.filter { if case .updates = $0 { false } else { true } }
+        var encoder = WireEncoder<BoardActionCodec>()
+        let pairs = independent.map { (ByteBuffer(bytes: encoder.encode($0)), [$0]) }
+        try ByteToMessageDecoderVerifier.verifyDecoder(inputOutputPairs: pairs) {
+            GossipFrameDecoder<BoardActionCodec>()
+        }
+    }
+
+    @Test(arguments: [1, 2, 3, 7, 64, 10_000])
+    func theOrderedStreamDecodesInAnyChunking(chunk: Int) throws {
+        var encoder = WireEncoder<BoardActionCodec>()
+        let stream = everyMessage.flatMap { encoder.encode($0) }
+        var random = SeededGenerator(seed: UInt64(chunk))
+        let channel = EmbeddedChannel(handler: ByteToMessageHandler(GossipFrameDecoder<BoardActionCodec>()))
+        var offset = 0
+        while offset < stream.count {
+            // Chunks of 1…chunk bytes, so frame boundaries fall anywhere.
+            let size = min(stream.count - offset, Int.random(in: 1...chunk, using: &random))
+            try channel.writeInbound(ByteBuffer(bytes: stream[offset..<(offset + size)]))
+            offset += size
+        }
+        var received: [Message] = []
+        while let message = try channel.readInbound(as: Message.self) { received.append(message) }
+        #expect(received == everyMessage)
+        #expect(try channel.finish().isClean)
+    }
+
+    @Test func aStreamCutInsideAFrameIsAnErrorAtTheEnd() throws {
+        var encoder = WireEncoder<BoardActionCodec>()
+        let frame = encoder.encode(everyMessage[0])
+        let channel = EmbeddedChannel(handler: ByteToMessageHandler(GossipFrameDecoder<BoardActionCodec>()))
+        try channel.writeInbound(ByteBuffer(bytes: frame.dropLast(3)))
+        #expect(throws: WireError.truncated("frame at end of stream")) { try channel.finish() }
+    }
+}
+
+@Suite struct WireHostileInputTests {
+    func decode(_ bytes: [UInt8], maxFrameSize: Int = 1 << 20) throws(WireError) -> [Message] {
+        var decoder = WireDecoder<BoardActionCodec>(maxFrameSize: maxFrameSize)
+        return try decoder.decodeAll(bytes)
+    }
+
+    @Test func anOversizedFrameIsRefusedFromItsLengthAlone() {
+        // Announces 2 MiB; only the length prefix has arrived.
+        #expect(throws: WireError.frameTooLarge(length: 2 << 20, limit: 1 << 20)) {
+            try decode([0x80, 0x80, 0x80, 0x01])
+        }
+        #expect(throws: WireError.frameTooLarge(length: 9, limit: 8)) {
+            try decode([9] + Array(repeating: 0, count: 9), maxFrameSize: 8)
+        }
+    }
+
+    @Test func malformedFramesGetNamedErrors() {
+        #expect(throws: WireError.malformedVarint) {
+            try decode([0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01])
+        }
+        #expect(throws: WireError.unknownMessageType(77)) { try decode([1, 77]) }
+        #expect(throws: WireError.trailingBytes(1)) { try decode([2, 4, 0]) }
+        #expect(throws: WireError.truncated("frame")) { try decode([5, 1]) }
+        #expect(throws: WireError.unknownOrigin(index: 4)) { try decode([4, 2, 1, 5, 0]) }
+        #expect(throws: WireError.invalidValue("rejection code")) { try decode([2, 6, 9]) }
+        // A hello whose name is not UTF-8.
+        var hello: [UInt8] = [1, 1] + Array(repeating: 0, count: 8) + [2, 0xC3, 0x28]
+        hello = [UInt8(hello.count)] + hello
+        #expect(throws: WireError.invalidUTF8("name")) { try decode(hello) }
+        // An update whose action bytes the board codec refuses.
+        let badAction: [UInt8] = [2, 1, 0] + Array(repeating: 1, count: 8) + [1, 1, 1, 99]
+        #expect(throws: WireError.invalidAction("unknown action tag 99")) {
+            try decode([UInt8(badAction.count)] + badAction)
+        }
+    }
+
+    @Test func everyTruncationOfEveryMessageIsRefused() {
+        var encoder = WireEncoder<BoardActionCodec>()
+        for message in everyMessage {
+            let frame = encoder.encode(message)
+            // Remove the length prefix's claim: cut the payload short but keep
+            // the announced length consistent, as a lying peer would.
+            for cut in 1..<(frame.count - 1) {
+                let payload = Array(frame.dropFirst(frame[0] < 0x80 ? 1 : 2).prefix(cut))
+                var decoder = WireDecoder<BoardActionCodec>()
+                var buffer = ByteBuffer(bytes: payload)
+                #expect(throws: WireError.self) {
+                    _ = try decoder.decode(payload: buffer.readSlice(length: payload.count)!)
+                }
+            }
+        }
+    }
+
+    @Test func randomBytesNeverTrap() {
+        var random = SeededGenerator(seed: 77)
+        for _ in 0..<30_000 {
+            let length = Int.random(in: 0...40, using: &random)
+            var bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &random) }
+            if bytes.count > 1 {
+                bytes[0] = UInt8(min(bytes.count - 1, 127))
+                bytes[1] = bytes[1] % 12
+            }
+            _ = try? decode(bytes)
+        }
+    }
+}
