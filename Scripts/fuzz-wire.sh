@@ -10,12 +10,13 @@ cd "$root/Fuzz"
 
 # Debug: the release build of this toolchain loses the coverage
 # instrumentation (libFuzzer then reports no coverage and fuzzes blind).
-# A scratch folder of its own, built from clean: modules left over from a
-# build without the sanitizers would link in uninstrumented.
-echo "building the fuzzer (debug, --sanitize=fuzzer --sanitize=address)…"
+# The driver passes -sanitize=fuzzer on but drops its coverage
+# instrumentation from per-file compile jobs, so coverage is asked for
+# explicitly for every module; without it libFuzzer fuzzes blind.
+echo "building the fuzzer (debug, --sanitize=fuzzer --sanitize=address, edge coverage)…"
 rm -rf .build-fuzz
-swift build --scratch-path .build-fuzz --sanitize=fuzzer --sanitize=address --product WireFuzzer 2>&1 \
-    | grep -v "Cannot export local symbol"
+swift build --scratch-path .build-fuzz --sanitize=fuzzer --sanitize=address \
+    -Xswiftc -sanitize-coverage=edge,inline-8bit-counters,pc-table,trace-cmp --product WireFuzzer 2>&1 | grep -v "Cannot export local symbol"
 
 mkdir -p corpus findings
 # Seed the corpus with every golden frame, one file each.
@@ -27,5 +28,12 @@ while read -r line; do
 done < "$root/Fixtures/wire/v1-every-message.hex"
 echo "seeded $index frames; fuzzing for ${seconds}s…"
 
-"$root/Fuzz/.build-fuzz/debug/WireFuzzer" corpus \
-    -max_total_time="$seconds" -max_len=4096 -artifact_prefix=findings/ -print_final_stats=1
+fuzzer="$root/Fuzz/.build-fuzz/debug/WireFuzzer"
+# Refuse to fuzz blind: the decoder's modules must carry coverage counters.
+counters=$( { "$fuzzer" -runs=0 corpus 2>&1 || true; } | sed -n 's/.*(\([0-9]*\) inline 8-bit counters).*/\1/p' | sed -n 1p)
+if [ "${counters:-0}" -lt 10000 ]; then
+    echo "error: the fuzzer has only ${counters:-0} coverage counters; the decoder is not instrumented" >&2
+    exit 1
+fi
+echo "$counters coverage counters"
+"$fuzzer" corpus -max_total_time="$seconds" -max_len=4096 -artifact_prefix=findings/ -print_final_stats=1
