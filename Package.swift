@@ -8,11 +8,13 @@ let package = Package(
         .library(name: "Scuttlebutt", targets: ["Scuttlebutt"]),
         .library(name: "Whiteboard", targets: ["Whiteboard"]),
         .library(name: "Wire", targets: ["Wire"]),
+        .library(name: "Storage", targets: ["Storage"]),
         .library(name: "NetworkSimulator", targets: ["NetworkSimulator"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
     ],
     targets: [
         // Generic replication core: pure Swift, no I/O, time injected.
@@ -37,6 +39,14 @@ let package = Package(
                 "Scuttlebutt",
                 "Whiteboard",
                 .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        // The durable log: SQLite (WAL) through GRDB; the only code that talks to SQLite.
+        .target(
+            name: "Storage",
+            dependencies: [
+                "Scuttlebutt",
+                .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
         // Deterministic network simulator (test support): seeded peers and links.
@@ -68,6 +78,10 @@ let package = Package(
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"),
             ]
+        ),
+        .testTarget(
+            name: "StorageTests",
+            dependencies: ["Storage", "Scuttlebutt", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .testTarget(
             name: "NetworkSimulatorTests",

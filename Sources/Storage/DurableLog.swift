@@ -1,0 +1,209 @@
+import Foundation
+import GRDB
+import Scuttlebutt
+
+/// The durable log of every room: SQLite in WAL mode through GRDB, one
+/// writer, group commit. This is the only code that talks to SQLite.
+///
+/// ``append(room:_:)`` returns once the updates are durable (as the
+/// ``Durability`` policy defines it), so a server can acknowledge them then.
+/// Appends that arrive while a commit is in flight are written together in
+/// the next transaction: under load, one fsync serves many updates.
+public final class DurableLog: Sendable {
+    /// Where the log lives; nil when it is in memory.
+    public let path: String?
+    /// The fsync policy.
+    public let durability: Durability
+    private let writer: any DatabaseWriter
+    private let committer: GroupCommitter
+
+    /// Opens (or creates) the log at `path` and brings its schema up to date.
+    /// - Parameters:
+    ///   - path: A SQLite file (created when missing); nil for a log kept in
+    ///     memory that vanishes with the process (`--memory`).
+    ///   - durability: The fsync policy.
+    public init(path: String?, durability: Durability = .normal) throws(StorageError) {
+        self.path = path
+        self.durability = durability
+        var configuration = Configuration()
+        configuration.label = "scuttleboard"
+        configuration.prepareDatabase { db in
+            switch durability {
+            case .full: try db.execute(sql: "PRAGMA synchronous = FULL")
+            case .normal: try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            case .off: try db.execute(sql: "PRAGMA synchronous = OFF")
+            }
+        }
+        let shownPath = path ?? ":memory:"
+        do {
+            let writer: any DatabaseWriter =
+                if let path { try DatabasePool(path: path, configuration: configuration) } else {
+                    try DatabaseQueue(configuration: configuration)
+                }
+            let migrator = Self.migrator
+            if try writer.read({ try migrator.hasBeenSuperseded($0) }) {
+                throw StorageError.newerSchema(path: shownPath)
+            }
+            try migrator.migrate(writer)
+            self.writer = writer
+        } catch let error as StorageError {
+            throw error
+        } catch {
+            throw .cannotOpen(path: shownPath, reason: String(describing: error))
+        }
+        committer = GroupCommitter(writer: writer)
+    }
+
+    /// The schema, versioned: a migration is never edited once released.
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: rooms and updates") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE rooms (
+                        name TEXT PRIMARY KEY NOT NULL,
+                        frontier INTEGER NOT NULL DEFAULT 0
+                    );
+                    CREATE TABLE updates (
+                        room TEXT NOT NULL REFERENCES rooms(name),
+                        origin INTEGER NOT NULL,
+                        seq INTEGER NOT NULL,
+                        timestamp INTEGER NOT NULL,
+                        action BLOB NOT NULL,
+                        PRIMARY KEY (room, origin, seq)
+                    ) WITHOUT ROWID;
+                    """)
+        }
+        return migrator
+    }
+
+    // MARK: Writing
+
+    /// Stores `updates` of `room` and returns once they are durable.
+    /// An update already stored (same room, origin and seq) is left as is.
+    /// - Complexity: One transaction per group of concurrent appends.
+    public func append(room: String, _ updates: [StoredUpdate]) async throws(StorageError) {
+        guard !updates.isEmpty else { return }
+        try await committer.append(PendingAppend(room: room, updates: updates))
+    }
+
+    /// Persists a room's stable frontier (never moving it back).
+    public func setFrontier(_ frontier: Timestamp, room: String) async throws(StorageError) {
+        do {
+            try await writer.write { db in
+                try db.execute(sql: "INSERT OR IGNORE INTO rooms (name) VALUES (?)", arguments: [room])
+                try db.execute(
+                    sql: "UPDATE rooms SET frontier = MAX(frontier, ?) WHERE name = ?",
+                    arguments: [Int64(bitPattern: frontier.rawValue), room])
+            }
+        } catch {
+            throw .failed(String(describing: error))
+        }
+    }
+
+    /// Copies the write-ahead log into the main file and truncates it, so a
+    /// restart reads one file (done at shutdown and periodically).
+    public func checkpoint() throws(StorageError) {
+        guard path != nil else { return }
+        do {
+            _ = try writer.writeWithoutTransaction { try $0.checkpoint(.truncate) }
+        } catch {
+            throw .failed(String(describing: error))
+        }
+    }
+
+    /// Work counters.
+    public var statistics: DurableLogStatistics {
+        get async { await committer.statistics }
+    }
+
+    // MARK: Reading
+
+    /// Everything needed to rebuild `room`: its frontier and its updates in
+    /// total order. An unknown room is empty.
+    public func load(room: String) throws(StorageError) -> StoredRoom {
+        do {
+            return try writer.read { db in
+                let frontier = try Int64.fetchOne(
+                    db, sql: "SELECT frontier FROM rooms WHERE name = ?", arguments: [room])
+                let rows = try Row.fetchCursor(
+                    db, sql: "SELECT origin, seq, timestamp, action FROM updates WHERE room = ?", arguments: [room])
+                var updates: [StoredUpdate] = []
+                while let row = try rows.next() { updates.append(Self.update(row)) }
+                updates.sort { $0.orderKey < $1.orderKey }
+                return StoredRoom(name: room, frontier: Timestamp(UInt64(bitPattern: frontier ?? 0)), updates: updates)
+            }
+        } catch {
+            throw .failed(String(describing: error))
+        }
+    }
+
+    /// Updates of `origin` in `room` after `seq`, oldest first, at most
+    /// `limit`: the anti-entropy source for what memory no longer holds.
+    public func updates(room: String, origin: PeerID, after seq: UInt64, limit: Int) throws(StorageError)
+        -> [StoredUpdate]
+    {
+        do {
+            return try writer.read { db in
+                try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT origin, seq, timestamp, action FROM updates
+                        WHERE room = ? AND origin = ? AND seq > ? ORDER BY seq LIMIT ?
+                        """,
+                    arguments: [room, Int64(bitPattern: origin.rawValue), Int64(bitPattern: seq), limit]
+                ).map(Self.update)
+            }
+        } catch {
+            throw .failed(String(describing: error))
+        }
+    }
+
+    /// What the log holds of `room`: the highest seq per origin.
+    public func digest(room: String) throws(StorageError) -> Digest {
+        do {
+            return try writer.read { db in
+                var seqs: [PeerID: UInt64] = [:]
+                for row in try Row.fetchAll(
+                    db, sql: "SELECT origin, MAX(seq) FROM updates WHERE room = ? GROUP BY origin", arguments: [room])
+                {
+                    seqs[PeerID(UInt64(bitPattern: row[0]))] = UInt64(bitPattern: row[1])
+                }
+                return Digest(seqs)
+            }
+        } catch {
+            throw .failed(String(describing: error))
+        }
+    }
+
+    /// Every stored room, by name.
+    public func rooms() throws(StorageError) -> [RoomSummary] {
+        do {
+            return try writer.read { db in
+                try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT rooms.name, rooms.frontier, COUNT(updates.seq), COUNT(DISTINCT updates.origin),
+                               MAX(updates.timestamp)
+                        FROM rooms LEFT JOIN updates ON updates.room = rooms.name
+                        GROUP BY rooms.name ORDER BY rooms.name
+                        """
+                ).map { row in
+                    let last: Int64? = row[4]
+                    return RoomSummary(
+                        name: row[0], updateCount: row[2], originCount: row[3],
+                        lastTimestamp: last.map { Timestamp(UInt64(bitPattern: $0)) },
+                        frontier: Timestamp(UInt64(bitPattern: row[1])))
+                }
+            }
+        } catch {
+            throw .failed(String(describing: error))
+        }
+    }
+
+    static func update(_ row: Row) -> StoredUpdate {
+        StoredUpdate(
+            origin: PeerID(UInt64(bitPattern: row[0])), seq: UInt64(bitPattern: row[1]),
+            timestamp: Timestamp(UInt64(bitPattern: row[2])), action: [UInt8](row[3] as Data))
+    }
+}

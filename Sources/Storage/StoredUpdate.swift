@@ -1,0 +1,79 @@
+import Scuttlebutt
+
+/// An update as stored: the envelope and the app codec's action bytes.
+/// Storage never decodes actions, so it serves any app.
+public struct StoredUpdate: Sendable, Hashable {
+    /// The recording peer.
+    public let origin: PeerID
+    /// The origin's sequence number.
+    public let seq: UInt64
+    /// The update's stamp.
+    public let timestamp: Timestamp
+    /// The action, as the app's codec encoded it.
+    public let action: [UInt8]
+
+    /// A stored update.
+    public init(origin: PeerID, seq: UInt64, timestamp: Timestamp, action: [UInt8]) {
+        self.origin = origin
+        self.seq = seq
+        self.timestamp = timestamp
+        self.action = action
+    }
+
+    /// The update's place in the total order.
+    public var orderKey: OrderKey { OrderKey(timestamp: timestamp, origin: origin) }
+}
+
+/// How hard the log works to keep what it acknowledged.
+public enum Durability: String, Sendable, Hashable, CaseIterable {
+    /// fsync on every commit: survives power loss (`synchronous = FULL`).
+    case full
+    /// fsync at WAL checkpoints only: survives a crash of the process
+    /// (kill -9), not of the machine (`synchronous = NORMAL`). The default.
+    case normal
+    /// No fsync at all: fastest, survives nothing but a clean shutdown.
+    case off
+}
+
+/// A room as stored: what a restart needs to rebuild it.
+public struct StoredRoom: Sendable, Hashable {
+    /// The room's name.
+    public let name: String
+    /// The stable frontier last persisted.
+    public let frontier: Timestamp
+    /// Every update, in total order.
+    public let updates: [StoredUpdate]
+}
+
+/// One line of a room listing.
+public struct RoomSummary: Sendable, Hashable {
+    /// The room's name.
+    public let name: String
+    /// Updates stored.
+    public let updateCount: Int
+    /// Distinct origins that wrote to it.
+    public let originCount: Int
+    /// The latest stamp, if any.
+    public let lastTimestamp: Timestamp?
+    /// The persisted frontier.
+    public let frontier: Timestamp
+
+    /// A summary line.
+    public init(name: String, updateCount: Int, originCount: Int, lastTimestamp: Timestamp?, frontier: Timestamp) {
+        self.name = name
+        self.updateCount = updateCount
+        self.originCount = originCount
+        self.lastTimestamp = lastTimestamp
+        self.frontier = frontier
+    }
+}
+
+/// Work counters of a ``DurableLog``.
+public struct DurableLogStatistics: Sendable, Hashable {
+    /// Calls to ``DurableLog/append(room:_:)``.
+    public var appends = 0
+    /// Updates written.
+    public var updates = 0
+    /// Transactions committed: fewer than appends when commits were grouped.
+    public var transactions = 0
+}

@@ -1,0 +1,128 @@
+import Foundation
+import GRDB
+import Scuttlebutt
+import Storage
+import Testing
+
+/// A fresh folder for one test's database files, removed afterwards.
+final class TemporaryFolder {
+    let url: URL
+
+    init() throws {
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("scuttleboard-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+
+    func path(_ name: String) -> String { url.appendingPathComponent(name).path }
+
+    deinit { try? FileManager.default.removeItem(at: url) }
+}
+
+func update(_ origin: UInt64, _ seq: UInt64, at timestamp: UInt64, _ action: [UInt8] = [1, 2, 3]) -> StoredUpdate {
+    StoredUpdate(origin: PeerID(origin), seq: seq, timestamp: Timestamp(timestamp), action: action)
+}
+
+@Suite struct DurableLogTests {
+    @Test func updatesSurviveClosingAndReopeningTheFile() async throws {
+        let folder = try TemporaryFolder()
+        let path = folder.path("board.sqlite")
+        do {
+            let log = try DurableLog(path: path)
+            try await log.append(room: "lobby", [update(1, 1, at: 30), update(1, 2, at: 50, [9])])
+            try await log.append(room: "lobby", [update(2, 1, at: 40)])
+            try await log.append(room: "other", [update(UInt64.max, 7, at: UInt64.max - 1)])
+            try await log.setFrontier(Timestamp(35), room: "lobby")
+            try log.checkpoint()
+        }
+        let reopened = try DurableLog(path: path)
+        let lobby = try reopened.load(room: "lobby")
+        #expect(lobby.updates.map(\.seq) == [1, 1, 2], "total order: stamps 30, 40, 50")
+        #expect(lobby.updates.map(\.origin) == [PeerID(1), PeerID(2), PeerID(1)])
+        #expect(lobby.updates.last?.action == [9])
+        #expect(lobby.frontier == Timestamp(35))
+        let other = try reopened.load(room: "other")
+        #expect(other.updates == [update(UInt64.max, 7, at: UInt64.max - 1)], "full 64-bit values round-trip")
+        #expect(try reopened.load(room: "nowhere").updates.isEmpty)
+    }
+
+    @Test func concurrentAppendsAreGroupedIntoFewerTransactions() async throws {
+        let folder = try TemporaryFolder()
+        let log = try DurableLog(path: folder.path("group.sqlite"), durability: .full)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for origin in UInt64(1)...16 {
+                group.addTask {
+                    for seq in UInt64(1)...50 {
+                        try await log.append(room: "busy", [update(origin, seq, at: origin * 1_000 + seq)])
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let statistics = await log.statistics
+        #expect(statistics.appends == 800)
+        #expect(statistics.updates == 800)
+        #expect(statistics.transactions < statistics.appends, "commits were grouped: \(statistics)")
+        #expect(try log.load(room: "busy").updates.count == 800)
+        #expect(
+            try log.digest(room: "busy") == Digest(Dictionary(uniqueKeysWithValues: (1...16).map { (PeerID($0), 50) })))
+    }
+
+    @Test func appendingAStoredUpdateAgainChangesNothing() async throws {
+        let log = try DurableLog(path: nil)
+        try await log.append(room: "r", [update(1, 1, at: 10, [1])])
+        try await log.append(room: "r", [update(1, 1, at: 10, [1]), update(1, 2, at: 20)])
+        #expect(try log.load(room: "r").updates.map(\.seq) == [1, 2])
+    }
+
+    @Test func theFrontierNeverMovesBack() async throws {
+        let log = try DurableLog(path: nil)
+        try await log.setFrontier(Timestamp(50), room: "r")
+        try await log.setFrontier(Timestamp(20), room: "r")
+        #expect(try log.load(room: "r").frontier == Timestamp(50))
+    }
+
+    @Test func antiEntropyReadsOneOriginInSeqOrder() async throws {
+        let log = try DurableLog(path: nil)
+        try await log.append(room: "r", (1...10).map { update(7, $0, at: 100 - $0) })
+        try await log.append(room: "r", [update(8, 1, at: 1)])
+        #expect(try log.updates(room: "r", origin: PeerID(7), after: 3, limit: 4).map(\.seq) == [4, 5, 6, 7])
+        #expect(try log.updates(room: "r", origin: PeerID(7), after: 10, limit: 4).isEmpty)
+    }
+
+    @Test func roomsAreListedWithTheirCounts() async throws {
+        let log = try DurableLog(path: nil)
+        try await log.append(room: "b", [update(1, 1, at: 5), update(2, 1, at: 9)])
+        try await log.append(room: "a", [update(1, 1, at: 3)])
+        try await log.setFrontier(Timestamp(4), room: "empty")
+        let rooms = try log.rooms()
+        #expect(rooms.map(\.name) == ["a", "b", "empty"])
+        #expect(
+            rooms[1]
+                == RoomSummary(name: "b", updateCount: 2, originCount: 2, lastTimestamp: Timestamp(9), frontier: .zero))
+        #expect(rooms[2].updateCount == 0 && rooms[2].lastTimestamp == nil && rooms[2].frontier == Timestamp(4))
+    }
+
+    @Test func aDatabaseFromANewerVersionIsRefused() throws {
+        let folder = try TemporaryFolder()
+        let path = folder.path("future.sqlite")
+        _ = try DurableLog(path: path)
+        let queue = try DatabaseQueue(path: path)
+        try queue.write { db in
+            try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v99: from the future')")
+        }
+        #expect {
+            _ = try DurableLog(path: path)
+        } throws: { error in
+            (error as? StorageError)?.description.contains("newer Scuttleboard") == true
+        }
+    }
+
+    @Test func anUnopenableFileGetsAClearError() {
+        #expect {
+            _ = try DurableLog(path: "/nonexistent-folder/x/board.sqlite")
+        } throws: { error in
+            (error as? StorageError)?.description.hasPrefix("cannot open database /nonexistent-folder/x/board.sqlite")
+                == true
+        }
+    }
+}
