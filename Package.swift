@@ -5,6 +5,7 @@ let package = Package(
     name: "Scuttleboard",
     platforms: [.macOS(.v15)],
     products: [
+        .executable(name: "scuttleboard", targets: ["scuttleboard"]),
         .library(name: "Scuttlebutt", targets: ["Scuttlebutt"]),
         .library(name: "Whiteboard", targets: ["Whiteboard"]),
         .library(name: "Wire", targets: ["Wire"]),
@@ -15,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
     ],
     targets: [
         // Generic replication core: pure Swift, no I/O, time injected.
@@ -47,6 +49,23 @@ let package = Package(
             dependencies: [
                 "Scuttlebutt",
                 .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
+        // The server: rooms as actors on their own queues, sessions over NIO.
+        .target(
+            name: "Server",
+            dependencies: [
+                "Scuttlebutt", "Whiteboard", "Wire", "Storage",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        // The one executable, with a subcommand per job.
+        .executableTarget(
+            name: "scuttleboard",
+            dependencies: [
+                "Server", "Storage",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         // Deterministic network simulator (test support): seeded peers and links.
@@ -82,6 +101,14 @@ let package = Package(
         .testTarget(
             name: "StorageTests",
             dependencies: ["Storage", "Scuttlebutt", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        .testTarget(
+            name: "ServerTests",
+            dependencies: [
+                "Server", "Storage", "Wire", "Scuttlebutt", "Whiteboard",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
         ),
         .testTarget(
             name: "NetworkSimulatorTests",

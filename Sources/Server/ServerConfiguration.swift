@@ -1,0 +1,32 @@
+import Foundation
+import Scuttlebutt
+import Storage
+import Wire
+
+/// Everything `scuttleboard serve` can be told.
+public struct ServerConfiguration: Sendable {
+    /// Address to listen on.
+    public var host = "127.0.0.1"
+    /// Port to listen on; 0 picks a free one.
+    public var port = 7070
+    /// The SQLite file; nil keeps everything in memory (`--memory`).
+    public var databasePath: String? = "./scuttleboard.sqlite"
+    /// The fsync policy of the durable log.
+    public var durability = Durability.normal
+    /// The largest frame accepted from a peer.
+    public var maxFrameSize = WireFormat.defaultMaxFrameSize
+    /// Messages queued for one slow reader before it is cut off.
+    public var outboundBufferLimit = 4_096
+    /// How far behind real time the stable frontier stays, in milliseconds.
+    public var frontierGrace: UInt64 = 2_000
+    /// Milliseconds between timer ticks (pings, presence, frontier).
+    public var tickInterval: UInt64 = 100
+
+    /// The defaults.
+    public init() {}
+}
+
+/// Real time, for the server's replicas: the core never reads the clock itself.
+struct SystemWallClock: WallClock {
+    func milliseconds() -> UInt64 { UInt64(Date().timeIntervalSince1970 * 1_000) }
+}

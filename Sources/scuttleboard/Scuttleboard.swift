@@ -1,0 +1,97 @@
+import ArgumentParser
+import Foundation
+import Server
+import Storage
+
+/// A failure to report as one line (no usage text: the input was fine).
+struct CommandFailure: Error, CustomStringConvertible {
+    let description: String
+
+    init(_ error: some Error) {
+        description = String(describing: error)
+    }
+}
+
+/// The `scuttleboard` command: one executable, one subcommand per job.
+@main
+struct Scuttleboard: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "A real-time collaborative whiteboard for terminals.",
+        subcommands: [Serve.self, Rooms.self])
+}
+
+/// Options shared by the commands that open the database.
+struct DatabaseOptions: ParsableArguments {
+    @Option(name: .long, help: "The SQLite file holding every room.")
+    var db = "./scuttleboard.sqlite"
+
+    @Flag(name: .long, help: "Keep everything in memory; nothing is written to disk.")
+    var memory = false
+
+    var path: String? { memory ? nil : db }
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the server.")
+
+    @Option(help: "The address to listen on.")
+    var host = "127.0.0.1"
+
+    @Option(help: "The port to listen on (0 picks a free one).")
+    var port = 7070
+
+    @OptionGroup var database: DatabaseOptions
+
+    @Option(help: "When an update counts as stored: full (fsync each commit), normal (survives kill -9), off.")
+    var durability = Durability.normal
+
+    @Option(help: "The largest frame accepted from a peer, in bytes.")
+    var maxFrame = 1 << 20
+
+    func run() async throws {
+        var configuration = ServerConfiguration()
+        configuration.host = host
+        configuration.port = port
+        configuration.databasePath = database.path
+        configuration.durability = durability
+        configuration.maxFrameSize = maxFrame
+        let server: ScuttleboardServer
+        do {
+            server = try ScuttleboardServer(configuration: configuration)
+        } catch {
+            throw CommandFailure(error)
+        }
+        let store = database.path ?? "memory"
+        try await server.run { port in
+            say("scuttleboard serving on \(host):\(port), rooms stored in \(store)")
+        }
+    }
+}
+
+struct Rooms: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List the rooms stored in the database.")
+
+    @OptionGroup var database: DatabaseOptions
+
+    func run() throws {
+        let log: DurableLog
+        let rooms: [RoomSummary]
+        do {
+            log = try DurableLog(path: database.path)
+            rooms = try log.rooms()
+        } catch {
+            throw CommandFailure(error)
+        }
+        if rooms.isEmpty { print("no rooms in \(database.path ?? "memory")") }
+        for room in rooms {
+            print("\(room.name)\t\(room.updateCount) updates\t\(room.originCount) origins")
+        }
+    }
+}
+
+extension Durability: ExpressibleByArgument {}
+
+/// Writes a line to standard output at once (unbuffered, even into a pipe).
+func say(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}

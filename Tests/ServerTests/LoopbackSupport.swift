@@ -1,0 +1,149 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import Scuttlebutt
+import Server
+import Whiteboard
+import Wire
+
+typealias Message = GossipMessage<BoardAction>
+
+struct TestClock: WallClock {
+    func milliseconds() -> UInt64 { UInt64(Date().timeIntervalSince1970 * 1_000) }
+}
+
+struct TimedOut: Error, CustomStringConvertible {
+    let what: String
+    var description: String { "timed out waiting for \(what)" }
+}
+
+/// Runs `body`, failing after `seconds`.
+func withTimeout<T: Sendable>(
+    _ seconds: Double, _ what: String, _ body: @escaping @Sendable () async throws -> T
+) async throws -> T {
+    try await withThrowingTaskGroup(of: T.self) { group in
+        group.addTask { try await body() }
+        group.addTask {
+            try await Task.sleep(for: .seconds(seconds))
+            throw TimedOut(what: what)
+        }
+        let result = try await group.next()!
+        group.cancelAll()
+        return result
+    }
+}
+
+/// A server on a free loopback port, in the background, with a database in
+/// a fresh folder (reused by ``restart()``).
+final class RunningServer: @unchecked Sendable {
+    let folder: URL
+    private(set) var server: ScuttleboardServer
+    private(set) var port = 0
+    private var task: Task<Void, any Error>?
+
+    init(folder: URL? = nil) async throws {
+        self.folder =
+            folder ?? FileManager.default.temporaryDirectory.appendingPathComponent("scuttleboard-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: self.folder, withIntermediateDirectories: true)
+        server = try Self.makeServer(self.folder)
+        try await start()
+    }
+
+    static func makeServer(_ folder: URL) throws -> ScuttleboardServer {
+        var configuration = ServerConfiguration()
+        configuration.port = 0
+        configuration.databasePath = folder.appendingPathComponent("rooms.sqlite").path
+        configuration.tickInterval = 20
+        return try ScuttleboardServer(configuration: configuration)
+    }
+
+    private func start() async throws {
+        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+        let server = self.server
+        task = Task { try await server.run { continuation.yield($0) } }
+        for await port in ports {
+            self.port = port
+            break
+        }
+    }
+
+    /// Stops the server (as a crash would: no goodbye, nothing flushed
+    /// beyond what was acknowledged) and starts a new one on the same file.
+    func restart() async throws {
+        task?.cancel()
+        _ = try? await task?.value
+        server = try Self.makeServer(folder)
+        try await start()
+    }
+
+    func stop() async {
+        task?.cancel()
+        _ = try? await task?.value
+        try? FileManager.default.removeItem(at: folder)
+    }
+}
+
+/// Connects to `port` with the protocol's frame coders.
+func connect(port: Int) async throws -> NIOAsyncChannel<Message, Message> {
+    try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        .connect(host: "127.0.0.1", port: port) { channel in
+            channel.eventLoop.makeCompletedFuture {
+                try channel.pipeline.syncOperations.addHandler(
+                    ByteToMessageHandler(GossipFrameDecoder<BoardActionCodec>()))
+                try channel.pipeline.syncOperations.addHandler(
+                    MessageToByteHandler(GossipFrameEncoder<BoardActionCodec>()))
+                return try NIOAsyncChannel<Message, Message>(wrappingChannelSynchronously: channel)
+            }
+        }
+}
+
+/// A real client replica, driven over a real connection within one task.
+final class LoopbackPeer {
+    let store: ReplicatedStore<BoardReducer>
+    var session: GossipSession<BoardReducer>
+    private(set) var goodbye: CloseReason?
+
+    init(name: String, room: String, role: PeerRole = .editor, peer: PeerID = .random()) {
+        var replica = ReplicaConfiguration()
+        replica.historyLimit = .frontier
+        replica.snapshotPolicy = BoardReducer.recommendedSnapshotPolicy
+        store = ReplicatedStore(
+            peer: peer, reducer: BoardReducer(), initialState: Board(), configuration: replica, wallClock: TestClock())
+        var configuration = GossipSessionConfiguration(name: name, room: room, role: role)
+        configuration.remoteIsAuthority = true
+        session = GossipSession(configuration: configuration)
+    }
+
+    private var now: UInt64 { TestClock().milliseconds() }
+
+    func write(_ outputs: [GossipSession<BoardReducer>.Output], to outbound: NIOAsyncChannelOutboundWriter<Message>)
+        async throws
+    {
+        for case .send(let message) in outputs { try await outbound.write(message) }
+    }
+
+    func start(_ outbound: NIOAsyncChannelOutboundWriter<Message>) async throws {
+        try await write(session.start(store: store, now: now), to: outbound)
+    }
+
+    @discardableResult
+    func record(_ action: BoardAction, _ outbound: NIOAsyncChannelOutboundWriter<Message>) async throws -> Update<
+        BoardAction
+    > {
+        let update = try store.record(action)
+        try await write(session.pump(from: store, store: store), to: outbound)
+        return update
+    }
+
+    /// Handles messages until `done` holds (checked after each one).
+    func run(
+        _ inbound: inout NIOAsyncChannelInboundStream<Message>.AsyncIterator,
+        _ outbound: NIOAsyncChannelOutboundWriter<Message>, until done: () -> Bool
+    ) async throws {
+        while !done() {
+            guard let message = try await inbound.next() else { return }
+            if case .goodbye(let reason) = message { goodbye = reason }
+            try await write(session.handle(message, store: store, now: now), to: outbound)
+        }
+    }
+}

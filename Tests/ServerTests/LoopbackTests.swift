@@ -1,0 +1,157 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import Scuttlebutt
+import Server
+import Testing
+import Whiteboard
+import Wire
+
+/// The real server on a loopback port, real clients, a real SQLite file.
+@Suite(.serialized) struct LoopbackTests {
+    /// Draws a stroke of `extends` extends as `peer`, and waits until the
+    /// server has acknowledged all of it.
+    static func draw(
+        _ peer: LoopbackPeer, extends: Int, inbound: inout NIOAsyncChannelInboundStream<Message>.AsyncIterator,
+        outbound: NIOAsyncChannelOutboundWriter<Message>
+    ) async throws {
+        try await peer.run(&inbound, outbound) { peer.session.isCaughtUp }
+        let begin = try await peer.record(.beginStroke(at: Point(0, 0), style: Style(color: 1)), outbound)
+        for step in 1...extends {
+            try await peer.record(.extendStroke(begin.id, points: [Point(Int32(step), Int32(step % 7))]), outbound)
+        }
+        try await peer.record(.endStroke(begin.id), outbound)
+        let last = peer.store.digest[peer.store.peer]
+        try await peer.run(&inbound, outbound) { peer.store.confirmedOwnSeq == last }
+    }
+
+    @Test func twoClientsInARoomConverge() async throws {
+        let server = try await RunningServer()
+        let port = server.port
+        let drawn = try await withTimeout(20, "the drawing client") {
+            let channel = try await connect(port: port)
+            return try await channel.executeThenClose { inbound, outbound in
+                var messages = inbound.makeAsyncIterator()
+                let peer = LoopbackPeer(name: "alice", room: "sketch")
+                try await peer.start(outbound)
+                try await Self.draw(peer, extends: 60, inbound: &messages, outbound: outbound)
+                return (peer.store.digest, peer.store.state.stateHash)
+            }
+        }
+        let seen = try await withTimeout(20, "the watching client") {
+            let channel = try await connect(port: port)
+            return try await channel.executeThenClose { inbound, outbound in
+                var messages = inbound.makeAsyncIterator()
+                let peer = LoopbackPeer(name: "bob", room: "sketch", role: .viewer)
+                try await peer.start(outbound)
+                try await peer.run(&messages, outbound) { peer.store.digest.covers(drawn.0) }
+                return (peer.store.digest, peer.store.state.stateHash)
+            }
+        }
+        #expect(seen.0 == drawn.0)
+        #expect(seen.1 == drawn.1)
+        let room = try await server.server.room(named: "sketch")
+        #expect(await room.board.stateHash == drawn.1)
+        #expect(try server.server.log.load(room: "sketch").updates.count == 62)
+        await server.stop()
+    }
+
+    @Test func acknowledgedUpdatesSurviveARestart() async throws {
+        let server = try await RunningServer()
+        let port = server.port
+        let drawn = try await withTimeout(20, "drawing") {
+            let channel = try await connect(port: port)
+            return try await channel.executeThenClose { inbound, outbound in
+                var messages = inbound.makeAsyncIterator()
+                let peer = LoopbackPeer(name: "alice", room: "durable")
+                try await peer.start(outbound)
+                try await Self.draw(peer, extends: 30, inbound: &messages, outbound: outbound)
+                return (peer.store.digest, peer.store.state.stateHash)
+            }
+        }
+        try await server.restart()
+        let newPort = server.port
+        let reloaded = try await withTimeout(20, "catching up after the restart") {
+            let channel = try await connect(port: newPort)
+            return try await channel.executeThenClose { inbound, outbound in
+                var messages = inbound.makeAsyncIterator()
+                let peer = LoopbackPeer(name: "carol", room: "durable")
+                try await peer.start(outbound)
+                try await peer.run(&messages, outbound) { peer.session.isCaughtUp }
+                return (peer.store.digest, peer.store.state.stateHash)
+            }
+        }
+        #expect(reloaded.0 == drawn.0)
+        #expect(reloaded.1 == drawn.1)
+        await server.stop()
+    }
+
+    @Test func aMalformedFrameGetsANamedGoodbyeAndOthersCarryOn() async throws {
+        let server = try await RunningServer()
+        let port = server.port
+        // A raw connection that sends a hello, then a frame of unknown type.
+        let reason = try await withTimeout(20, "the goodbye") {
+            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .connect(host: "127.0.0.1", port: port) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(
+                            ByteToMessageHandler(GossipFrameDecoder<BoardActionCodec>()))
+                        return try NIOAsyncChannel<Message, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    }
+                }
+            return try await channel.executeThenClose { inbound, outbound in
+                var encoder = WireEncoder<BoardActionCodec>()
+                let hello = Hello(
+                    protocolVersion: 1, peer: PeerID(7), name: "mallory", room: "shared", role: .editor,
+                    credentials: nil, digest: Digest(), clock: .zero)
+                try await outbound.write(ByteBuffer(bytes: encoder.encode(.hello(hello)) + [2, 99, 0]))
+                for try await message in inbound {
+                    if case .goodbye(let reason) = message { return reason }
+                }
+                return CloseReason.normal
+            }
+        }
+        #expect(reason == .protocolViolation("unknown message type 99"))
+        // The room still serves everyone else.
+        let digest = try await withTimeout(20, "an honest client") {
+            let channel = try await connect(port: port)
+            return try await channel.executeThenClose { inbound, outbound in
+                var messages = inbound.makeAsyncIterator()
+                let peer = LoopbackPeer(name: "alice", room: "shared")
+                try await peer.start(outbound)
+                try await Self.draw(peer, extends: 5, inbound: &messages, outbound: outbound)
+                return peer.store.digest
+            }
+        }
+        #expect(digest.totalCount == 7)
+        await server.stop()
+    }
+
+    @Test func aForgedOriginIsRefusedAndNotStored() async throws {
+        let server = try await RunningServer()
+        let port = server.port
+        let reason = try await withTimeout(20, "the refusal") {
+            let channel = try await connect(port: port)
+            return try await channel.executeThenClose { inbound, outbound in
+                var messages = inbound.makeAsyncIterator()
+                let peer = LoopbackPeer(name: "mallory", room: "guarded", peer: PeerID(0xBAD))
+                try await peer.start(outbound)
+                try await peer.run(&messages, outbound) { peer.session.isCaughtUp }
+                let forged = Update<BoardAction>(
+                    origin: PeerID(0xA11CE), seq: 1,
+                    timestamp: Timestamp(milliseconds: TestClock().milliseconds(), counter: 0),
+                    action: .clear)
+                try await outbound.write(.updates([forged]))
+                try await peer.run(&messages, outbound) { peer.goodbye != nil }
+                return peer.goodbye
+            }
+        }
+        guard case .protocolViolation(let what)? = reason else {
+            Issue.record("expected a protocol violation, got \(String(describing: reason))")
+            return
+        }
+        #expect(what.contains("authored by 00000000000a11ce"))
+        #expect(try server.server.log.load(room: "guarded").updates.isEmpty)
+        await server.stop()
+    }
+}
