@@ -86,6 +86,8 @@ public enum CloseReason: Sendable, Hashable, CustomStringConvertible {
     case snapshotRequired
     /// The server is going away.
     case shuttingDown
+    /// A limit was reached (connections, rooms, update rate): what and how much.
+    case limitExceeded(String)
 
     /// A sentence for people.
     public var description: String {
@@ -100,6 +102,7 @@ public enum CloseReason: Sendable, Hashable, CustomStringConvertible {
         case .slowConsumer: return "peer read too slowly and was disconnected; it will catch up on reconnect"
         case .snapshotRequired: return "peer is behind the horizon and needs a snapshot"
         case .shuttingDown: return "server shutting down"
+        case .limitExceeded(let what): return "limit exceeded: \(what)"
         }
     }
 }

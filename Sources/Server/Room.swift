@@ -17,6 +17,7 @@ public actor Room {
         var session: GossipSession<BoardReducer>
         let outbound: AsyncStream<Message>.Continuation
         let peer: PeerID
+        var rate: RateLimiter
         var isOpen = true
     }
 
@@ -27,6 +28,7 @@ public actor Room {
     private let log: DurableLog
     private let configuration: ServerConfiguration
     private let wallClock = SystemWallClock()
+    private let counters: ServerCounters
     private var connections: [UInt64: Connection] = [:]
     private var nextConnection: UInt64 = 1
     private var persistedFrontier = Timestamp.zero
@@ -35,8 +37,11 @@ public actor Room {
     public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
 
     /// Loads the room from the durable log (empty when new).
-    init(name: String, log: DurableLog, configuration: ServerConfiguration) throws(StorageError) {
+    init(name: String, log: DurableLog, configuration: ServerConfiguration, counters: ServerCounters)
+        throws(StorageError)
+    {
         self.name = name
+        self.counters = counters
         self.log = log
         self.configuration = configuration
         executor = DispatchQueueExecutor(label: "scuttleboard.room.\(name)")
@@ -82,7 +87,7 @@ public actor Room {
         nextConnection += 1
         connections[id] = Connection(
             session: GossipSession(configuration: session, estimatedSize: { _ in 24 }), outbound: outbound,
-            peer: hello.peer)
+            peer: hello.peer, rate: RateLimiter(perSecond: configuration.maxUpdatesPerSecond, now: now))
         let started = connections[id]!.session.start(store: store, now: now)
         await carryOut(started, for: id)
         await handle(.hello(hello), from: id)
@@ -95,6 +100,10 @@ public actor Room {
     /// Feeds one message from a peer to its session.
     func handle(_ message: Message, from id: UInt64) async {
         guard connections[id]?.isOpen == true else { return }
+        if case .updates(let batch) = message, !connections[id]!.rate.take(batch.count, now: now) {
+            await close(id, reason: .limitExceeded("more than \(configuration.maxUpdatesPerSecond) updates per second"))
+            return
+        }
         let outputs = connections[id]!.session.handle(message, store: store, now: now)
         await carryOut(outputs, for: id)
     }
@@ -168,7 +177,8 @@ public actor Room {
                     let relayed = connections[other]!.session.send(presence: presence, now: now)
                     await carryOut(relayed, for: other)
                 }
-            case .close:
+            case .close(let reason):
+                counters.refused(CloseReasonName(reason))
                 connections[id]?.isOpen = false
                 connections[id]?.outbound.finish()
             case .presenceGone, .caughtUp, .rebased, .roundTrip, .rejectedByRemote, .belowHorizon,
@@ -183,6 +193,7 @@ public actor Room {
         if case .dropped = connection.outbound.yield(message) {
             // A slow reader: cut it off rather than stall the room; it
             // catches up by digest when it reconnects.
+            counters.refused(.slowConsumer)
             connections[id]?.isOpen = false
             connection.outbound.finish()
         }

@@ -5,17 +5,21 @@ import Storage
 actor RoomRegistry {
     private let log: DurableLog
     private let configuration: ServerConfiguration
+    private let counters: ServerCounters
     private var rooms: [String: Room] = [:]
 
-    init(log: DurableLog, configuration: ServerConfiguration) {
+    init(log: DurableLog, configuration: ServerConfiguration, counters: ServerCounters) {
         self.log = log
         self.configuration = configuration
+        self.counters = counters
     }
 
-    /// The room called `name`, loaded on first use.
-    func room(named name: String) throws(StorageError) -> Room {
+    /// The room called `name`, loaded on first use; nil when the server
+    /// already holds its maximum of rooms.
+    func room(named name: String) throws(StorageError) -> Room? {
         if let room = rooms[name] { return room }
-        let room = try Room(name: name, log: log, configuration: configuration)
+        guard rooms.count < configuration.maxRooms else { return nil }
+        let room = try Room(name: name, log: log, configuration: configuration, counters: counters)
         rooms[name] = room
         return room
     }

@@ -19,17 +19,19 @@ public final class ScuttleboardServer: Sendable {
     public let configuration: ServerConfiguration
     /// The durable log of every room.
     public let log: DurableLog
+    /// Connections and refusals, counted.
+    public let counters = ServerCounters()
     private let registry: RoomRegistry
 
     /// Opens the durable log; nothing listens until ``run(onListening:)``.
     public init(configuration: ServerConfiguration) throws(StorageError) {
         self.configuration = configuration
         log = try DurableLog(path: configuration.databasePath, durability: configuration.durability)
-        registry = RoomRegistry(log: log, configuration: configuration)
+        registry = RoomRegistry(log: log, configuration: configuration, counters: counters)
     }
 
     /// The room called `name`, loaded if needed (for tools and tests).
-    public func room(named name: String) async throws(StorageError) -> Room {
+    public func room(named name: String) async throws(StorageError) -> Room? {
         try await registry.room(named: name)
     }
 
@@ -47,7 +49,11 @@ public final class ScuttleboardServer: Sendable {
                         ByteToMessageHandler(GossipFrameDecoder<BoardActionCodec>(maxFrameSize: maxFrameSize)))
                     try channel.pipeline.syncOperations.addHandler(
                         MessageToByteHandler(GossipFrameEncoder<BoardActionCodec>()))
-                    return try NIOAsyncChannel<Message, Message>(wrappingChannelSynchronously: channel)
+                    // Output half-closure lets a goodbye reach the peer before the
+                    // socket closes (see `closeGracefully`).
+                    return try NIOAsyncChannel<Message, Message>(
+                        wrappingChannelSynchronously: channel,
+                        configuration: .init(isOutboundHalfClosureEnabled: true))
                 }
             }
         onListening(listener.channel.localAddress?.port ?? configuration.port)
@@ -68,53 +74,120 @@ public final class ScuttleboardServer: Sendable {
         }
     }
 
+    /// Says goodbye with `reason` and counts the refusal.
+    private func refuse(_ reason: CloseReason, on outbound: NIOAsyncChannelOutboundWriter<Message>) async {
+        counters.refused(CloseReasonName(reason))
+        try? await outbound.write(.goodbye(reason))
+    }
+
+    /// Ends a connection so that what we sent last (a goodbye) arrives:
+    /// half-closes our side, then reads and drops whatever the peer still
+    /// sends until it closes too (at most 2 s). Closing outright while the
+    /// peer's bytes sit unread makes TCP reset the connection, and the peer's
+    /// kernel may then discard our goodbye before the peer reads it.
+    private func closeGracefully(
+        _ connection: NIOAsyncChannel<Message, Message>,
+        messages: inout NIOAsyncChannelInboundStream<Message>.AsyncIterator,
+        outbound: NIOAsyncChannelOutboundWriter<Message>
+    ) async {
+        outbound.finish()
+        let channel = connection.channel
+        let deadline = channel.eventLoop.scheduleTask(in: .seconds(2)) { channel.close(promise: nil) }
+        while (try? await messages.next()) != nil {}
+        deadline.cancel()
+    }
+
     /// One connection: `hello` first, then every message to its room.
     private func serve(_ connection: NIOAsyncChannel<Message, Message>) async {
+        guard counters.admitConnection(limit: configuration.maxConnections) else {
+            try? await connection.executeThenClose { inbound, outbound in
+                var messages = inbound.makeAsyncIterator()
+                await refuse(
+                    .limitExceeded("the server already serves \(configuration.maxConnections) connections"),
+                    on: outbound)
+                await closeGracefully(connection, messages: &messages, outbound: outbound)
+            }
+            return
+        }
+        defer { counters.connectionClosed() }
         try? await connection.executeThenClose { inbound, outbound in
             var messages = inbound.makeAsyncIterator()
-            let first: Message?
-            do {
-                first = try await messages.next()
-            } catch {
-                try? await outbound.write(.goodbye(.protocolViolation(String(describing: error))))
-                return
+            if let room = await admit(&messages, outbound: outbound) {
+                await converse(in: room, messages: &messages, outbound: outbound)
             }
-            guard case .hello(let hello)? = first else {
-                if first != nil { try? await outbound.write(.goodbye(.protocolViolation("expected hello first"))) }
-                return
+            await closeGracefully(connection, messages: &messages, outbound: outbound)
+        }
+    }
+
+    /// Reads the hello and finds the room, or refuses the peer.
+    private func admit(
+        _ messages: inout NIOAsyncChannelInboundStream<Message>.AsyncIterator,
+        outbound: NIOAsyncChannelOutboundWriter<Message>
+    ) async -> (Room, Hello)? {
+        let first: Message?
+        do {
+            first = try await messages.next()
+        } catch {
+            await refuse(.protocolViolation(String(describing: error)), on: outbound)
+            return nil
+        }
+        guard case .hello(let hello)? = first else {
+            if first != nil { await refuse(.protocolViolation("expected hello first"), on: outbound) }
+            return nil
+        }
+        guard hello.protocolVersion == WireFormat.version else {
+            await refuse(.versionMismatch(local: WireFormat.version, remote: hello.protocolVersion), on: outbound)
+            return nil
+        }
+        guard !hello.room.isEmpty else {
+            await refuse(.protocolViolation("hello names no room"), on: outbound)
+            return nil
+        }
+        if let refusal = configuration.roomAccess[hello.room]?.refusal(of: hello)
+            ?? (hello.role == .server ? .unauthorized("peers may not join as a server") : nil)
+        {
+            await refuse(refusal, on: outbound)
+            return nil
+        }
+        do {
+            guard let room = try await registry.room(named: hello.room) else {
+                await refuse(.limitExceeded("the server already holds \(configuration.maxRooms) rooms"), on: outbound)
+                return nil
             }
-            guard !hello.room.isEmpty else {
-                try? await outbound.write(.goodbye(.protocolViolation("hello names no room")))
-                return
-            }
-            let room: Room
-            do {
-                room = try await registry.room(named: hello.room)
-            } catch {
-                try? await outbound.write(.goodbye(.shuttingDown))
-                return
-            }
-            let (queue, continuation) = AsyncStream.makeStream(
-                of: Message.self, bufferingPolicy: .bufferingOldest(configuration.outboundBufferLimit))
-            await withTaskGroup(of: Void.self) { group in
-                group.addTask {
-                    for await message in queue {
-                        do { try await outbound.write(message) } catch { return }
-                    }
+            return (room, hello)
+        } catch {
+            await refuse(.shuttingDown, on: outbound)
+            return nil
+        }
+    }
+
+    /// Feeds the peer's messages to its room, and the room's to the peer,
+    /// until either side ends the session.
+    private func converse(
+        in admitted: (Room, Hello), messages: inout NIOAsyncChannelInboundStream<Message>.AsyncIterator,
+        outbound: NIOAsyncChannelOutboundWriter<Message>
+    ) async {
+        let (room, hello) = admitted
+        let (queue, continuation) = AsyncStream.makeStream(
+            of: Message.self, bufferingPolicy: .bufferingOldest(configuration.outboundBufferLimit))
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await message in queue {
+                    do { try await outbound.write(message) } catch { return }
                 }
-                let id = await room.join(hello: hello, outbound: continuation)
-                do {
-                    while await room.isOpen(id), let message = try await messages.next() {
-                        await room.handle(message, from: id)
-                    }
-                } catch let error as WireError {
-                    await room.close(id, reason: .protocolViolation(error.description))
-                } catch {
-                    // The connection dropped.
-                }
-                await room.leave(id)
-                await group.waitForAll()
             }
+            let id = await room.join(hello: hello, outbound: continuation)
+            do {
+                while await room.isOpen(id), let message = try await messages.next() {
+                    await room.handle(message, from: id)
+                }
+            } catch let error as WireError {
+                await room.close(id, reason: .protocolViolation(error.description))
+            } catch {
+                // The connection dropped.
+            }
+            await room.leave(id)
+            await group.waitForAll()
         }
     }
 }

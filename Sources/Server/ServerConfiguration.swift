@@ -21,6 +21,14 @@ public struct ServerConfiguration: Sendable {
     public var frontierGrace: UInt64 = 2_000
     /// Milliseconds between timer ticks (pings, presence, frontier).
     public var tickInterval: UInt64 = 100
+    /// Tokens per room; rooms not listed are open to everyone.
+    public var roomAccess: [String: RoomAccess] = [:]
+    /// Connections served at once; more are refused.
+    public var maxConnections = 1_000
+    /// Rooms held at once; joining another is refused.
+    public var maxRooms = 1_000
+    /// Updates one connection may send per second (bursts up to twice that).
+    public var maxUpdatesPerSecond = 2_000
 
     /// The defaults.
     public init() {}

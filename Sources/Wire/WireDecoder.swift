@@ -199,6 +199,7 @@ public struct WireDecoder<Codec: WireActionCodec> {
         case 6: return .slowConsumer
         case 7: return .snapshotRequired
         case 8: return .shuttingDown
+        case 9: return .limitExceeded(try text())
         default: throw .invalidValue("close reason")
         }
     }

@@ -179,6 +179,9 @@ public struct WireEncoder<Codec: WireActionCodec> {
         case .slowConsumer: buffer.writeInteger(6 as UInt8)
         case .snapshotRequired: buffer.writeInteger(7 as UInt8)
         case .shuttingDown: buffer.writeInteger(8 as UInt8)
+        case .limitExceeded(let what):
+            buffer.writeInteger(9 as UInt8)
+            buffer.writeWireString(text(what))
         }
     }
 }

@@ -48,6 +48,49 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "The largest frame accepted from a peer, in bytes.")
     var maxFrame = 1 << 20
 
+    @Option(
+        name: .customLong("token"),
+        help: ArgumentHelp(
+            "Protect a room: ROOM=EDITOR-TOKEN[:VIEWER-TOKEN]. Repeat for more rooms.",
+            valueName: "room=editor[:viewer]"))
+    var tokens: [String] = []
+
+    @Option(
+        help: ArgumentHelp(
+            "A JSON file of room tokens: {\"rooms\": {\"name\": {\"editor\": \"…\", \"viewer\": \"…\"}}}."))
+    var config: String?
+
+    @Option(help: "Connections served at once.")
+    var maxConnections = 1_000
+
+    @Option(help: "Rooms held at once.")
+    var maxRooms = 1_000
+
+    @Option(help: "Updates one connection may send per second (bursts up to twice that).")
+    var rateLimit = 2_000
+
+    /// The room tokens from --config and --token (flags win).
+    func roomAccess() throws -> [String: RoomAccess] {
+        var access: [String: RoomAccess] = [:]
+        if let config {
+            struct File: Decodable { let rooms: [String: RoomAccess] }
+            do {
+                access = try JSONDecoder().decode(File.self, from: Data(contentsOf: URL(fileURLWithPath: config))).rooms
+            } catch {
+                throw ValidationError("cannot read --config \(config): \(error.localizedDescription)")
+            }
+        }
+        for token in tokens {
+            let parts = token.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
+                throw ValidationError("--token takes ROOM=EDITOR-TOKEN[:VIEWER-TOKEN], not \"\(token)\"")
+            }
+            let secrets = parts[1].split(separator: ":", maxSplits: 1).map(String.init)
+            access[String(parts[0])] = RoomAccess(editor: secrets[0], viewer: secrets.count > 1 ? secrets[1] : nil)
+        }
+        return access
+    }
+
     func run() async throws {
         var configuration = ServerConfiguration()
         configuration.host = host
@@ -55,6 +98,10 @@ struct Serve: AsyncParsableCommand {
         configuration.databasePath = database.path
         configuration.durability = durability
         configuration.maxFrameSize = maxFrame
+        configuration.roomAccess = try roomAccess()
+        configuration.maxConnections = maxConnections
+        configuration.maxRooms = maxRooms
+        configuration.maxUpdatesPerSecond = rateLimit
         let server: ScuttleboardServer
         do {
             server = try ScuttleboardServer(configuration: configuration)

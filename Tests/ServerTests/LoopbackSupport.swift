@@ -41,19 +41,24 @@ final class RunningServer: @unchecked Sendable {
     private(set) var port = 0
     private var task: Task<Void, any Error>?
 
-    init(folder: URL? = nil) async throws {
-        self.folder =
-            folder ?? FileManager.default.temporaryDirectory.appendingPathComponent("scuttleboard-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: self.folder, withIntermediateDirectories: true)
-        server = try Self.makeServer(self.folder)
+    private let configure: @Sendable (inout ServerConfiguration) -> Void
+
+    init(configure: @escaping @Sendable (inout ServerConfiguration) -> Void = { _ in }) async throws {
+        self.configure = configure
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("scuttleboard-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        server = try Self.makeServer(folder, configure)
         try await start()
     }
 
-    static func makeServer(_ folder: URL) throws -> ScuttleboardServer {
+    static func makeServer(
+        _ folder: URL, _ configure: (inout ServerConfiguration) -> Void
+    ) throws -> ScuttleboardServer {
         var configuration = ServerConfiguration()
         configuration.port = 0
         configuration.databasePath = folder.appendingPathComponent("rooms.sqlite").path
         configuration.tickInterval = 20
+        configure(&configuration)
         return try ScuttleboardServer(configuration: configuration)
     }
 
@@ -72,7 +77,7 @@ final class RunningServer: @unchecked Sendable {
     func restart() async throws {
         task?.cancel()
         _ = try? await task?.value
-        server = try Self.makeServer(folder)
+        server = try Self.makeServer(folder, configure)
         try await start()
     }
 
@@ -103,7 +108,7 @@ final class LoopbackPeer {
     var session: GossipSession<BoardReducer>
     private(set) var goodbye: CloseReason?
 
-    init(name: String, room: String, role: PeerRole = .editor, peer: PeerID = .random()) {
+    init(name: String, room: String, role: PeerRole = .editor, peer: PeerID = .random(), credentials: String? = nil) {
         var replica = ReplicaConfiguration()
         replica.historyLimit = .frontier
         replica.snapshotPolicy = BoardReducer.recommendedSnapshotPolicy
@@ -111,15 +116,28 @@ final class LoopbackPeer {
             peer: peer, reducer: BoardReducer(), initialState: Board(), configuration: replica, wallClock: TestClock())
         var configuration = GossipSessionConfiguration(name: name, room: room, role: role)
         configuration.remoteIsAuthority = true
+        configuration.credentials = credentials
         session = GossipSession(configuration: configuration)
     }
 
     private var now: UInt64 { TestClock().milliseconds() }
 
+    /// Whether a write failed because the server closed the connection.
+    private(set) var closedForWriting = false
+
+    /// Writes the messages among `outputs`. A server that closes the link
+    /// may do so while we write; we then stop writing and keep reading,
+    /// because its goodbye (saying why) is already on the way.
     func write(_ outputs: [GossipSession<BoardReducer>.Output], to outbound: NIOAsyncChannelOutboundWriter<Message>)
         async throws
     {
-        for case .send(let message) in outputs { try await outbound.write(message) }
+        for case .send(let message) in outputs where !closedForWriting {
+            do {
+                try await outbound.write(message)
+            } catch let error as ChannelError where error == .ioOnClosedChannel || error == .alreadyClosed {
+                closedForWriting = true
+            }
+        }
     }
 
     func start(_ outbound: NIOAsyncChannelOutboundWriter<Message>) async throws {
@@ -146,4 +164,38 @@ final class LoopbackPeer {
             try await write(session.handle(message, store: store, now: now), to: outbound)
         }
     }
+}
+
+/// Joins `room` and returns the goodbye the server sent, if any, once it
+/// sends one or the peer is caught up.
+func join(
+    port: Int, room: String, role: PeerRole = .editor, credentials: String? = nil, then action: BoardAction? = nil
+) async throws -> CloseReason? {
+    try await withTimeout(20, "joining \(room)") {
+        let channel = try await connect(port: port)
+        let received = GoodbyeBox()
+        do {
+            try await channel.executeThenClose { inbound, outbound in
+                var messages = inbound.makeAsyncIterator()
+                let peer = LoopbackPeer(name: "peer", room: room, role: role, credentials: credentials)
+                try await peer.start(outbound)
+                try await peer.run(&messages, outbound) { peer.session.isCaughtUp || peer.goodbye != nil }
+                if let action, peer.goodbye == nil {
+                    try await peer.record(action, outbound)
+                    let seq = peer.store.digest[peer.store.peer]
+                    try await peer.run(&messages, outbound) { peer.goodbye != nil || peer.store.confirmedOwnSeq == seq }
+                }
+                received.reason = peer.goodbye
+            }
+        } catch let error as ChannelError where received.reason != nil {
+            // The server closed first after its goodbye; closing again fails.
+            _ = error
+        }
+        return received.reason
+    }
+}
+
+/// Holds a goodbye across a closing channel's error.
+final class GoodbyeBox: @unchecked Sendable {
+    var reason: CloseReason?
 }

@@ -68,6 +68,7 @@ let everyMessage: [Message] = {
         .goodbye(.versionMismatch(local: 1, remote: 2)),
         .goodbye(.unauthorized("room \"x\" needs an editor token")),
         .goodbye(.timeout), .goodbye(.slowConsumer), .goodbye(.snapshotRequired), .goodbye(.shuttingDown),
+        .goodbye(.limitExceeded("more than 500 updates per second")),
     ]
 }()
 

@@ -1,0 +1,63 @@
+import Scuttlebutt
+import Synchronization
+
+/// What the server counts, for logs and metrics: every refusal by reason.
+public final class ServerCounters: Sendable {
+    private let state = Mutex(Snapshot())
+
+    /// A copy of the counters at one moment.
+    public struct Snapshot: Sendable, Hashable {
+        /// Connections accepted, ever.
+        public var connectionsAccepted = 0
+        /// Connections open now.
+        public var connectionsOpen = 0
+        /// Sessions ended by the server, by close reason.
+        public var refusals: [String: Int] = [:]
+    }
+
+    init() {}
+
+    /// The counters now.
+    public var snapshot: Snapshot { state.withLock { $0 } }
+
+    /// Counts a new connection; false when `limit` connections are open already.
+    func admitConnection(limit: Int) -> Bool {
+        state.withLock { counters in
+            guard counters.connectionsOpen < limit else { return false }
+            counters.connectionsOpen += 1
+            counters.connectionsAccepted += 1
+            return true
+        }
+    }
+
+    func connectionClosed() {
+        state.withLock { $0.connectionsOpen -= 1 }
+    }
+
+    func refused(_ reason: CloseReasonName) {
+        state.withLock { $0.refusals[reason.rawValue, default: 0] += 1 }
+    }
+}
+
+/// Stable names of close reasons, for counting.
+enum CloseReasonName: String {
+    init(_ reason: CloseReason) {
+        switch reason {
+        case .protocolViolation, .versionMismatch: self = .protocolViolation
+        case .updateRejected: self = .updateRejected
+        case .unauthorized: self = .unauthorized
+        case .limitExceeded: self = .limitExceeded
+        case .slowConsumer: self = .slowConsumer
+        case .timeout: self = .timeout
+        case .normal, .snapshotRequired, .shuttingDown: self = .other
+        }
+    }
+
+    case protocolViolation = "protocol_violation"
+    case updateRejected = "update_rejected"
+    case unauthorized
+    case limitExceeded = "limit_exceeded"
+    case slowConsumer = "slow_consumer"
+    case timeout
+    case other
+}
