@@ -115,6 +115,11 @@ public actor Room {
         await carryOut(outputs, for: id)
     }
 
+    /// Closes every session with `reason` (server shutdown).
+    func closeAll(_ reason: CloseReason) async {
+        for id in connections.keys { await close(id, reason: reason) }
+    }
+
     /// The connection is gone: forget it and tell the others.
     func leave(_ id: UInt64) async {
         guard let connection = connections.removeValue(forKey: id) else { return }

@@ -1,6 +1,7 @@
 import NIOCore
 import NIOPosix
 import Scuttlebutt
+import Synchronization
 import Storage
 import Whiteboard
 import Wire
@@ -22,6 +23,7 @@ public final class ScuttleboardServer: Sendable {
     /// Connections and refusals, counted.
     public let counters = ServerCounters()
     private let registry: RoomRegistry
+    private let lifecycle = Mutex<(listener: (any Channel)?, stopping: Bool)>((nil, false))
 
     /// Opens the durable log; nothing listens until ``run(onListening:)``.
     public init(configuration: ServerConfiguration) throws(StorageError) {
@@ -56,6 +58,11 @@ public final class ScuttleboardServer: Sendable {
                         configuration: .init(isOutboundHalfClosureEnabled: true))
                 }
             }
+        let alreadyStopping = lifecycle.withLock { state in
+            state.listener = listener.channel
+            return state.stopping
+        }
+        if alreadyStopping { try? await listener.channel.close() }
         onListening(listener.channel.localAddress?.port ?? configuration.port)
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { try await self.runTimer() }
@@ -65,10 +72,26 @@ public final class ScuttleboardServer: Sendable {
                 }
             }
         }
+        try? log.checkpoint()
     }
 
+    /// Stops gracefully: no new connections; every session gets
+    /// `goodbye(shutting down)`; ``run(onListening:)`` returns once the
+    /// connections have closed (each within about 2 s) and the log is
+    /// checkpointed. Nothing acknowledged is lost: acks follow durability.
+    public func shutdown() async {
+        let listener = lifecycle.withLock { state in
+            state.stopping = true
+            return state.listener
+        }
+        try? await listener?.close()
+        for room in await registry.loaded { await room.closeAll(.shuttingDown) }
+    }
+
+    private var isStopping: Bool { lifecycle.withLock { $0.stopping } }
+
     private func runTimer() async throws {
-        while !Task.isCancelled {
+        while !Task.isCancelled && !isStopping {
             try await Task.sleep(for: .milliseconds(configuration.tickInterval))
             for room in await registry.loaded { await room.tick() }
         }
@@ -113,7 +136,7 @@ public final class ScuttleboardServer: Sendable {
         try? await connection.executeThenClose { inbound, outbound in
             var messages = inbound.makeAsyncIterator()
             if let room = await admit(&messages, outbound: outbound) {
-                await converse(in: room, messages: &messages, outbound: outbound)
+                await converse(in: room, over: connection, messages: &messages, outbound: outbound)
             }
             await closeGracefully(connection, messages: &messages, outbound: outbound)
         }
@@ -164,7 +187,8 @@ public final class ScuttleboardServer: Sendable {
     /// Feeds the peer's messages to its room, and the room's to the peer,
     /// until either side ends the session.
     private func converse(
-        in admitted: (Room, Hello), messages: inout NIOAsyncChannelInboundStream<Message>.AsyncIterator,
+        in admitted: (Room, Hello), over connection: NIOAsyncChannel<Message, Message>,
+        messages: inout NIOAsyncChannelInboundStream<Message>.AsyncIterator,
         outbound: NIOAsyncChannelOutboundWriter<Message>
     ) async {
         let (room, hello) = admitted
@@ -173,8 +197,13 @@ public final class ScuttleboardServer: Sendable {
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 for await message in queue {
-                    do { try await outbound.write(message) } catch { return }
+                    do { try await outbound.write(message) } catch { break }
                 }
+                // The room ended the session (its goodbye is written): stop
+                // sending, and do not wait on a peer that never closes.
+                outbound.finish()
+                let channel = connection.channel
+                channel.eventLoop.scheduleTask(in: .seconds(2)) { channel.close(promise: nil) }
             }
             let id = await room.join(hello: hello, outbound: continuation)
             do {

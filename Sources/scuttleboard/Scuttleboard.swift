@@ -109,9 +109,22 @@ struct Serve: AsyncParsableCommand {
             throw CommandFailure(error)
         }
         let store = database.path ?? "memory"
+        // SIGINT and SIGTERM stop the server gracefully.
+        let signals = [SIGINT, SIGTERM].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler {
+                say("scuttleboard stopping: closing sessions and checkpointing \(store)")
+                Task { await server.shutdown() }
+            }
+            source.resume()
+            return source
+        }
         try await server.run { port in
             say("scuttleboard serving on \(host):\(port), rooms stored in \(store)")
         }
+        signals.forEach { $0.cancel() }
+        say("scuttleboard stopped")
     }
 }
 

@@ -1,0 +1,137 @@
+import Foundation
+import NIOCore
+import Scuttlebutt
+import Testing
+import Whiteboard
+
+/// `scuttleboard serve` as a real child process: killed with SIGKILL mid
+/// stream, and stopped with SIGTERM.
+@Suite(.serialized) struct ProcessTests {
+    /// The built `scuttleboard` executable, next to the test bundle.
+    static var executable: URL {
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(
+            "scuttleboard")
+    }
+
+    /// A running `scuttleboard serve` and the port it printed.
+    final class ServerProcess: @unchecked Sendable {
+        let process = Process()
+        let output = Pipe()
+        private(set) var port = 0
+        private(set) var lines: [String] = []
+
+        init(database: String) throws {
+            process.executableURL = ProcessTests.executable
+            process.arguments = ["serve", "--port", "0", "--db", database]
+            process.standardOutput = output
+            process.standardError = output
+            try process.run()
+        }
+
+        /// Reads output lines until one satisfies `match`.
+        func waitForLine(_ match: (String) -> Bool) throws -> String {
+            var buffer = ""
+            while true {
+                let data = output.fileHandleForReading.availableData
+                guard !data.isEmpty else { throw TimedOut(what: "a line from scuttleboard; got \(lines)") }
+                buffer += String(decoding: data, as: UTF8.self)
+                while let newline = buffer.firstIndex(of: "\n") {
+                    let line = String(buffer[..<newline])
+                    buffer.removeSubrange(...newline)
+                    lines.append(line)
+                    if match(line) { return line }
+                }
+            }
+        }
+
+        func waitUntilListening() throws {
+            let line = try waitForLine { $0.contains("serving on") }
+            port = Int(line.split(separator: ":").last!.split(separator: ",").first!)!
+        }
+    }
+
+    @Test func anAcknowledgedUpdateSurvivesSIGKILL() async throws {
+        guard FileManager.default.isExecutableFile(atPath: Self.executable.path) else {
+            Issue.record("\(Self.executable.path) is not built; run swift build --build-tests")
+            return
+        }
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("scuttleboard-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let database = folder.appendingPathComponent("rooms.sqlite").path
+
+        let first = try ServerProcess(database: database)
+        try first.waitUntilListening()
+        let port = first.port
+        // Draw, wait for every ack (each follows durability), then keep
+        // drawing without waiting, and kill the server mid-stream.
+        let acknowledged = try await withTimeout(30, "drawing before the kill") {
+            let channel = try await connect(port: port)
+            return try await channel.executeThenClose { inbound, outbound in
+                var messages = inbound.makeAsyncIterator()
+                let peer = LoopbackPeer(name: "alice", room: "crash")
+                try await peer.start(outbound)
+                try await LoopbackTests.draw(peer, extends: 40, inbound: &messages, outbound: outbound)
+                let confirmed = peer.store.digest
+                let stroke = try await peer.record(.beginStroke(at: Point(9, 9), style: Style(color: 2)), outbound)
+                for step in 0..<20 {
+                    try await peer.record(.extendStroke(stroke.id, points: [Point(Int32(step), 9)]), outbound)
+                }
+                kill(first.process.processIdentifier, SIGKILL)
+                return confirmed
+            }
+        }
+        first.process.waitUntilExit()
+        #expect(first.process.terminationReason == .uncaughtSignal)
+
+        let second = try ServerProcess(database: database)
+        try second.waitUntilListening()
+        let secondPort = second.port
+        let recovered = try await withTimeout(30, "catching up after the kill") {
+            let channel = try await connect(port: secondPort)
+            return try await channel.executeThenClose { inbound, outbound in
+                var messages = inbound.makeAsyncIterator()
+                let peer = LoopbackPeer(name: "bob", room: "crash", role: .viewer)
+                try await peer.start(outbound)
+                try await peer.run(&messages, outbound) { peer.session.isCaughtUp }
+                return peer.store.digest
+            }
+        }
+        #expect(recovered.covers(acknowledged), "acknowledged \(acknowledged), recovered \(recovered)")
+        second.process.terminate()
+        second.process.waitUntilExit()
+    }
+
+    @Test func sigtermSaysGoodbyeAndExitsCleanly() async throws {
+        guard FileManager.default.isExecutableFile(atPath: Self.executable.path) else {
+            Issue.record("\(Self.executable.path) is not built; run swift build --build-tests")
+            return
+        }
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("scuttleboard-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let server = try ServerProcess(database: folder.appendingPathComponent("rooms.sqlite").path)
+        try server.waitUntilListening()
+        let port = server.port
+        let goodbye = try await withTimeout(30, "the shutdown goodbye") {
+            let channel = try await connect(port: port)
+            let received = GoodbyeBox()
+            do {
+                try await channel.executeThenClose { inbound, outbound in
+                    var messages = inbound.makeAsyncIterator()
+                    let peer = LoopbackPeer(name: "alice", room: "closing")
+                    try await peer.start(outbound)
+                    try await LoopbackTests.draw(peer, extends: 3, inbound: &messages, outbound: outbound)
+                    server.process.terminate()
+                    try await peer.run(&messages, outbound) { peer.goodbye != nil }
+                    received.reason = peer.goodbye
+                }
+            } catch is ChannelError where received.reason != nil {}
+            return received.reason
+        }
+        #expect(goodbye == .shuttingDown)
+        server.process.waitUntilExit()
+        #expect(server.process.terminationStatus == 0)
+        #expect(try server.waitForLine { $0 == "scuttleboard stopped" } == "scuttleboard stopped")
+    }
+}
