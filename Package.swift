@@ -64,7 +64,7 @@ let package = Package(
         .executableTarget(
             name: "scuttleboard",
             dependencies: [
-                "Server", "Storage",
+                "Server", "Storage", "Scuttlebutt", "Whiteboard", "Wire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -1,7 +1,10 @@
 import ArgumentParser
 import Foundation
+import Scuttlebutt
 import Server
 import Storage
+import Whiteboard
+import Wire
 
 /// A failure to report as one line (no usage text: the input was fine).
 struct CommandFailure: Error, CustomStringConvertible {
@@ -10,6 +13,10 @@ struct CommandFailure: Error, CustomStringConvertible {
     init(_ error: some Error) {
         description = String(describing: error)
     }
+
+    init(message: String) {
+        description = message
+    }
 }
 
 /// The `scuttleboard` command: one executable, one subcommand per job.
@@ -17,7 +24,7 @@ struct CommandFailure: Error, CustomStringConvertible {
 struct Scuttleboard: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "A real-time collaborative whiteboard for terminals.",
-        subcommands: [Serve.self, Rooms.self])
+        subcommands: [Serve.self, Rooms.self, Export.self])
 }
 
 /// Options shared by the commands that open the database.
@@ -150,6 +157,67 @@ struct Rooms: ParsableCommand {
 }
 
 extension Durability: ExpressibleByArgument {}
+
+struct Export: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write a stored room to standard output as SVG, ANSI, plain text or its JSON action log.")
+
+    enum Format: String, ExpressibleByArgument, CaseIterable {
+        case svg, ansi, text, json
+    }
+
+    @Option(help: "The room to export.")
+    var room: String
+
+    @Option(help: "svg (vectors), ansi (colour text for a terminal), text, or json (the action log).")
+    var format = Format.svg
+
+    @Option(help: "For ansi and text: half-block (default) or braille.")
+    var mode = RasterMode.halfBlock
+
+    @OptionGroup var database: DatabaseOptions
+
+    func run() throws {
+        let stored: StoredRoom
+        do {
+            stored = try DurableLog(path: database.path).load(room: room)
+        } catch {
+            throw CommandFailure(error)
+        }
+        guard !stored.updates.isEmpty else {
+            throw CommandFailure(message: "room \"\(room)\" has nothing stored in \(database.path ?? "memory")")
+        }
+        var updates: [Update<BoardAction>] = []
+        for update in stored.updates {
+            let id = UpdateID(origin: update.origin, seq: update.seq)
+            guard let action = try? BoardActionCodec.decode(update.action, context: id) else {
+                throw CommandFailure(message: "update \(id) in room \"\(room)\" does not decode")
+            }
+            updates.append(Update(origin: update.origin, seq: update.seq, timestamp: update.timestamp, action: action))
+        }
+        switch format {
+        case .json:
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            say(String(decoding: try encoder.encode(updates), as: UTF8.self))
+            return
+        case .svg, .ansi, .text:
+            var board = Board()
+            let reducer = BoardReducer()
+            for update in updates { reducer.reduce(&board, update) }
+            if format == .svg {
+                FileHandle.standardOutput.write(Data(SVGExporter.export(board).utf8))
+                return
+            }
+            var rasterizer = Rasterizer(viewport: .fitting(board.visibleBounds ?? Rect(.zero), mode: mode))
+            let grid = rasterizer.render(board)
+            let text = format == .ansi ? ANSIExporter.export(grid) : PlainTextExporter.export(grid)
+            FileHandle.standardOutput.write(Data(text.utf8))
+        }
+    }
+}
+
+extension RasterMode: ExpressibleByArgument {}
 
 /// Writes a line to standard output at once (unbuffered, even into a pipe).
 func say(_ line: String) {

@@ -2,7 +2,9 @@ import Foundation
 import NIOCore
 import Scuttlebutt
 import Testing
+import Storage
 import Whiteboard
+import Wire
 
 /// `scuttleboard serve` as a real child process: killed with SIGKILL mid
 /// stream, and stopped with SIGTERM.
@@ -133,5 +135,63 @@ import Whiteboard
         server.process.waitUntilExit()
         #expect(server.process.terminationStatus == 0)
         #expect(try server.waitForLine { $0 == "scuttleboard stopped" } == "scuttleboard stopped")
+    }
+}
+
+@Suite struct ExportCommandTests {
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Fixtures/boards/house-and-sun")
+
+    /// Runs `scuttleboard` with `arguments`; returns its exit status and output.
+    func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = ProcessTests.executable
+        process.arguments = arguments
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    @Test func exportWritesTheGoldenRendersOfAStoredRoom() async throws {
+        guard FileManager.default.isExecutableFile(atPath: ProcessTests.executable.path) else {
+            Issue.record("\(ProcessTests.executable.path) is not built; run swift build --build-tests")
+            return
+        }
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("scuttleboard-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let database = folder.appendingPathComponent("rooms.sqlite").path
+        let session = try JSONDecoder().decode(
+            [Update<BoardAction>].self, from: Data(contentsOf: Self.fixtures.appendingPathComponent("session.json")))
+        let log = try DurableLog(path: database)
+        try await log.append(
+            room: "house",
+            session.map {
+                StoredUpdate(
+                    origin: $0.origin, seq: $0.seq, timestamp: $0.timestamp,
+                    action: BoardActionCodec.encode($0.action, context: $0.id))
+            })
+        try log.checkpoint()
+
+        let svg = try run(["export", "--room", "house", "--format", "svg", "--db", database])
+        #expect(svg.status == 0)
+        #expect(
+            svg.output == (try String(contentsOf: Self.fixtures.appendingPathComponent("board.svg"), encoding: .utf8)))
+        let text = try run(["export", "--room", "house", "--format", "text", "--db", database])
+        #expect(
+            text.output == (try String(contentsOf: Self.fixtures.appendingPathComponent("render.txt"), encoding: .utf8))
+        )
+        let json = try run(["export", "--room", "house", "--format", "json", "--db", database])
+        let exported = try JSONDecoder().decode([Update<BoardAction>].self, from: Data(json.output.utf8))
+        #expect(exported == session.sorted { $0.orderKey < $1.orderKey })
+        let missing = try run(["export", "--room", "nowhere", "--db", database])
+        #expect(missing.status == 1)
+        #expect(missing.output == "Error: room \"nowhere\" has nothing stored in \(database)\n")
+        let listed = try run(["rooms", "--db", database])
+        #expect(listed.output == "house\t\(session.count) updates\t2 origins\n")
     }
 }
