@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "Whiteboard", targets: ["Whiteboard"]),
         .library(name: "Wire", targets: ["Wire"]),
         .library(name: "Storage", targets: ["Storage"]),
+        .library(name: "Client", targets: ["Client"]),
         .library(name: "NetworkSimulator", targets: ["NetworkSimulator"]),
     ],
     dependencies: [
@@ -54,6 +55,15 @@ let package = Package(
         // The server: rooms as actors on their own queues, sessions over NIO.
         .target(
             name: "Server",
+            dependencies: [
+                "Scuttlebutt", "Whiteboard", "Wire", "Storage",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        // The client library: a local replica that syncs, reconnects and keeps an offline queue.
+        .target(
+            name: "Client",
             dependencies: [
                 "Scuttlebutt", "Whiteboard", "Wire", "Storage",
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -105,7 +115,7 @@ let package = Package(
         .testTarget(
             name: "ServerTests",
             dependencies: [
-                "Server", "Storage", "Wire", "Scuttlebutt", "Whiteboard",
+                "Server", "Client", "Storage", "Wire", "Scuttlebutt", "Whiteboard",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]

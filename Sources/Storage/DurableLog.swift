@@ -74,6 +74,9 @@ public final class DurableLog: Sendable {
                     ) WITHOUT ROWID;
                     """)
         }
+        migrator.registerMigration("v2: settings") { db in
+            try db.execute(sql: "CREATE TABLE settings (key TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL)")
+        }
         return migrator
     }
 
@@ -85,6 +88,53 @@ public final class DurableLog: Sendable {
     public func append(room: String, _ updates: [StoredUpdate]) async throws(StorageError) {
         guard !updates.isEmpty else { return }
         try await committer.append(PendingAppend(room: room, updates: updates))
+    }
+
+    /// Stores updates that replace any stored version with the same room,
+    /// origin and seq: only for own updates re-stamped after a stale refusal,
+    /// which nobody had accepted.
+    public func replace(room: String, _ updates: [StoredUpdate]) async throws(StorageError) {
+        do {
+            try await writer.write { db in
+                try db.execute(sql: "INSERT OR IGNORE INTO rooms (name) VALUES (?)", arguments: [room])
+                for update in updates {
+                    try db.execute(
+                        sql:
+                            "INSERT OR REPLACE INTO updates (room, origin, seq, timestamp, action) VALUES (?, ?, ?, ?, ?)",
+                        arguments: [
+                            room, Int64(bitPattern: update.origin.rawValue), Int64(bitPattern: update.seq),
+                            Int64(bitPattern: update.timestamp.rawValue), Data(update.action),
+                        ])
+                }
+            }
+        } catch {
+            throw .failed(String(describing: error))
+        }
+    }
+
+    /// A stored setting (e.g. a client's peer id), or nil.
+    public func setting(_ key: String) throws(StorageError) -> [UInt8]? {
+        do {
+            return try writer.read { db in
+                try Data.fetchOne(db, sql: "SELECT value FROM settings WHERE key = ?", arguments: [key]).map {
+                    [UInt8]($0)
+                }
+            }
+        } catch {
+            throw .failed(String(describing: error))
+        }
+    }
+
+    /// Stores a setting, replacing any previous value.
+    public func setSetting(_ key: String, _ value: [UInt8]) throws(StorageError) {
+        do {
+            try writer.write { db in
+                try db.execute(
+                    sql: "INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", arguments: [key, Data(value)])
+            }
+        } catch {
+            throw .failed(String(describing: error))
+        }
     }
 
     /// Persists a room's stable frontier (never moving it back).

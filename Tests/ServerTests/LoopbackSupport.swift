@@ -73,11 +73,17 @@ final class RunningServer: @unchecked Sendable {
     }
 
     /// Stops the server (as a crash would: no goodbye, nothing flushed
-    /// beyond what was acknowledged) and starts a new one on the same file.
+    /// beyond what was acknowledged) and starts a new one on the same file,
+    /// on the same port.
     func restart() async throws {
         task?.cancel()
         _ = try? await task?.value
-        server = try Self.makeServer(folder, configure)
+        let port = self.port
+        let configure = self.configure
+        server = try Self.makeServer(folder) { configuration in
+            configure(&configuration)
+            configuration.port = port
+        }
         try await start()
     }
 
@@ -198,4 +204,19 @@ func join(
 /// Holds a goodbye across a closing channel's error.
 final class GoodbyeBox: @unchecked Sendable {
     var reason: CloseReason?
+}
+
+/// Polls `condition` every 20 ms until it holds, failing after `seconds`.
+func eventually(_ seconds: Double, _ what: String, _ condition: @escaping @Sendable () async -> Bool) async throws {
+    try await withTimeout(seconds, what) {
+        while !(await condition()) { try await Task.sleep(for: .milliseconds(20)) }
+    }
+}
+
+/// A port nothing listens on (yet): one a server had and gave back.
+func freePort() async throws -> Int {
+    let server = try await RunningServer()
+    let port = server.port
+    await server.stop()
+    return port
 }

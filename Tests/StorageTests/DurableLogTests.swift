@@ -74,6 +74,22 @@ func update(_ origin: UInt64, _ seq: UInt64, at timestamp: UInt64, _ action: [UI
         #expect(try log.load(room: "r").updates.map(\.seq) == [1, 2])
     }
 
+    @Test func replaceOverwritesARestampedUpdateAndSettingsPersist() async throws {
+        let folder = try TemporaryFolder()
+        let path = folder.path("client.sqlite")
+        do {
+            let log = try DurableLog(path: path)
+            try await log.append(room: "r", [update(1, 1, at: 10), update(1, 2, at: 20)])
+            try await log.replace(room: "r", [update(1, 2, at: 99, [7])])
+            try log.setSetting("peer", [1, 2, 3])
+            try log.setSetting("peer", [4, 5])
+        }
+        let log = try DurableLog(path: path)
+        #expect(try log.load(room: "r").updates == [update(1, 1, at: 10), update(1, 2, at: 99, [7])])
+        #expect(try log.setting("peer") == [4, 5])
+        #expect(try log.setting("missing") == nil)
+    }
+
     @Test func theFrontierNeverMovesBack() async throws {
         let log = try DurableLog(path: nil)
         try await log.setFrontier(Timestamp(50), room: "r")

@@ -1,0 +1,304 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import Scuttlebutt
+import Storage
+import Whiteboard
+import Wire
+
+/// Where a client stands with the server.
+public enum ConnectionState: Sendable, Hashable {
+    /// Not connected; drawing goes on, and syncs when the server is back.
+    case offline(reason: String?)
+    /// Opening a connection.
+    case connecting
+    /// Connected, exchanging what each side lacks.
+    case syncing
+    /// Caught up; updates flow as they happen.
+    case live
+}
+
+/// What a client tells the app that shows it.
+public enum ClientEvent: Sendable, Hashable {
+    /// The connection state changed.
+    case state(ConnectionState)
+    /// The board changed (a local record or remote updates).
+    case boardChanged
+    /// Someone's presence changed, or they left (nil).
+    case presence(PeerID, BoardPresence?)
+    /// A round trip to the server took this many milliseconds.
+    case roundTrip(milliseconds: UInt64)
+}
+
+/// The settings of a ``BoardClient``.
+public struct ClientConfiguration: Sendable {
+    /// The server's host.
+    public var host: String
+    /// The server's port.
+    public var port: Int
+    /// The room to join.
+    public var room: String
+    /// The name others see.
+    public var name: String
+    /// Editor, viewer or bot.
+    public var role: PeerRole = .editor
+    /// The room's token, if it has one.
+    public var token: String?
+    /// A SQLite file for the offline queue and the local replica; nil keeps
+    /// them in memory (lost when the process ends).
+    public var localDatabase: String?
+    /// The first delay before reconnecting, in milliseconds; it doubles up
+    /// to `maxReconnectDelay`, with full jitter.
+    public var minReconnectDelay: UInt64 = 250
+    /// The longest delay before reconnecting, in milliseconds.
+    public var maxReconnectDelay: UInt64 = 10_000
+
+    /// A configuration with defaults for the rest.
+    public init(host: String, port: Int, room: String, name: String) {
+        self.host = host
+        self.port = port
+        self.room = room
+        self.name = name
+    }
+}
+
+/// A peer of a Scuttleboard room: a local replica of the board that stays
+/// usable offline, and a connection that syncs it whenever it can.
+///
+/// Everything recorded is written to the local database *before* it is
+/// sent, and stays there until the server confirms it, so nothing recorded
+/// is lost across a disconnect, a client restart or a server restart. On
+/// every (re)connection the digests decide what each side still needs.
+public actor BoardClient {
+    typealias Message = GossipMessage<BoardAction>
+
+    /// This client's origin, kept in the local database across restarts.
+    public nonisolated let peer: PeerID
+    /// The settings it runs with.
+    public nonisolated let configuration: ClientConfiguration
+    private let store: ReplicatedStore<BoardReducer>
+    private let local: DurableLog
+    private var session: GossipSession<BoardReducer>?
+    private var outbound: NIOAsyncChannelOutboundWriter<Message>?
+    private var presence: [PeerID: BoardPresence] = [:]
+    private var ownPresence: BoardPresence?
+    private var continuations: [AsyncStream<ClientEvent>.Continuation] = []
+    /// The connection state now.
+    public private(set) var state = ConnectionState.offline(reason: nil)
+    /// The last refusal from the server (a wrong token, say), if any.
+    public private(set) var lastRefusal: CloseReason?
+
+    /// Opens the local database, reloads what it holds, and is ready to
+    /// ``run()``.
+    public init(configuration: ClientConfiguration) throws(StorageError) {
+        self.configuration = configuration
+        let local = try DurableLog(path: configuration.localDatabase)
+        let peer: PeerID
+        if let stored = try local.setting("peer"), stored.count == 8 {
+            peer = PeerID(stored.enumerated().reduce(0) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) })
+        } else {
+            peer = PeerID.random()
+            try local.setSetting("peer", (0..<8).map { UInt8(truncatingIfNeeded: peer.rawValue >> (8 * $0)) })
+        }
+        var replica = ReplicaConfiguration()
+        replica.historyLimit = .frontier
+        replica.snapshotPolicy = BoardReducer.recommendedSnapshotPolicy
+        let store = ReplicatedStore(
+            peer: peer, reducer: BoardReducer(), initialState: Board(), configuration: replica,
+            wallClock: SystemClock())
+        for update in try local.load(room: configuration.room).updates {
+            let id = UpdateID(origin: update.origin, seq: update.seq)
+            guard let action = try? BoardActionCodec.decode(update.action, context: id) else { continue }
+            _ = store.receive(
+                Update(origin: update.origin, seq: update.seq, timestamp: update.timestamp, action: action))
+        }
+        self.local = local
+        self.peer = peer
+        self.store = store
+    }
+
+    /// The board as this replica holds it.
+    public var board: Board { store.state }
+
+    /// What this replica holds.
+    public var digest: Digest { store.digest }
+
+    /// Own updates the server has not confirmed yet.
+    public var pendingCount: Int { Int(store.digest[peer] - store.confirmedOwnSeq) }
+
+    /// Everyone else's presence.
+    public var others: [PeerID: BoardPresence] { presence }
+
+    /// Events for the app, from now on.
+    public func events() -> AsyncStream<ClientEvent> {
+        let (stream, continuation) = AsyncStream.makeStream(of: ClientEvent.self)
+        continuations.append(continuation)
+        return stream
+    }
+
+    // MARK: Drawing
+
+    /// Records an action: applied at once, stored locally, sent when connected.
+    /// - Throws: The board's validation error; nothing is recorded then.
+    @discardableResult
+    public func record(_ action: BoardAction) async throws -> Update<BoardAction> {
+        let update = try store.record(action)
+        try await local.append(room: configuration.room, [Self.stored(update)])
+        emit(.boardChanged)
+        await pump()
+        return update
+    }
+
+    /// Shows others where we are and what we hold (throttled; never stored).
+    public func setPresence(_ presence: BoardPresence) async {
+        ownPresence = presence
+        guard var session else { return }
+        let outputs = session.send(presence: Presence(origin: peer, payload: presence.encoded()), now: now)
+        self.session = session
+        await carryOut(outputs)
+    }
+
+    // MARK: Connecting
+
+    /// Connects, and reconnects with backoff, until the task is cancelled.
+    public func run() async {
+        var attempt = 0
+        while !Task.isCancelled {
+            do {
+                try await connectOnce()
+                attempt = state == .live ? 0 : attempt
+            } catch {
+                // Refused or unreachable: wait and try again.
+            }
+            session = nil
+            outbound = nil
+            setState(.offline(reason: lastRefusal?.description ?? "connection lost"))
+            attempt += 1
+            let ceiling = min(configuration.maxReconnectDelay, configuration.minReconnectDelay << min(attempt, 16))
+            try? await Task.sleep(
+                for: .milliseconds(
+                    UInt64.random(in: configuration.minReconnectDelay...max(ceiling, configuration.minReconnectDelay))))
+        }
+        setState(.offline(reason: "stopped"))
+    }
+
+    private func connectOnce() async throws {
+        setState(.connecting)
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .connect(host: configuration.host, port: configuration.port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        ByteToMessageHandler(GossipFrameDecoder<BoardActionCodec>()))
+                    try channel.pipeline.syncOperations.addHandler(
+                        MessageToByteHandler(GossipFrameEncoder<BoardActionCodec>()))
+                    return try NIOAsyncChannel<Message, Message>(wrappingChannelSynchronously: channel)
+                }
+            }
+        try await channel.executeThenClose { inbound, outbound in
+            var settings = GossipSessionConfiguration(
+                name: configuration.name, room: configuration.room, role: configuration.role)
+            settings.remoteIsAuthority = true
+            settings.credentials = configuration.token
+            settings.sendsUpdates = configuration.role.mayAuthor
+            var session = GossipSession<BoardReducer>(configuration: settings)
+            let started = session.start(store: store, now: now)
+            self.session = session
+            self.outbound = outbound
+            setState(.syncing)
+            await carryOut(started)
+            if let ownPresence { await setPresence(ownPresence) }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    while !Task.isCancelled {
+                        try await Task.sleep(for: .milliseconds(100))
+                        await self.tick()
+                    }
+                }
+                for try await message in inbound {
+                    guard var current = self.session else { break }
+                    let outputs = current.handle(message, store: store, now: now)
+                    self.session = current
+                    await carryOut(outputs)
+                    if self.session == nil { break }
+                }
+                group.cancelAll()
+            }
+        }
+    }
+
+    private func tick() async {
+        guard var session else { return }
+        let outputs = session.tick(store: store, now: now)
+        self.session = session
+        await carryOut(outputs)
+    }
+
+    private func pump() async {
+        guard var session else { return }
+        let outputs = session.pump(from: store, store: store)
+        self.session = session
+        await carryOut(outputs)
+    }
+
+    private func carryOut(_ outputs: [GossipSession<BoardReducer>.Output]) async {
+        for output in outputs {
+            switch output {
+            case .send(let message):
+                do {
+                    try await outbound?.write(message)
+                } catch {
+                    session = nil
+                }
+            case .applied:
+                emit(.boardChanged)
+            case .caughtUp:
+                lastRefusal = nil
+                setState(.live)
+            case .rebased(let updates):
+                // Re-stamped own updates replace the stored versions.
+                try? await local.replace(room: configuration.room, updates.map(Self.stored))
+                emit(.boardChanged)
+            case .presence(let update):
+                let decoded = try? BoardPresence(decoding: update.payload)
+                presence[update.origin] = decoded
+                emit(.presence(update.origin, decoded))
+            case .presenceGone(let origin):
+                presence[origin] = nil
+                emit(.presence(origin, nil))
+            case .roundTrip(let milliseconds):
+                emit(.roundTrip(milliseconds: milliseconds))
+            case .close(let reason):
+                if reason != .normal { lastRefusal = reason }
+                session = nil
+            case .rejectedByRemote, .belowHorizon, .remoteNeedsSnapshot:
+                break
+            }
+        }
+    }
+
+    // MARK: Helpers
+
+    private var now: UInt64 { SystemClock().milliseconds() }
+
+    private func setState(_ new: ConnectionState) {
+        guard new != state else { return }
+        state = new
+        emit(.state(new))
+    }
+
+    private func emit(_ event: ClientEvent) {
+        for continuation in continuations { continuation.yield(event) }
+    }
+
+    static func stored(_ update: Update<BoardAction>) -> StoredUpdate {
+        StoredUpdate(
+            origin: update.origin, seq: update.seq, timestamp: update.timestamp,
+            action: BoardActionCodec.encode(update.action, context: update.id))
+    }
+}
+
+/// Real time, injected into the client's replica.
+struct SystemClock: WallClock {
+    func milliseconds() -> UInt64 { UInt64(Date().timeIntervalSince1970 * 1_000) }
+}

@@ -1,0 +1,93 @@
+import Client
+import Foundation
+import Scuttlebutt
+import Server
+import Testing
+import Whiteboard
+
+@Suite(.serialized) struct BoardClientTests {
+    func clientConfiguration(port: Int, room: String, database: String? = nil) -> ClientConfiguration {
+        var configuration = ClientConfiguration(host: "127.0.0.1", port: port, room: room, name: "tester")
+        configuration.localDatabase = database
+        configuration.minReconnectDelay = 20
+        configuration.maxReconnectDelay = 200
+        return configuration
+    }
+
+    func text(_ index: Int) -> BoardAction {
+        .addText(at: Point(0, Int32(index) * 2), text: "line \(index)", style: Style(color: 2))
+    }
+
+    @Test func drawingOfflineSyncsWhenTheServerAppears() async throws {
+        let port = try await freePort()
+        let client = try BoardClient(configuration: clientConfiguration(port: port, room: "offline"))
+        let running = Task { await client.run() }
+        for index in 0..<10 { try await client.record(text(index)) }
+        #expect(await client.board.visibleElements.count == 10, "the board is usable offline")
+        #expect(await client.pendingCount == 10)
+        let server = try await RunningServer { $0.port = port }
+        try await eventually(20, "the client to sync") {
+            let (state, pending) = (await client.state, await client.pendingCount)
+            return state == .live && pending == 0
+        }
+        #expect(try server.server.log.load(room: "offline").updates.count == 10)
+        running.cancel()
+        await running.value
+        await server.stop()
+    }
+
+    @Test func aRestartedClientKeepsItsOriginAndItsQueue() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("scuttleboard-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let database = folder.appendingPathComponent("client.sqlite").path
+        let port = try await freePort()
+        let firstPeer: PeerID
+        do {
+            let client = try BoardClient(
+                configuration: clientConfiguration(port: port, room: "queue", database: database))
+            firstPeer = client.peer
+            for index in 0..<7 { try await client.record(text(index)) }
+        }
+        // A new process, as it were: same local database, server now up.
+        let server = try await RunningServer { $0.port = port }
+        let client = try BoardClient(configuration: clientConfiguration(port: port, room: "queue", database: database))
+        #expect(client.peer == firstPeer)
+        #expect(await client.pendingCount == 7)
+        let running = Task { await client.run() }
+        try await eventually(20, "the queue to drain") {
+            let (state, pending) = (await client.state, await client.pendingCount)
+            return state == .live && pending == 0
+        }
+        let stored = try server.server.log.load(room: "queue").updates
+        #expect(stored.count == 7)
+        #expect(Set(stored.map(\.origin)) == [firstPeer])
+        running.cancel()
+        await running.value
+        await server.stop()
+    }
+
+    @Test func aClientReconnectsAfterTheServerRestarts() async throws {
+        let server = try await RunningServer()
+        let client = try BoardClient(configuration: clientConfiguration(port: server.port, room: "resilient"))
+        let watcher = try BoardClient(configuration: clientConfiguration(port: server.port, room: "resilient"))
+        let running = Task { await client.run() }
+        let watching = Task { await watcher.run() }
+        try await client.record(text(0))
+        try await eventually(20, "the first sync") { await watcher.digest[client.peer] == 1 }
+        try await server.restart()
+        try await client.record(text(1))
+        try await client.record(text(2))
+        try await eventually(20, "reconnection and delivery") {
+            let (state, digest) = (await client.state, await watcher.digest)
+            return state == .live && digest[client.peer] == 3
+        }
+        #expect(await watcher.board.stateHash == client.board.stateHash)
+        #expect(try server.server.log.load(room: "resilient").updates.count == 3)
+        running.cancel()
+        watching.cancel()
+        await running.value
+        await watching.value
+        await server.stop()
+    }
+}
