@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
     ],
     targets: [
         // Generic replication core: pure Swift, no I/O, time injected.
@@ -59,6 +60,8 @@ let package = Package(
                 "Scuttlebutt", "Whiteboard", "Wire", "Storage",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // The client library: a local replica that syncs, reconnects and keeps an offline queue.
@@ -76,6 +79,7 @@ let package = Package(
             dependencies: [
                 "Server", "Storage", "Scuttlebutt", "Whiteboard", "Wire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // Deterministic network simulator (test support): seeded peers and links.

@@ -169,6 +169,7 @@ public actor Room {
                         origin: $0.origin, seq: $0.seq, timestamp: $0.timestamp,
                         action: BoardActionCodec.encode($0.action, context: $0.id))
                 }
+                counters.received(updates.count)
                 do {
                     // Durable before the ack that follows this output goes out.
                     try await log.append(room: name, stored)
@@ -184,6 +185,14 @@ public actor Room {
                 }
             case .close(let reason):
                 counters.refused(CloseReasonName(reason))
+                if reason != .normal {
+                    configuration.logger.notice(
+                        "session ended",
+                        metadata: [
+                            "room": "\(name)", "peer": "\(connections[id]?.peer.description ?? "?")",
+                            "reason": "\(reason)",
+                        ])
+                }
                 connections[id]?.isOpen = false
                 connections[id]?.outbound.finish()
             case .presenceGone, .caughtUp, .rebased, .roundTrip, .rejectedByRemote, .belowHorizon,
@@ -193,8 +202,14 @@ public actor Room {
         }
     }
 
+    /// Rewinds and refusals of the room's replica, for metrics.
+    var replicaStatistics: (rewinds: Int, rejected: [String: Int]) {
+        (store.timeline.statistics.rewinds, store.counters.rejected)
+    }
+
     private func send(_ message: Message, to id: UInt64) {
         guard let connection = connections[id], connection.isOpen else { return }
+        if case .updates(let batch) = message { counters.sent(batch.count) }
         if case .dropped = connection.outbound.yield(message) {
             // A slow reader: cut it off rather than stall the room; it
             // catches up by digest when it reconnects.

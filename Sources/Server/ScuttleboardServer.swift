@@ -1,3 +1,4 @@
+import Logging
 import NIOCore
 import NIOPosix
 import Scuttlebutt
@@ -37,10 +38,15 @@ public final class ScuttleboardServer: Sendable {
         try await registry.room(named: name)
     }
 
-    /// Listens and serves until the task is cancelled.
-    /// - Parameter onListening: Called with the bound port once listening
-    ///   (useful with port 0).
-    public func run(onListening: @Sendable (Int) -> Void = { _ in }) async throws {
+    /// Listens and serves until the task is cancelled or ``shutdown()``.
+    /// - Parameters:
+    ///   - onListening: Called with the bound port once listening (useful
+    ///     with port 0).
+    ///   - onMetricsListening: Called with the metrics port, if any.
+    public func run(
+        onListening: @Sendable (Int) -> Void = { _ in },
+        onMetricsListening: @escaping @Sendable (Int) -> Void = { _ in }
+    ) async throws {
         let maxFrameSize = configuration.maxFrameSize
         let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -64,8 +70,17 @@ public final class ScuttleboardServer: Sendable {
         }
         if alreadyStopping { try? await listener.channel.close() }
         onListening(listener.channel.localAddress?.port ?? configuration.port)
+        configuration.logger.info(
+            "listening", metadata: ["port": "\(listener.channel.localAddress?.port ?? configuration.port)"])
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { try await self.runTimer() }
+            let metrics = configuration.metricsPort.map {
+                MetricsEndpoint(host: configuration.host, port: $0) { await self.metricsText() }
+            }
+            let metricsTask = metrics.map { endpoint in
+                Task { try await endpoint.run(onListening: onMetricsListening) }
+            }
+            defer { metricsTask?.cancel() }
             try await listener.executeThenClose { connections in
                 for try await connection in connections {
                     group.addTask { await self.serve(connection) }
@@ -73,6 +88,58 @@ public final class ScuttleboardServer: Sendable {
             }
         }
         try? log.checkpoint()
+        configuration.logger.info("stopped; log checkpointed")
+    }
+
+    /// Prometheus text: rooms, sessions, traffic, refusals, commits, memory.
+    public func metricsText() async -> String {
+        let counters = self.counters.snapshot
+        let rooms = await registry.loaded
+        var rewinds = 0
+        var rejected: [String: Int] = [:]
+        for room in rooms {
+            let statistics = await room.replicaStatistics
+            rewinds += statistics.rewinds
+            rejected.merge(statistics.rejected, uniquingKeysWith: +)
+        }
+        let log = await self.log.statistics
+        var lines = [
+            "# HELP scuttleboard_rooms Rooms held in memory.", "# TYPE scuttleboard_rooms gauge",
+            "scuttleboard_rooms \(rooms.count)",
+            "# HELP scuttleboard_sessions Connections open.", "# TYPE scuttleboard_sessions gauge",
+            "scuttleboard_sessions \(counters.connectionsOpen)",
+            "# TYPE scuttleboard_connections_total counter",
+            "scuttleboard_connections_total \(counters.connectionsAccepted)",
+            "# HELP scuttleboard_updates_in_total Updates accepted from peers.",
+            "# TYPE scuttleboard_updates_in_total counter", "scuttleboard_updates_in_total \(counters.updatesIn)",
+            "# HELP scuttleboard_updates_out_total Updates sent to peers.",
+            "# TYPE scuttleboard_updates_out_total counter", "scuttleboard_updates_out_total \(counters.updatesOut)",
+            "# HELP scuttleboard_rewinds_total Late updates that rewound a room's replica.",
+            "# TYPE scuttleboard_rewinds_total counter", "scuttleboard_rewinds_total \(rewinds)",
+            "# HELP scuttleboard_refusals_total Sessions the server ended, by reason.",
+            "# TYPE scuttleboard_refusals_total counter",
+        ]
+        lines += counters.refusals.sorted { $0.key < $1.key }.map {
+            "scuttleboard_refusals_total{reason=\"\($0.key)\"} \($0.value)"
+        }
+        lines += [
+            "# HELP scuttleboard_rejects_total Updates refused by a room's replica, by reason.",
+            "# TYPE scuttleboard_rejects_total counter",
+        ]
+        lines += rejected.sorted { $0.key < $1.key }.map {
+            "scuttleboard_rejects_total{reason=\"\($0.key)\"} \($0.value)"
+        }
+        lines += [
+            "# HELP scuttleboard_commit_seconds Time spent committing to the durable log.",
+            "# TYPE scuttleboard_commit_seconds summary",
+            "scuttleboard_commit_seconds_sum \(Double(log.commitNanoseconds) / 1e9)",
+            "scuttleboard_commit_seconds_count \(log.transactions)",
+            "# TYPE scuttleboard_stored_updates_total counter", "scuttleboard_stored_updates_total \(log.updates)",
+            "# HELP scuttleboard_resident_memory_bytes Resident memory of the server process.",
+            "# TYPE scuttleboard_resident_memory_bytes gauge",
+            "scuttleboard_resident_memory_bytes \(residentMemoryBytes())",
+        ]
+        return lines.joined(separator: "\n") + "\n"
     }
 
     /// Stops gracefully: no new connections; every session gets
@@ -97,9 +164,10 @@ public final class ScuttleboardServer: Sendable {
         }
     }
 
-    /// Says goodbye with `reason` and counts the refusal.
+    /// Says goodbye with `reason`, logs it and counts it.
     private func refuse(_ reason: CloseReason, on outbound: NIOAsyncChannelOutboundWriter<Message>) async {
         counters.refused(CloseReasonName(reason))
+        configuration.logger.notice("refused a connection", metadata: ["reason": "\(reason)"])
         try? await outbound.write(.goodbye(reason))
     }
 

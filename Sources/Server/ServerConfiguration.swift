@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Scuttlebutt
 import Storage
 import Wire
@@ -29,6 +30,10 @@ public struct ServerConfiguration: Sendable {
     public var maxRooms = 1_000
     /// Updates one connection may send per second (bursts up to twice that).
     public var maxUpdatesPerSecond = 2_000
+    /// The HTTP port for `/metrics` and `/healthz`; nil for none, 0 for any.
+    public var metricsPort: Int?
+    /// Where log lines go; silent unless the app sets one up.
+    public var logger = Logger(label: "scuttleboard", factory: { _ in SwiftLogNoOpLogHandler() })
 
     /// The defaults.
     public init() {}

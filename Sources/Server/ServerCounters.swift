@@ -13,6 +13,10 @@ public final class ServerCounters: Sendable {
         public var connectionsOpen = 0
         /// Sessions ended by the server, by close reason.
         public var refusals: [String: Int] = [:]
+        /// Updates accepted from peers.
+        public var updatesIn = 0
+        /// Updates sent to peers.
+        public var updatesOut = 0
     }
 
     init() {}
@@ -32,6 +36,14 @@ public final class ServerCounters: Sendable {
 
     func connectionClosed() {
         state.withLock { $0.connectionsOpen -= 1 }
+    }
+
+    func received(_ count: Int) {
+        state.withLock { $0.updatesIn += count }
+    }
+
+    func sent(_ count: Int) {
+        state.withLock { $0.updatesOut += count }
     }
 
     func refused(_ reason: CloseReasonName) {

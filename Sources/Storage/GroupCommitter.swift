@@ -44,6 +44,7 @@ actor GroupCommitter {
             let batch = queue
             queue.removeAll(keepingCapacity: true)
             let appends = batch.map(\.0)
+            let started = ContinuousClock.now
             do {
                 try await writer.write { db in
                     for room in Set(appends.map(\.room)) {
@@ -62,7 +63,10 @@ actor GroupCommitter {
                         }
                     }
                 }
+                let elapsed = (ContinuousClock.now - started).components
                 statistics.transactions += 1
+                statistics.commitNanoseconds +=
+                    UInt64(elapsed.seconds) * 1_000_000_000 + UInt64(elapsed.attoseconds / 1_000_000_000)
                 statistics.updates += appends.reduce(0) { $0 + $1.updates.count }
                 for (_, continuation) in batch { continuation.resume() }
             } catch {

@@ -76,4 +76,6 @@ public struct DurableLogStatistics: Sendable, Hashable {
     public var updates = 0
     /// Transactions committed: fewer than appends when commits were grouped.
     public var transactions = 0
+    /// Time spent committing, over all transactions.
+    public var commitNanoseconds: UInt64 = 0
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import Scuttlebutt
 import Server
 import Storage
@@ -76,6 +77,12 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Updates one connection may send per second (bursts up to twice that).")
     var rateLimit = 2_000
 
+    @Option(help: "Serve Prometheus metrics at /metrics and /healthz on this HTTP port (0: any free port).")
+    var metricsPort: Int?
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel = "info"
+
     /// The room tokens from --config and --token (flags win).
     func roomAccess() throws -> [String: RoomAccess] {
         var access: [String: RoomAccess] = [:]
@@ -109,6 +116,16 @@ struct Serve: AsyncParsableCommand {
         configuration.maxConnections = maxConnections
         configuration.maxRooms = maxRooms
         configuration.maxUpdatesPerSecond = rateLimit
+        configuration.metricsPort = metricsPort
+        guard let level = Logger.Level(rawValue: logLevel) else {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+        }
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        configuration.logger = Logger(label: "scuttleboard")
         let server: ScuttleboardServer
         do {
             server = try ScuttleboardServer(configuration: configuration)
@@ -127,9 +144,9 @@ struct Serve: AsyncParsableCommand {
             source.resume()
             return source
         }
-        try await server.run { port in
-            say("scuttleboard serving on \(host):\(port), rooms stored in \(store)")
-        }
+        try await server.run(
+            onListening: { port in say("scuttleboard serving on \(host):\(port), rooms stored in \(store)") },
+            onMetricsListening: { port in say("metrics on http://\(host):\(port)/metrics") })
         signals.forEach { $0.cancel() }
         say("scuttleboard stopped")
     }

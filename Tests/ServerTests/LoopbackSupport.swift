@@ -39,6 +39,7 @@ final class RunningServer: @unchecked Sendable {
     let folder: URL
     private(set) var server: ScuttleboardServer
     private(set) var port = 0
+    private(set) var metricsPort: Int?
     private var task: Task<Void, any Error>?
 
     private let configure: @Sendable (inout ServerConfiguration) -> Void
@@ -63,12 +64,17 @@ final class RunningServer: @unchecked Sendable {
     }
 
     private func start() async throws {
-        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+        let (ports, continuation) = AsyncStream.makeStream(of: (String, Int).self)
         let server = self.server
-        task = Task { try await server.run { continuation.yield($0) } }
-        for await port in ports {
-            self.port = port
-            break
+        let wantsMetrics = server.configuration.metricsPort != nil
+        task = Task {
+            try await server.run(
+                onListening: { continuation.yield(("gossip", $0)) },
+                onMetricsListening: { continuation.yield(("metrics", $0)) })
+        }
+        for await (kind, port) in ports {
+            if kind == "gossip" { self.port = port } else { metricsPort = port }
+            if self.port != 0 && (!wantsMetrics || metricsPort != nil) { break }
         }
     }
 

@@ -1,0 +1,69 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// Prometheus text at `GET /metrics` and liveness at `GET /healthz`, on a
+/// port of their own.
+struct MetricsEndpoint {
+    let host: String
+    let port: Int
+    let render: @Sendable () async -> String
+
+    /// Serves until the task is cancelled.
+    func run(onListening: @Sendable (Int) -> Void) async throws {
+        let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .bind(host: host, port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(
+                        wrappingChannelSynchronously: channel)
+                }
+            }
+        onListening(listener.channel.localAddress?.port ?? port)
+        try await withThrowingDiscardingTaskGroup { group in
+            try await listener.executeThenClose { connections in
+                for try await connection in connections {
+                    group.addTask { try? await respond(on: connection) }
+                }
+            }
+        }
+    }
+
+    private func respond(on connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>) async throws {
+        try await connection.executeThenClose { inbound, outbound in
+            var path: String?
+            for try await part in inbound {
+                switch part {
+                case .head(let head): path = head.method == .GET ? head.uri : nil
+                case .body: break
+                case .end:
+                    let (status, body): (HTTPResponseStatus, String) =
+                        switch path {
+                        case "/metrics": (.ok, await render())
+                        case "/healthz": (.ok, "ok\n")
+                        default: (.notFound, "not found: try /metrics or /healthz\n")
+                        }
+                    var headers = HTTPHeaders()
+                    headers.add(name: "Content-Type", value: "text/plain; version=0.0.4; charset=utf-8")
+                    headers.add(name: "Content-Length", value: String(body.utf8.count))
+                    headers.add(name: "Connection", value: "close")
+                    try await outbound.write(
+                        .head(HTTPResponseHead(version: .http1_1, status: status, headers: headers)))
+                    try await outbound.write(.body(.byteBuffer(ByteBuffer(string: body))))
+                    try await outbound.write(.end(nil))
+                    return
+                }
+            }
+        }
+    }
+}
+
+/// Resident memory of this process, from /proc (0 where unavailable).
+func residentMemoryBytes() -> Int {
+    guard let statm = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8),
+        let pages = statm.split(separator: " ").dropFirst().first.flatMap({ Int($0) })
+    else { return 0 }
+    return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+}
