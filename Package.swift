@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "Wire", targets: ["Wire"]),
         .library(name: "Storage", targets: ["Storage"]),
         .library(name: "Client", targets: ["Client"]),
+        .library(name: "Server", targets: ["Server"]),
         .library(name: "NetworkSimulator", targets: ["NetworkSimulator"]),
     ],
     dependencies: [

@@ -46,6 +46,19 @@ let package = Package(
             path: "Benchmarks/StorageBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        .executableTarget(
+            name: "ServerBenchmarks",
+            dependencies: [
+                .product(name: "Scuttlebutt", package: "Scuttleboard"),
+                .product(name: "Whiteboard", package: "Scuttleboard"),
+                .product(name: "Storage", package: "Scuttleboard"),
+                .product(name: "Server", package: "Scuttleboard"),
+                .product(name: "Client", package: "Scuttleboard"),
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/ServerBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -53,11 +53,15 @@ public actor Room {
             peer: PeerID(0), reducer: BoardReducer(), initialState: Board(), configuration: replica,
             wallClock: SystemWallClock())
         let stored = try log.load(room: name)
-        for update in stored.updates {
+        for (index, update) in stored.updates.enumerated() {
             let id = UpdateID(origin: update.origin, seq: update.seq)
             guard let action = try? BoardActionCodec.decode(update.action, context: id) else { continue }
             _ = store.receive(
                 Update(origin: update.origin, seq: update.seq, timestamp: update.timestamp, action: action))
+            // The log replays in total order, so the frontier can follow it
+            // (up to the persisted one): history folds as it loads instead
+            // of holding every entry and snapshot until the end.
+            if index % 4_096 == 4_095 { store.advanceFrontier(to: min(update.timestamp, stored.frontier)) }
         }
         store.advanceFrontier(to: stored.frontier)
         persistedFrontier = stored.frontier

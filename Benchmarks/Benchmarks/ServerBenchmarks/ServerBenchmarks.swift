@@ -1,0 +1,110 @@
+import Benchmark
+import Client
+import Foundation
+import Scuttlebutt
+import Server
+import Storage
+import Whiteboard
+
+func temporaryDatabase() throws -> String {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+        "scuttleboard-bench-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    return folder.appendingPathComponent("rooms.sqlite").path
+}
+
+/// A database holding one room of `count` actions: strokes of 100 extends
+/// from 16 origins, as a busy board accumulates them.
+func databaseWithRoom(of count: Int) async throws -> String {
+    let path = try temporaryDatabase()
+    let log = try DurableLog(path: path, durability: .off)
+    var seqs = [UInt64](repeating: 0, count: 16)
+    var strokes = [UpdateID?](repeating: nil, count: 16)
+    var batch: [StoredUpdate] = []
+    let start: UInt64 = 1_764_316_800_000
+    for index in 0..<count {
+        let origin = index % 16
+        seqs[origin] += 1
+        let id = UpdateID(origin: PeerID(UInt64(origin + 1)), seq: seqs[origin])
+        let action: BoardAction
+        if let stroke = strokes[origin], seqs[origin] % 100 != 0 {
+            action = .extendStroke(stroke, points: [Point(Int32(index % 2_000), Int32(index % 1_200))])
+        } else {
+            action = .beginStroke(at: Point(Int32(index % 2_000), 0), style: Style(color: UInt8(origin)))
+            strokes[origin] = id
+        }
+        batch.append(
+            StoredUpdate(
+                origin: id.origin, seq: id.seq, timestamp: Timestamp(milliseconds: start + UInt64(index), counter: 0),
+                action: BoardActionCodec.encode(action, context: id)))
+        if batch.count == 10_000 {
+            try await log.append(room: "big", batch)
+            batch.removeAll(keepingCapacity: true)
+        }
+    }
+    if !batch.isEmpty { try await log.append(room: "big", batch) }
+    // A running server persists the frontier as it advances, a little
+    // behind the newest updates.
+    try await log.setFrontier(Timestamp(milliseconds: start + UInt64(count) - 1_000, counter: 0), room: "big")
+    try log.checkpoint()
+    return path
+}
+
+let benchmarks: @Sendable () -> Void = {
+    Benchmark.defaultConfiguration = .init(
+        metrics: [.wallClock, .peakMemoryResident], warmupIterations: 0, maxDuration: .seconds(30), maxIterations: 3)
+
+    for count in [100_000, 1_000_000] {
+        Benchmark("Recover a room of \(count) actions from SQLite (open, read, replay)") {
+            (benchmark: Benchmark, path: String) in
+            for _ in benchmark.scaledIterations {
+                var configuration = ServerConfiguration()
+                configuration.databasePath = path
+                let server = try ScuttleboardServer(configuration: configuration)
+                blackHole(try await server.room(named: "big"))
+            }
+        } setup: {
+            try await databaseWithRoom(of: count)
+        }
+    }
+
+    Benchmark(
+        "Fan-out over loopback: 1 client draws 2 000 updates, 8 watch (delivered updates)",
+        configuration: .init(metrics: [.wallClock, .throughput], scalingFactor: .kilo, maxIterations: 5)
+    ) { benchmark in
+        var configuration = ServerConfiguration()
+        configuration.port = 0
+        configuration.databasePath = nil
+        configuration.maxUpdatesPerSecond = 1_000_000
+        let server = try ScuttleboardServer(configuration: configuration)
+        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+        let serving = Task { try await server.run(onListening: { continuation.yield($0) }) }
+        var port = 0
+        for await bound in ports {
+            port = bound
+            break
+        }
+        func client(_ name: String) throws -> BoardClient {
+            var settings = ClientConfiguration(host: "127.0.0.1", port: port, room: "fanout", name: name)
+            settings.minReconnectDelay = 10
+            return try BoardClient(configuration: settings)
+        }
+        let drawer = try client("drawer")
+        let watchers = try (0..<8).map { try client("watcher\($0)") }
+        let tasks = ([drawer] + watchers).map { peer in Task { await peer.run() } }
+        for watcher in watchers { while await watcher.state != .live { try await Task.sleep(for: .milliseconds(5)) } }
+        let total = benchmark.scaledIterations.count * 2
+        benchmark.startMeasurement()
+        let stroke = try await drawer.record(.beginStroke(at: .zero, style: Style(color: 1)))
+        for index in 1..<total {
+            try await drawer.record(.extendStroke(stroke.id, points: [Point(Int32(index % 500), Int32(index % 300))]))
+        }
+        for watcher in watchers {
+            while await watcher.digest[drawer.peer] < UInt64(total) { try await Task.sleep(for: .milliseconds(1)) }
+        }
+        benchmark.stopMeasurement()
+        tasks.forEach { $0.cancel() }
+        await server.shutdown()
+        serving.cancel()
+    }
+}
