@@ -100,17 +100,11 @@ public actor BoardClient {
             peer = PeerID.random()
             try local.setSetting("peer", (0..<8).map { UInt8(truncatingIfNeeded: peer.rawValue >> (8 * $0)) })
         }
-        var replica = ReplicaConfiguration()
-        replica.historyLimit = .frontier
-        replica.snapshotPolicy = BoardReducer.recommendedSnapshotPolicy
         let store = ReplicatedStore(
-            peer: peer, reducer: BoardReducer(), initialState: Board(), configuration: replica,
+            peer: peer, reducer: BoardReducer(), initialState: Board(), configuration: .board(isAuthority: false),
             wallClock: SystemClock())
-        for update in try local.load(room: configuration.room).updates {
-            let id = UpdateID(origin: update.origin, seq: update.seq)
-            guard let action = try? BoardActionCodec.decode(update.action, context: id) else { continue }
-            _ = store.receive(
-                Update(origin: update.origin, seq: update.seq, timestamp: update.timestamp, action: action))
+        for stored in try local.load(room: configuration.room).updates {
+            if let update = stored.decoded(with: BoardActionCodec.decode) { _ = store.receive(update) }
         }
         self.local = local
         self.peer = peer
@@ -188,10 +182,7 @@ public actor BoardClient {
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .connect(host: configuration.host, port: configuration.port) { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(
-                        ByteToMessageHandler(GossipFrameDecoder<BoardActionCodec>()))
-                    try channel.pipeline.syncOperations.addHandler(
-                        MessageToByteHandler(GossipFrameEncoder<BoardActionCodec>()))
+                    try channel.pipeline.syncOperations.addGossipFrameCoders(BoardActionCodec.self)
                     return try NIOAsyncChannel<Message, Message>(wrappingChannelSynchronously: channel)
                 }
             }
@@ -292,9 +283,7 @@ public actor BoardClient {
     }
 
     static func stored(_ update: Update<BoardAction>) -> StoredUpdate {
-        StoredUpdate(
-            origin: update.origin, seq: update.seq, timestamp: update.timestamp,
-            action: BoardActionCodec.encode(update.action, context: update.id))
+        StoredUpdate(update, encode: BoardActionCodec.encode)
     }
 }
 

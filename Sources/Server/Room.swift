@@ -45,26 +45,20 @@ public actor Room {
         self.log = log
         self.configuration = configuration
         executor = DispatchQueueExecutor(label: "scuttleboard.room.\(name)")
-        var replica = ReplicaConfiguration()
-        replica.isAuthority = true
-        replica.historyLimit = .frontier
-        replica.snapshotPolicy = BoardReducer.recommendedSnapshotPolicy
         store = ReplicatedStore(
-            peer: PeerID(0), reducer: BoardReducer(), initialState: Board(), configuration: replica,
+            peer: PeerID(0), reducer: BoardReducer(), initialState: Board(), configuration: .board(isAuthority: true),
             wallClock: SystemWallClock())
-        let stored = try log.load(room: name)
-        for (index, update) in stored.updates.enumerated() {
-            let id = UpdateID(origin: update.origin, seq: update.seq)
-            guard let action = try? BoardActionCodec.decode(update.action, context: id) else { continue }
-            _ = store.receive(
-                Update(origin: update.origin, seq: update.seq, timestamp: update.timestamp, action: action))
+        let room = try log.load(room: name)
+        for (index, stored) in room.updates.enumerated() {
+            guard let update = stored.decoded(with: BoardActionCodec.decode) else { continue }
+            _ = store.receive(update)
             // The log replays in total order, so the frontier can follow it
             // (up to the persisted one): history folds as it loads instead
             // of holding every entry and snapshot until the end.
-            if index % 4_096 == 4_095 { store.advanceFrontier(to: min(update.timestamp, stored.frontier)) }
+            if index % 4_096 == 4_095 { store.advanceFrontier(to: min(update.timestamp, room.frontier)) }
         }
-        store.advanceFrontier(to: stored.frontier)
-        persistedFrontier = stored.frontier
+        store.advanceFrontier(to: room.frontier)
+        persistedFrontier = room.frontier
     }
 
     /// The board as the room holds it.
@@ -168,11 +162,7 @@ public actor Room {
             case .send(let message):
                 send(message, to: id)
             case .applied(let updates):
-                let stored = updates.map {
-                    StoredUpdate(
-                        origin: $0.origin, seq: $0.seq, timestamp: $0.timestamp,
-                        action: BoardActionCodec.encode($0.action, context: $0.id))
-                }
+                let stored = updates.map { StoredUpdate($0, encode: BoardActionCodec.encode) }
                 counters.received(updates.count)
                 do {
                     // Durable before the ack that follows this output goes out.

@@ -53,10 +53,8 @@ public final class ScuttleboardServer: Sendable {
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .bind(host: configuration.host, port: configuration.port) { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(
-                        ByteToMessageHandler(GossipFrameDecoder<BoardActionCodec>(maxFrameSize: maxFrameSize)))
-                    try channel.pipeline.syncOperations.addHandler(
-                        MessageToByteHandler(GossipFrameEncoder<BoardActionCodec>()))
+                    try channel.pipeline.syncOperations.addGossipFrameCoders(
+                        BoardActionCodec.self, maxFrameSize: maxFrameSize)
                     // Output half-closure lets a goodbye reach the peer before the
                     // socket closes (see `closeGracefully`).
                     return try NIOAsyncChannel<Message, Message>(

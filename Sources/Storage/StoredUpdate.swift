@@ -79,3 +79,20 @@ public struct DurableLogStatistics: Sendable, Hashable {
     /// Time spent committing, over all transactions.
     public var commitNanoseconds: UInt64 = 0
 }
+
+extension StoredUpdate {
+    /// `update` as stored, its action encoded by the app's codec.
+    public init<Action>(_ update: Update<Action>, encode: (Action, UpdateID) -> [UInt8]) {
+        self.init(
+            origin: update.origin, seq: update.seq, timestamp: update.timestamp,
+            action: encode(update.action, update.id))
+    }
+
+    /// The update this stores, its action decoded by the app's codec; nil
+    /// when the bytes do not decode.
+    public func decoded<Action>(with decode: ([UInt8], UpdateID) throws -> Action) -> Update<Action>? {
+        let id = UpdateID(origin: origin, seq: seq)
+        guard let action = try? decode(self.action, id) else { return nil }
+        return Update(origin: origin, seq: seq, timestamp: timestamp, action: action)
+    }
+}

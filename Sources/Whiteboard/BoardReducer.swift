@@ -200,3 +200,15 @@ public struct BoardReducer: Reducer {
         return points.contains { local.contains($0) }
     }
 }
+
+extension ReplicaConfiguration {
+    /// How a board replica is set up: history kept above the stable frontier,
+    /// the board's snapshot policy; `isAuthority` for the server's replica.
+    public static func board(isAuthority: Bool) -> ReplicaConfiguration {
+        var configuration = ReplicaConfiguration()
+        configuration.isAuthority = isAuthority
+        configuration.historyLimit = .frontier
+        configuration.snapshotPolicy = BoardReducer.recommendedSnapshotPolicy
+        return configuration
+    }
+}

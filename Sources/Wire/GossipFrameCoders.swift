@@ -47,3 +47,13 @@ public final class GossipFrameEncoder<Codec: WireActionCodec>: MessageToByteEnco
         encoder.encode(data, into: &out)
     }
 }
+
+extension ChannelPipeline.SynchronousOperations {
+    /// Adds the protocol v1 frame decoder and encoder for `codec`'s actions.
+    public func addGossipFrameCoders<Codec: WireActionCodec>(
+        _ codec: Codec.Type, maxFrameSize: Int = WireFormat.defaultMaxFrameSize
+    ) throws {
+        try addHandler(ByteToMessageHandler(GossipFrameDecoder<Codec>(maxFrameSize: maxFrameSize)))
+        try addHandler(MessageToByteHandler(GossipFrameEncoder<Codec>()))
+    }
+}

@@ -206,11 +206,11 @@ struct Export: ParsableCommand {
         }
         var updates: [Update<BoardAction>] = []
         for update in stored.updates {
-            let id = UpdateID(origin: update.origin, seq: update.seq)
-            guard let action = try? BoardActionCodec.decode(update.action, context: id) else {
-                throw CommandFailure(message: "update \(id) in room \"\(room)\" does not decode")
+            guard let decoded = update.decoded(with: BoardActionCodec.decode) else {
+                throw CommandFailure(
+                    message: "update \(update.origin)#\(update.seq) in room \"\(room)\" does not decode")
             }
-            updates.append(Update(origin: update.origin, seq: update.seq, timestamp: update.timestamp, action: action))
+            updates.append(decoded)
         }
         switch format {
         case .json:

@@ -38,20 +38,14 @@ import Wire
     @Test func aFloodIsCutOffAndTheRoomCarriesOn() async throws {
         let server = try await RunningServer { $0.maxUpdatesPerSecond = 10 }
         let port = server.port
-        let reason = try await withTimeout(20, "the flood") {
-            let channel = try await connect(port: port)
-            return try await channel.executeThenClose { inbound, outbound in
-                var messages = inbound.makeAsyncIterator()
-                let peer = LoopbackPeer(name: "flood", room: "busy")
-                try await peer.start(outbound)
-                try await peer.run(&messages, outbound) { peer.session.isCaughtUp }
-                for index in 0..<60 {
-                    try await peer.record(
-                        .addText(at: Point(0, Int32(index) * 2), text: "x", style: Style(color: 1)), outbound)
-                }
-                try await peer.run(&messages, outbound) { peer.goodbye != nil }
-                return peer.goodbye
+        let reason = try await withPeer(port: port, name: "flood", room: "busy") { peer, messages, outbound in
+            try await peer.run(&messages, outbound) { peer.session.isCaughtUp }
+            for index in 0..<60 {
+                try await peer.record(
+                    .addText(at: Point(0, Int32(index) * 2), text: "x", style: Style(color: 1)), outbound)
             }
+            try await peer.run(&messages, outbound) { peer.goodbye != nil }
+            return peer.goodbye
         }
         #expect(reason == .limitExceeded("more than 10 updates per second"))
         let stored = try server.server.log.load(room: "busy").updates.count

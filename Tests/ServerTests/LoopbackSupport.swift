@@ -105,10 +105,7 @@ func connect(port: Int) async throws -> NIOAsyncChannel<Message, Message> {
     try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
         .connect(host: "127.0.0.1", port: port) { channel in
             channel.eventLoop.makeCompletedFuture {
-                try channel.pipeline.syncOperations.addHandler(
-                    ByteToMessageHandler(GossipFrameDecoder<BoardActionCodec>()))
-                try channel.pipeline.syncOperations.addHandler(
-                    MessageToByteHandler(GossipFrameEncoder<BoardActionCodec>()))
+                try channel.pipeline.syncOperations.addGossipFrameCoders(BoardActionCodec.self)
                 return try NIOAsyncChannel<Message, Message>(wrappingChannelSynchronously: channel)
             }
         }
@@ -121,11 +118,9 @@ final class LoopbackPeer {
     private(set) var goodbye: CloseReason?
 
     init(name: String, room: String, role: PeerRole = .editor, peer: PeerID = .random(), credentials: String? = nil) {
-        var replica = ReplicaConfiguration()
-        replica.historyLimit = .frontier
-        replica.snapshotPolicy = BoardReducer.recommendedSnapshotPolicy
         store = ReplicatedStore(
-            peer: peer, reducer: BoardReducer(), initialState: Board(), configuration: replica, wallClock: TestClock())
+            peer: peer, reducer: BoardReducer(), initialState: Board(), configuration: .board(isAuthority: false),
+            wallClock: TestClock())
         var configuration = GossipSessionConfiguration(name: name, room: room, role: role)
         configuration.remoteIsAuthority = true
         configuration.credentials = credentials
@@ -225,4 +220,27 @@ func freePort() async throws -> Int {
     let port = server.port
     await server.stop()
     return port
+}
+
+/// Connects a ``LoopbackPeer`` to `port`, sends its hello, and runs `body`
+/// with it, the inbound messages and the outbound writer; fails after
+/// `seconds`.
+func withPeer<T: Sendable>(
+    port: Int, name: String = "peer", room: String, role: PeerRole = .editor, id: PeerID = .random(),
+    credentials: String? = nil, seconds: Double = 20,
+    _ body:
+        @escaping @Sendable (
+            LoopbackPeer, inout NIOAsyncChannelInboundStream<Message>.AsyncIterator,
+            NIOAsyncChannelOutboundWriter<Message>
+        ) async throws -> T
+) async throws -> T {
+    try await withTimeout(seconds, "\(name) in \(room)") {
+        let channel = try await connect(port: port)
+        return try await channel.executeThenClose { inbound, outbound in
+            var messages = inbound.makeAsyncIterator()
+            let peer = LoopbackPeer(name: name, room: room, role: role, peer: id, credentials: credentials)
+            try await peer.start(outbound)
+            return try await body(peer, &messages, outbound)
+        }
+    }
 }

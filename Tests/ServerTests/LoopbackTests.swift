@@ -28,25 +28,14 @@ import Wire
     @Test func twoClientsInARoomConverge() async throws {
         let server = try await RunningServer()
         let port = server.port
-        let drawn = try await withTimeout(20, "the drawing client") {
-            let channel = try await connect(port: port)
-            return try await channel.executeThenClose { inbound, outbound in
-                var messages = inbound.makeAsyncIterator()
-                let peer = LoopbackPeer(name: "alice", room: "sketch")
-                try await peer.start(outbound)
-                try await Self.draw(peer, extends: 60, inbound: &messages, outbound: outbound)
-                return (peer.store.digest, peer.store.state.stateHash)
-            }
+        let drawn = try await withPeer(port: port, name: "alice", room: "sketch") { peer, messages, outbound in
+            try await Self.draw(peer, extends: 60, inbound: &messages, outbound: outbound)
+            return (peer.store.digest, peer.store.state.stateHash)
         }
-        let seen = try await withTimeout(20, "the watching client") {
-            let channel = try await connect(port: port)
-            return try await channel.executeThenClose { inbound, outbound in
-                var messages = inbound.makeAsyncIterator()
-                let peer = LoopbackPeer(name: "bob", room: "sketch", role: .viewer)
-                try await peer.start(outbound)
-                try await peer.run(&messages, outbound) { peer.store.digest.covers(drawn.0) }
-                return (peer.store.digest, peer.store.state.stateHash)
-            }
+        let seen = try await withPeer(port: port, name: "bob", room: "sketch", role: .viewer) {
+            peer, messages, outbound in
+            try await peer.run(&messages, outbound) { peer.store.digest.covers(drawn.0) }
+            return (peer.store.digest, peer.store.state.stateHash)
         }
         #expect(seen.0 == drawn.0)
         #expect(seen.1 == drawn.1)
@@ -59,27 +48,15 @@ import Wire
     @Test func acknowledgedUpdatesSurviveARestart() async throws {
         let server = try await RunningServer()
         let port = server.port
-        let drawn = try await withTimeout(20, "drawing") {
-            let channel = try await connect(port: port)
-            return try await channel.executeThenClose { inbound, outbound in
-                var messages = inbound.makeAsyncIterator()
-                let peer = LoopbackPeer(name: "alice", room: "durable")
-                try await peer.start(outbound)
-                try await Self.draw(peer, extends: 30, inbound: &messages, outbound: outbound)
-                return (peer.store.digest, peer.store.state.stateHash)
-            }
+        let drawn = try await withPeer(port: port, name: "alice", room: "durable") { peer, messages, outbound in
+            try await Self.draw(peer, extends: 30, inbound: &messages, outbound: outbound)
+            return (peer.store.digest, peer.store.state.stateHash)
         }
         try await server.restart()
         let newPort = server.port
-        let reloaded = try await withTimeout(20, "catching up after the restart") {
-            let channel = try await connect(port: newPort)
-            return try await channel.executeThenClose { inbound, outbound in
-                var messages = inbound.makeAsyncIterator()
-                let peer = LoopbackPeer(name: "carol", room: "durable")
-                try await peer.start(outbound)
-                try await peer.run(&messages, outbound) { peer.session.isCaughtUp }
-                return (peer.store.digest, peer.store.state.stateHash)
-            }
+        let reloaded = try await withPeer(port: newPort, name: "carol", room: "durable") { peer, messages, outbound in
+            try await peer.run(&messages, outbound) { peer.session.isCaughtUp }
+            return (peer.store.digest, peer.store.state.stateHash)
         }
         #expect(reloaded.0 == drawn.0)
         #expect(reloaded.1 == drawn.1)
@@ -113,15 +90,9 @@ import Wire
         }
         #expect(reason == .protocolViolation("unknown message type 99"))
         // The room still serves everyone else.
-        let digest = try await withTimeout(20, "an honest client") {
-            let channel = try await connect(port: port)
-            return try await channel.executeThenClose { inbound, outbound in
-                var messages = inbound.makeAsyncIterator()
-                let peer = LoopbackPeer(name: "alice", room: "shared")
-                try await peer.start(outbound)
-                try await Self.draw(peer, extends: 5, inbound: &messages, outbound: outbound)
-                return peer.store.digest
-            }
+        let digest = try await withPeer(port: port, name: "alice", room: "shared") { peer, messages, outbound in
+            try await Self.draw(peer, extends: 5, inbound: &messages, outbound: outbound)
+            return peer.store.digest
         }
         #expect(digest.totalCount == 7)
         await server.stop()
@@ -130,21 +101,16 @@ import Wire
     @Test func aForgedOriginIsRefusedAndNotStored() async throws {
         let server = try await RunningServer()
         let port = server.port
-        let reason = try await withTimeout(20, "the refusal") {
-            let channel = try await connect(port: port)
-            return try await channel.executeThenClose { inbound, outbound in
-                var messages = inbound.makeAsyncIterator()
-                let peer = LoopbackPeer(name: "mallory", room: "guarded", peer: PeerID(0xBAD))
-                try await peer.start(outbound)
-                try await peer.run(&messages, outbound) { peer.session.isCaughtUp }
-                let forged = Update<BoardAction>(
-                    origin: PeerID(0xA11CE), seq: 1,
-                    timestamp: Timestamp(milliseconds: TestClock().milliseconds(), counter: 0),
-                    action: .clear)
-                try await outbound.write(.updates([forged]))
-                try await peer.run(&messages, outbound) { peer.goodbye != nil }
-                return peer.goodbye
-            }
+        let reason = try await withPeer(port: port, name: "mallory", room: "guarded", id: PeerID(0xBAD)) {
+            peer, messages, outbound in
+            try await peer.run(&messages, outbound) { peer.session.isCaughtUp }
+            let forged = Update<BoardAction>(
+                origin: PeerID(0xA11CE), seq: 1,
+                timestamp: Timestamp(milliseconds: TestClock().milliseconds(), counter: 0),
+                action: .clear)
+            try await outbound.write(.updates([forged]))
+            try await peer.run(&messages, outbound) { peer.goodbye != nil }
+            return peer.goodbye
         }
         guard case .protocolViolation(let what)? = reason else {
             Issue.record("expected a protocol violation, got \(String(describing: reason))")

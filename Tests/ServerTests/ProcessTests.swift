@@ -52,36 +52,36 @@ import Wire
         }
     }
 
-    @Test func anAcknowledgedUpdateSurvivesSIGKILL() async throws {
-        guard FileManager.default.isExecutableFile(atPath: Self.executable.path) else {
-            Issue.record("\(Self.executable.path) is not built; run swift build --build-tests")
-            return
+    /// A fresh database path in a folder of its own, or nil (with an issue
+    /// recorded) when the executable under test is not built.
+    static func prepare() throws -> (folder: URL, database: String)? {
+        guard FileManager.default.isExecutableFile(atPath: executable.path) else {
+            Issue.record("\(executable.path) is not built; run swift build --build-tests")
+            return nil
         }
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("scuttleboard-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        return (folder, folder.appendingPathComponent("rooms.sqlite").path)
+    }
+
+    @Test func anAcknowledgedUpdateSurvivesSIGKILL() async throws {
+        guard let (folder, database) = try Self.prepare() else { return }
         defer { try? FileManager.default.removeItem(at: folder) }
-        let database = folder.appendingPathComponent("rooms.sqlite").path
 
         let first = try ServerProcess(database: database)
         try first.waitUntilListening()
         let port = first.port
         // Draw, wait for every ack (each follows durability), then keep
         // drawing without waiting, and kill the server mid-stream.
-        let acknowledged = try await withTimeout(30, "drawing before the kill") {
-            let channel = try await connect(port: port)
-            return try await channel.executeThenClose { inbound, outbound in
-                var messages = inbound.makeAsyncIterator()
-                let peer = LoopbackPeer(name: "alice", room: "crash")
-                try await peer.start(outbound)
-                try await LoopbackTests.draw(peer, extends: 40, inbound: &messages, outbound: outbound)
-                let confirmed = peer.store.digest
-                let stroke = try await peer.record(.beginStroke(at: Point(9, 9), style: Style(color: 2)), outbound)
-                for step in 0..<20 {
-                    try await peer.record(.extendStroke(stroke.id, points: [Point(Int32(step), 9)]), outbound)
-                }
-                kill(first.process.processIdentifier, SIGKILL)
-                return confirmed
+        let acknowledged = try await withPeer(port: port, name: "alice", room: "crash") { peer, messages, outbound in
+            try await LoopbackTests.draw(peer, extends: 40, inbound: &messages, outbound: outbound)
+            let confirmed = peer.store.digest
+            let stroke = try await peer.record(.beginStroke(at: Point(9, 9), style: Style(color: 2)), outbound)
+            for step in 0..<20 {
+                try await peer.record(.extendStroke(stroke.id, points: [Point(Int32(step), 9)]), outbound)
             }
+            kill(first.process.processIdentifier, SIGKILL)
+            return confirmed
         }
         first.process.waitUntilExit()
         #expect(first.process.terminationReason == .uncaughtSignal)
@@ -89,15 +89,10 @@ import Wire
         let second = try ServerProcess(database: database)
         try second.waitUntilListening()
         let secondPort = second.port
-        let recovered = try await withTimeout(30, "catching up after the kill") {
-            let channel = try await connect(port: secondPort)
-            return try await channel.executeThenClose { inbound, outbound in
-                var messages = inbound.makeAsyncIterator()
-                let peer = LoopbackPeer(name: "bob", room: "crash", role: .viewer)
-                try await peer.start(outbound)
-                try await peer.run(&messages, outbound) { peer.session.isCaughtUp }
-                return peer.store.digest
-            }
+        let recovered = try await withPeer(port: secondPort, name: "bob", room: "crash", role: .viewer) {
+            peer, messages, outbound in
+            try await peer.run(&messages, outbound) { peer.session.isCaughtUp }
+            return peer.store.digest
         }
         #expect(recovered.covers(acknowledged), "acknowledged \(acknowledged), recovered \(recovered)")
         second.process.terminate()
@@ -105,14 +100,9 @@ import Wire
     }
 
     @Test func sigtermSaysGoodbyeAndExitsCleanly() async throws {
-        guard FileManager.default.isExecutableFile(atPath: Self.executable.path) else {
-            Issue.record("\(Self.executable.path) is not built; run swift build --build-tests")
-            return
-        }
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("scuttleboard-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        guard let (folder, database) = try Self.prepare() else { return }
         defer { try? FileManager.default.removeItem(at: folder) }
-        let server = try ServerProcess(database: folder.appendingPathComponent("rooms.sqlite").path)
+        let server = try ServerProcess(database: database)
         try server.waitUntilListening()
         let port = server.port
         let goodbye = try await withTimeout(30, "the shutdown goodbye") {
@@ -157,14 +147,8 @@ import Wire
     }
 
     @Test func exportWritesTheGoldenRendersOfAStoredRoom() async throws {
-        guard FileManager.default.isExecutableFile(atPath: ProcessTests.executable.path) else {
-            Issue.record("\(ProcessTests.executable.path) is not built; run swift build --build-tests")
-            return
-        }
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("scuttleboard-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        guard let (folder, database) = try ProcessTests.prepare() else { return }
         defer { try? FileManager.default.removeItem(at: folder) }
-        let database = folder.appendingPathComponent("rooms.sqlite").path
         let session = try JSONDecoder().decode(
             [Update<BoardAction>].self, from: Data(contentsOf: Self.fixtures.appendingPathComponent("session.json")))
         let log = try DurableLog(path: database)
