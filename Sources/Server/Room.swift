@@ -70,6 +70,12 @@ public actor Room {
     /// Sessions currently open.
     public var sessionCount: Int { connections.count }
 
+    /// Batches sent to each peer and not yet acknowledged: bounded by the
+    /// session window, whatever the peer does.
+    public var unacknowledgedBatches: [PeerID: Int] {
+        Dictionary(connections.values.map { ($0.peer, $0.session.unacknowledgedBatches) }, uniquingKeysWith: max)
+    }
+
     private var now: UInt64 { wallClock.milliseconds() }
 
     // MARK: Sessions
