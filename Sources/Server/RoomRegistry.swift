@@ -1,12 +1,24 @@
+import Foundation
 import Storage
 
 /// Maps room names to rooms, loading each from the durable log the first
-/// time someone joins it.
+/// time someone joins it, and unloading it when nobody has been in it for a
+/// while.
+///
+/// Connections *lease* their room and release it when they end; a room is
+/// unloaded only with no lease, so no connection ever holds a room that the
+/// registry has replaced with a fresh load (two live copies would diverge).
 actor RoomRegistry {
+    private struct Entry {
+        let room: Room
+        var leases = 0
+        var idleSince: UInt64?
+    }
+
     private let log: DurableLog
     private let configuration: ServerConfiguration
     private let counters: ServerCounters
-    private var rooms: [String: Room] = [:]
+    private var entries: [String: Entry] = [:]
 
     init(log: DurableLog, configuration: ServerConfiguration, counters: ServerCounters) {
         self.log = log
@@ -15,15 +27,48 @@ actor RoomRegistry {
     }
 
     /// The room called `name`, loaded on first use; nil when the server
-    /// already holds its maximum of rooms.
+    /// already holds its maximum of rooms. Not leased: for tools and tests.
     func room(named name: String) throws(StorageError) -> Room? {
-        if let room = rooms[name] { return room }
-        guard rooms.count < configuration.maxRooms else { return nil }
-        let room = try Room(name: name, log: log, configuration: configuration, counters: counters)
-        rooms[name] = room
+        try entry(named: name)?.room
+    }
+
+    /// The room called `name`, leased to a connection until ``release(_:)``.
+    func lease(_ name: String) throws(StorageError) -> Room? {
+        guard let room = try entry(named: name)?.room else { return nil }
+        entries[name]?.leases += 1
+        entries[name]?.idleSince = nil
         return room
     }
 
+    /// A connection left `name`.
+    func release(_ name: String) {
+        entries[name]?.leases -= 1
+        if entries[name]?.leases == 0 { entries[name]?.idleSince = Self.now }
+    }
+
+    /// Unloads rooms nobody has leased for the idle timeout.
+    /// - Returns: The names unloaded.
+    @discardableResult
+    func unloadIdle() -> [String] {
+        let now = Self.now
+        let idle = entries.filter { _, entry in
+            entry.leases == 0 && entry.idleSince.map { now >= $0 + configuration.idleRoomTimeout } ?? false
+        }.map(\.key)
+        for name in idle { entries[name] = nil }
+        return idle
+    }
+
     /// Every loaded room.
-    var loaded: [Room] { Array(rooms.values) }
+    var loaded: [Room] { entries.values.map(\.room) }
+
+    private func entry(named name: String) throws(StorageError) -> Entry? {
+        if let entry = entries[name] { return entry }
+        guard entries.count < configuration.maxRooms else { return nil }
+        let entry = Entry(
+            room: try Room(name: name, log: log, configuration: configuration, counters: counters), idleSince: Self.now)
+        entries[name] = entry
+        return entry
+    }
+
+    private static var now: UInt64 { UInt64(Date().timeIntervalSince1970 * 1_000) }
 }

@@ -159,6 +159,9 @@ public final class ScuttleboardServer: Sendable {
         while !Task.isCancelled && !isStopping {
             try await Task.sleep(for: .milliseconds(configuration.tickInterval))
             for room in await registry.loaded { await room.tick() }
+            for name in await registry.unloadIdle() {
+                configuration.logger.info("unloaded idle room", metadata: ["room": "\(name)"])
+            }
         }
     }
 
@@ -201,8 +204,9 @@ public final class ScuttleboardServer: Sendable {
         defer { counters.connectionClosed() }
         try? await connection.executeThenClose { inbound, outbound in
             var messages = inbound.makeAsyncIterator()
-            if let room = await admit(&messages, outbound: outbound) {
-                await converse(in: room, over: connection, messages: &messages, outbound: outbound)
+            if let admitted = await admit(&messages, outbound: outbound) {
+                await converse(in: admitted, over: connection, messages: &messages, outbound: outbound)
+                await registry.release(admitted.1.room)
             }
             await closeGracefully(connection, messages: &messages, outbound: outbound)
         }
@@ -239,7 +243,7 @@ public final class ScuttleboardServer: Sendable {
             return nil
         }
         do {
-            guard let room = try await registry.room(named: hello.room) else {
+            guard let room = try await registry.lease(hello.room) else {
                 await refuse(.limitExceeded("the server already holds \(configuration.maxRooms) rooms"), on: outbound)
                 return nil
             }

@@ -30,6 +30,8 @@ public struct ServerConfiguration: Sendable {
     public var maxRooms = 1_000
     /// Updates one connection may send per second (bursts up to twice that).
     public var maxUpdatesPerSecond = 2_000
+    /// Milliseconds a room stays loaded after its last session ends.
+    public var idleRoomTimeout: UInt64 = 300_000
     /// The HTTP port for `/metrics` and `/healthz`; nil for none, 0 for any.
     public var metricsPort: Int?
     /// Where log lines go; silent unless the app sets one up.

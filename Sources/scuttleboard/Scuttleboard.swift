@@ -77,6 +77,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Updates one connection may send per second (bursts up to twice that).")
     var rateLimit = 2_000
 
+    @Option(help: "Seconds a room stays in memory after its last session ends.")
+    var idleRoomTimeout = 300
+
     @Option(help: "Serve Prometheus metrics at /metrics and /healthz on this HTTP port (0: any free port).")
     var metricsPort: Int?
 
@@ -117,6 +120,7 @@ struct Serve: AsyncParsableCommand {
         configuration.maxRooms = maxRooms
         configuration.maxUpdatesPerSecond = rateLimit
         configuration.metricsPort = metricsPort
+        configuration.idleRoomTimeout = UInt64(max(0, idleRoomTimeout)) * 1_000
         guard let level = Logger.Level(rawValue: logLevel) else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
         }

@@ -1,0 +1,33 @@
+import Foundation
+import Scuttlebutt
+import Server
+import Testing
+import Whiteboard
+
+@Suite(.serialized) struct IdleRoomTests {
+    func loadedRooms(_ server: ScuttleboardServer) async -> Int {
+        let line = await server.metricsText().split(separator: "\n").first { $0.hasPrefix("scuttleboard_rooms ") }
+        return line.flatMap { Int($0.split(separator: " ")[1]) } ?? -1
+    }
+
+    @Test func anIdleRoomUnloadsAndReloadsFromTheLog() async throws {
+        let server = try await RunningServer { $0.idleRoomTimeout = 50 }
+        let port = server.port
+        // While someone is in the room it stays, however long they stay.
+        let drawn = try await withPeer(port: port, name: "alice", room: "nap") { peer, messages, outbound in
+            try await LoopbackTests.draw(peer, extends: 5, inbound: &messages, outbound: outbound)
+            try await Task.sleep(for: .milliseconds(200))
+            #expect(await loadedRooms(server.server) == 1)
+            return peer.store.digest
+        }
+        // Once they leave, it goes.
+        try await eventually(10, "the idle room to unload") { await loadedRooms(server.server) == 0 }
+        // The next joiner finds everything, reloaded from the durable log.
+        let seen = try await withPeer(port: port, name: "bob", room: "nap", role: .viewer) { peer, messages, outbound in
+            try await peer.run(&messages, outbound) { peer.session.isCaughtUp }
+            return peer.store.digest
+        }
+        #expect(seen == drawn)
+        await server.stop()
+    }
+}
