@@ -43,6 +43,16 @@ struct UndoHistory: Sendable, Equatable {
     private(set) var undone: UndoNode?
     private(set) var floor: UInt64 = 0
 
+    /// An empty history.
+    init() {}
+
+    /// A history that can undo `undoable` (newest first) and redo
+    /// `redoable` (next first): the inverse of ``undoable`` and ``redoable``.
+    init(undoable: [UndoRecord], redoable: [UndoRecord]) {
+        for record in undoable.reversed() { done = UndoNode(record, below: done) }
+        for record in redoable.reversed() { undone = UndoNode(record, below: undone) }
+    }
+
     mutating func push(_ record: UndoRecord) {
         done = UndoNode(record, below: done)
         undone = nil

@@ -171,6 +171,24 @@ let benchmarks: @Sendable () -> Void = {
         RenderBox()
     }
 
+    // MARK: Snapshots (for checkpoints)
+
+    Benchmark(
+        "Snapshot: encode + decode a board of 10k elements",
+        configuration: .init(
+            metrics: [.wallClock, .custom("snapshot bytes", useScalingFactor: false)], maxIterations: 50)
+    ) { (benchmark: Benchmark, board: Board) in
+        var size = 0
+        for _ in benchmark.scaledIterations {
+            let bytes = BoardSnapshotCodec.encode(board)
+            size = bytes.count
+            blackHole(try BoardSnapshotCodec.decode(bytes))
+        }
+        benchmark.measurement(.custom("snapshot bytes", useScalingFactor: false), size)
+    } setup: {
+        BoardBox().timeline.state
+    }
+
     // MARK: Wire
 
     Benchmark(

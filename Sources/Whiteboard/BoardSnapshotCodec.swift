@@ -1,0 +1,243 @@
+import HashTreeCollections
+import Scuttlebutt
+
+/// A whole ``Board`` as bytes and back: what a checkpoint stores, so that a
+/// room restarts (and a late joiner starts) from a snapshot plus the suffix
+/// of the log instead of replaying everything.
+///
+/// The encoding is canonical (elements by id, histories by origin), so equal
+/// boards give equal bytes. Decoding checks every length and value and
+/// throws ``BoardCodecError`` rather than trap.
+public enum BoardSnapshotCodec {
+    /// The format version written first.
+    static let version: UInt8 = 1
+    /// Bounds on counts read from untrusted bytes.
+    static let maxCount = 1 << 24
+
+    /// The bytes of `board`.
+    public static func encode(_ board: Board) -> [UInt8] {
+        var writer = ByteWriter()
+        writer.byte(version)
+        let elements = board.elements.values.sorted { ($0.id.origin, $0.id.seq) < ($1.id.origin, $1.id.seq) }
+        writer.varint(UInt64(elements.count))
+        for element in elements { write(element, into: &writer) }
+        let histories = board.undoHistories.sorted { $0.key < $1.key }
+        writer.varint(UInt64(histories.count))
+        for (origin, history) in histories {
+            writer.peer(origin)
+            for records in [history.undoable, history.redoable] {
+                writer.varint(UInt64(records.count))
+                for record in records { write(record, into: &writer) }
+            }
+        }
+        return writer.bytes
+    }
+
+    /// The board `bytes` hold.
+    /// - Throws: ``BoardCodecError`` for anything malformed.
+    public static func decode(_ bytes: some Collection<UInt8>) throws(BoardCodecError) -> Board {
+        var reader = ByteReader(Array(bytes))
+        guard try reader.byte() == version else { throw .valueOutOfRange("snapshot version") }
+        var board = Board()
+        for _ in 0..<(try reader.count("element count")) {
+            let element = try readElement(&reader)
+            board.elements[element.id] = element
+        }
+        for _ in 0..<(try reader.count("history count")) {
+            let origin = try reader.peer()
+            var lists: [[UndoRecord]] = []
+            for _ in 0..<2 {
+                var records: [UndoRecord] = []
+                for _ in 0..<(try reader.count("undo record count")) { records.append(try readRecord(&reader)) }
+                lists.append(records)
+            }
+            board.undoHistories[origin] = UndoHistory(undoable: lists[0], redoable: lists[1])
+        }
+        guard reader.remaining == 0 else { throw .trailingBytes(reader.remaining) }
+        return board
+    }
+
+    // MARK: Elements
+
+    static func write(_ element: Element, into writer: inout ByteWriter) {
+        writer.id(element.id)
+        writer.key(element.z)
+        switch element.shape {
+        case .stroke(let points):
+            writer.byte(0)
+            writer.varint(UInt64(points.count))
+            var previous = Point.zero
+            for point in points {
+                writer.signed(Int64(point.x) - Int64(previous.x))
+                writer.signed(Int64(point.y) - Int64(previous.y))
+                previous = point
+            }
+        case .line(let a, let b):
+            writer.byte(1)
+            writer.point(a)
+            writer.point(b)
+        case .rectangle(let rect):
+            writer.byte(2)
+            writer.rect(rect)
+        case .ellipse(let rect):
+            writer.byte(3)
+            writer.rect(rect)
+        case .text(let origin, let text):
+            writer.byte(4)
+            writer.point(origin)
+            writer.varint(UInt64(text.utf8.count))
+            writer.bytes.append(contentsOf: text.utf8)
+        }
+        writer.style(element.createdStyle)
+        let restyles = element.restyles.sorted { $0.value.key < $1.value.key }
+        writer.varint(UInt64(restyles.count))
+        for (id, write) in restyles {
+            writer.id(id)
+            writer.key(write.key)
+            writer.style(write.style)
+        }
+        writer.point(element.offset)
+        let hiders = element.hiddenBy.sorted { ($0.origin, $0.seq) < ($1.origin, $1.seq) }
+        writer.varint(UInt64(hiders.count))
+        for id in hiders { writer.id(id) }
+        writer.byte(element.isOpen ? 1 : 0)
+    }
+
+    static func readElement(_ reader: inout ByteReader) throws(BoardCodecError) -> Element {
+        let id = try reader.id()
+        let z = try reader.key()
+        let shape: Shape
+        switch try reader.byte() {
+        case 0:
+            var points = PointList()
+            var previous = Point.zero
+            for _ in 0..<(try reader.count("stroke length")) {
+                previous = Point(
+                    try reader.coordinate(adding: try reader.signed(), to: previous.x),
+                    try reader.coordinate(adding: try reader.signed(), to: previous.y))
+                points.append(previous)
+            }
+            shape = .stroke(points)
+        case 1: shape = .line(try reader.point(), try reader.point())
+        case 2: shape = .rectangle(try reader.rect())
+        case 3: shape = .ellipse(try reader.rect())
+        case 4:
+            let origin = try reader.point()
+            let length = try reader.count("text length")
+            guard let text = String(validating: try reader.take(length), as: UTF8.self) else { throw .invalidText }
+            shape = .text(origin, text)
+        default: throw .valueOutOfRange("shape")
+        }
+        var element = Element(id: id, z: z, shape: shape, style: try reader.style())
+        var restyles: [UpdateID: StyleWrite] = [:]
+        for _ in 0..<(try reader.count("restyle count")) {
+            let writeID = try reader.id()
+            restyles[writeID] = StyleWrite(key: try reader.key(), style: try reader.style())
+        }
+        element.restyles = restyles
+        element.offset = try reader.point()
+        var hiders: Set<UpdateID> = []
+        for _ in 0..<(try reader.count("hider count")) { hiders.insert(try reader.id()) }
+        element.hiddenBy = hiders
+        switch try reader.byte() {
+        case 0: element.isOpen = false
+        case 1: element.isOpen = true
+        default: throw .valueOutOfRange("open flag")
+        }
+        return element
+    }
+
+    // MARK: Undo records
+
+    static func write(_ record: UndoRecord, into writer: inout ByteWriter) {
+        switch record {
+        case .created(let id):
+            writer.byte(0)
+            writer.id(id)
+        case .moved(let id, let offset):
+            writer.byte(1)
+            writer.id(id)
+            writer.point(offset)
+        case .restyled(let id, let writeID, let write):
+            writer.byte(2)
+            writer.id(id)
+            writer.id(writeID)
+            writer.key(write.key)
+            writer.style(write.style)
+        case .hid(let ids, let by):
+            writer.byte(3)
+            writer.varint(UInt64(ids.count))
+            for id in ids { writer.id(id) }
+            writer.id(by)
+        }
+    }
+
+    static func readRecord(_ reader: inout ByteReader) throws(BoardCodecError) -> UndoRecord {
+        switch try reader.byte() {
+        case 0: return .created(try reader.id())
+        case 1: return .moved(try reader.id(), by: try reader.point())
+        case 2:
+            let id = try reader.id()
+            let writeID = try reader.id()
+            return .restyled(id, write: writeID, StyleWrite(key: try reader.key(), style: try reader.style()))
+        case 3:
+            var ids: [ElementID] = []
+            for _ in 0..<(try reader.count("hidden count")) { ids.append(try reader.id()) }
+            return .hid(ids, by: try reader.id())
+        default: throw .valueOutOfRange("undo record")
+        }
+    }
+}
+
+extension ByteWriter {
+    mutating func peer(_ peer: PeerID) {
+        withUnsafeBytes(of: peer.rawValue.littleEndian) { bytes.append(contentsOf: $0) }
+    }
+
+    mutating func id(_ id: UpdateID) {
+        peer(id.origin)
+        varint(id.seq)
+    }
+
+    mutating func key(_ key: OrderKey) {
+        varint(key.timestamp.rawValue)
+        peer(key.origin)
+    }
+
+    mutating func rect(_ rect: Rect) {
+        point(Point(rect.minX, rect.minY))
+        point(Point(rect.maxX, rect.maxY))
+    }
+}
+
+extension ByteReader {
+    mutating func count(_ field: String) throws(BoardCodecError) -> Int {
+        let value = try varint()
+        // Every counted item takes at least one byte.
+        guard value <= UInt64(BoardSnapshotCodec.maxCount), value <= UInt64(remaining) else {
+            throw .valueOutOfRange(field)
+        }
+        return Int(value)
+    }
+
+    mutating func peer() throws(BoardCodecError) -> PeerID {
+        var raw: UInt64 = 0
+        for (index, byte) in try take(8).enumerated() { raw |= UInt64(byte) << (8 * UInt64(index)) }
+        return PeerID(raw)
+    }
+
+    mutating func id() throws(BoardCodecError) -> UpdateID {
+        UpdateID(origin: try peer(), seq: try varint())
+    }
+
+    mutating func key() throws(BoardCodecError) -> OrderKey {
+        let timestamp = Timestamp(try varint())
+        return OrderKey(timestamp: timestamp, origin: try peer())
+    }
+
+    mutating func rect() throws(BoardCodecError) -> Rect {
+        let low = try point()
+        let high = try point()
+        return Rect(minX: low.x, minY: low.y, maxX: high.x, maxY: high.y)
+    }
+}

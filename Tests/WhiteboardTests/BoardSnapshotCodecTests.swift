@@ -1,0 +1,67 @@
+import NetworkSimulator
+import Scuttlebutt
+import Testing
+
+@testable import Whiteboard
+
+@Suite struct BoardSnapshotCodecTests {
+    func reduce(_ updates: [Update<BoardAction>]) -> Board {
+        var board = Board()
+        for update in updates.sorted(by: { $0.orderKey < $1.orderKey }) { BoardReducer().reduce(&board, update) }
+        return board
+    }
+
+    @Test(arguments: UInt64(1)...25)
+    func aRandomSessionRoundTrips(seed: UInt64) throws {
+        let board = reduce(randomBoardSession(seed: seed))
+        let bytes = BoardSnapshotCodec.encode(board)
+        let decoded = try BoardSnapshotCodec.decode(bytes)
+        #expect(decoded == board, "seed \(seed)")
+        #expect(decoded.stateHash == board.stateHash)
+        #expect(BoardSnapshotCodec.encode(decoded) == bytes, "the encoding is canonical")
+    }
+
+    @Test func everyFixtureRoundTripsAndKeepsBehavingTheSame() throws {
+        for (name, updates) in FixtureSessions.all {
+            let board = reduce(updates)
+            var decoded = try BoardSnapshotCodec.decode(BoardSnapshotCodec.encode(board))
+            #expect(decoded == board, "\(name)")
+            // Undo and redo work from a decoded board as from the original.
+            var original = board
+            let origins = Set(updates.map(\.origin)).sorted()
+            for (index, origin) in origins.enumerated() {
+                let undo = Update<BoardAction>(
+                    origin: origin, seq: 10_000, timestamp: Timestamp(UInt64(1_000_000 + index)), action: .undo)
+                BoardReducer().reduce(&original, undo)
+                BoardReducer().reduce(&decoded, undo)
+            }
+            #expect(decoded.stateHash == original.stateHash, "\(name)")
+        }
+    }
+
+    @Test func everyTruncationIsRefused() {
+        let bytes = BoardSnapshotCodec.encode(reduce(FixtureSessions.concurrentMoves))
+        for length in 0..<bytes.count {
+            #expect(throws: BoardCodecError.self) { try BoardSnapshotCodec.decode(bytes.prefix(length)) }
+        }
+        #expect(throws: BoardCodecError.trailingBytes(1)) { try BoardSnapshotCodec.decode(bytes + [0]) }
+        #expect(throws: BoardCodecError.valueOutOfRange("snapshot version")) {
+            try BoardSnapshotCodec.decode([9] + bytes.dropFirst())
+        }
+    }
+
+    @Test func randomBytesNeverTrap() {
+        var random = SeededGenerator(seed: 11)
+        for _ in 0..<20_000 {
+            let bytes =
+                [1]
+                + (0..<Int.random(in: 0...48, using: &random)).map { _ in UInt8.random(in: 0...255, using: &random) }
+            _ = try? BoardSnapshotCodec.decode(bytes)
+        }
+    }
+
+    @Test func anEmptyBoardIsThreeBytes() throws {
+        #expect(BoardSnapshotCodec.encode(Board()) == [1, 0, 0])
+        #expect(try BoardSnapshotCodec.decode([1, 0, 0]) == Board())
+    }
+}
