@@ -215,8 +215,7 @@ struct ByteWriter {
             varint((context.seq - id.seq) << 1)
         } else {
             varint(1)
-            withUnsafeBytes(of: id.origin.rawValue.littleEndian) { bytes.append(contentsOf: $0) }
-            varint(id.seq)
+            self.id(id)
         }
     }
 }
@@ -283,13 +282,61 @@ struct ByteReader {
 
     mutating func reference(context: UpdateID) throws(BoardCodecError) -> ElementID {
         let tag = try varint()
-        if tag == 1 {
-            let originBytes = try take(8)
-            var origin: UInt64 = 0
-            for (index, byte) in originBytes.enumerated() { origin |= UInt64(byte) << (8 * UInt64(index)) }
-            return ElementID(origin: PeerID(origin), seq: try varint())
-        }
+        if tag == 1 { return try id() }
         guard tag & 1 == 0, tag >> 1 >= 1, tag >> 1 < context.seq else { throw .valueOutOfRange("element reference") }
         return ElementID(origin: context.origin, seq: context.seq - (tag >> 1))
+    }
+}
+
+extension ByteWriter {
+    mutating func peer(_ peer: PeerID) {
+        withUnsafeBytes(of: peer.rawValue.littleEndian) { bytes.append(contentsOf: $0) }
+    }
+
+    mutating func id(_ id: UpdateID) {
+        peer(id.origin)
+        varint(id.seq)
+    }
+
+    mutating func key(_ key: OrderKey) {
+        varint(key.timestamp.rawValue)
+        peer(key.origin)
+    }
+
+    mutating func rect(_ rect: Rect) {
+        point(Point(rect.minX, rect.minY))
+        point(Point(rect.maxX, rect.maxY))
+    }
+}
+
+extension ByteReader {
+    mutating func count(_ field: String) throws(BoardCodecError) -> Int {
+        let value = try varint()
+        // Every counted item takes at least one byte.
+        guard value <= UInt64(BoardSnapshotCodec.maxCount), value <= UInt64(remaining) else {
+            throw .valueOutOfRange(field)
+        }
+        return Int(value)
+    }
+
+    mutating func peer() throws(BoardCodecError) -> PeerID {
+        var raw: UInt64 = 0
+        for (index, byte) in try take(8).enumerated() { raw |= UInt64(byte) << (8 * UInt64(index)) }
+        return PeerID(raw)
+    }
+
+    mutating func id() throws(BoardCodecError) -> UpdateID {
+        UpdateID(origin: try peer(), seq: try varint())
+    }
+
+    mutating func key() throws(BoardCodecError) -> OrderKey {
+        let timestamp = Timestamp(try varint())
+        return OrderKey(timestamp: timestamp, origin: try peer())
+    }
+
+    mutating func rect() throws(BoardCodecError) -> Rect {
+        let low = try point()
+        let high = try point()
+        return Rect(minX: low.x, minY: low.y, maxX: high.x, maxY: high.y)
     }
 }
