@@ -262,6 +262,20 @@ public actor BoardClient {
             case .close(let reason):
                 if reason != .normal { lastRefusal = reason }
                 session = nil
+            case .snapshotReceived(let header, let bytes):
+                guard var current = session else { break }
+                let outputs: [GossipSession<BoardReducer>.Output]
+                do {
+                    let board = try BoardSnapshotCodec.decode(bytes)
+                    outputs = current.installSnapshot(
+                        ReplicaSnapshot(state: board, horizon: header.horizon, digest: header.digest), store: store,
+                        source: store)
+                    emit(.boardChanged)
+                } catch {
+                    outputs = current.close(.protocolViolation("undecodable snapshot: \(error)"))
+                }
+                session = current
+                await carryOut(outputs)
             case .rejectedByRemote, .belowHorizon, .remoteNeedsSnapshot:
                 break
             }

@@ -411,6 +411,8 @@ public final class Simulation {
                 report.failures.append("node\(end.index) got \(update.id) below its horizon")
             case .remoteNeedsSnapshot(let origin):
                 report.failures.append("node\(end.index) no longer holds updates of \(origin)")
+            case .snapshotReceived:
+                report.failures.append("node\(end.index) was sent a snapshot, which no simulated peer sends")
             case .close(let reason):
                 report.failures.append("node\(end.index) closed a link: \(reason)")
                 disconnect(link)

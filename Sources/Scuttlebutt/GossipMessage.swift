@@ -132,6 +132,29 @@ public enum GossipMessage<Action: Sendable>: Sendable {
     case pong(UInt64)
     /// The sender is closing the link, and why.
     case goodbye(CloseReason)
+    /// The authority starts sending its folded state, because the receiver
+    /// lacks updates it no longer holds one by one; `snapshotChunk`s follow
+    /// until ``SnapshotHeader/byteCount`` bytes have arrived.
+    case snapshot(SnapshotHeader)
+    /// The next bytes of the state announced by `snapshot`.
+    case snapshotChunk([UInt8])
+}
+
+/// What a state snapshot on a link contains (its bytes follow in chunks).
+public struct SnapshotHeader: Sendable, Hashable {
+    /// The latest update folded into the state.
+    public var horizon: OrderKey
+    /// Per origin, the highest seq folded into the state.
+    public var digest: Digest
+    /// The length of the state's encoding, in bytes.
+    public var byteCount: Int
+
+    /// A header for a state of `byteCount` bytes folding `digest` up to `horizon`.
+    public init(horizon: OrderKey, digest: Digest, byteCount: Int) {
+        self.horizon = horizon
+        self.digest = digest
+        self.byteCount = byteCount
+    }
 }
 
 extension GossipMessage: Equatable where Action: Equatable {}

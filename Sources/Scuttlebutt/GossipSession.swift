@@ -37,6 +37,10 @@ public struct GossipSessionConfiguration: Sendable, Hashable {
     public var clockReportInterval: UInt64 = 1_000
     /// Minimum milliseconds between presence messages for one origin.
     public var presenceInterval: UInt64 = 33
+    /// The largest state snapshot accepted from the remote, in bytes.
+    public var maxSnapshotBytes = 256 << 20
+    /// Snapshot bytes per `snapshotChunk` message.
+    public var snapshotChunkBytes = 32 * 1024
 
     /// A configuration with defaults for everything but identity.
     public init(name: String, room: String, role: PeerRole) {
@@ -96,6 +100,9 @@ public struct GossipSession<R: Reducer> {
         case belowHorizon(Update<R.Action>)
         /// The remote asked for updates we no longer hold: it needs a snapshot.
         case remoteNeedsSnapshot(PeerID)
+        /// The authority sent its folded state: decode it and pass it to
+        /// ``installSnapshot(_:store:source:)``.
+        case snapshotReceived(SnapshotHeader, [UInt8])
         /// The session is over; close the link.
         case close(CloseReason)
 
@@ -135,6 +142,7 @@ public struct GossipSession<R: Reducer> {
     private var lastReportedClock = Timestamp.zero
     private var nextPingNonce: UInt64 = 1
     private var pingsInFlight: [UInt64: UInt64] = [:]
+    private var incomingSnapshot: (header: SnapshotHeader, bytes: [UInt8])?
 
     /// A session that has not started.
     /// - Parameters:
@@ -246,7 +254,71 @@ public struct GossipSession<R: Reducer> {
         case .goodbye(let reason):
             phase = .closed(reason)
             return [.close(reason)]
+        case .snapshot(let header):
+            guard configuration.remoteIsAuthority else {
+                return fail(.protocolViolation("snapshot from a peer that is not the authority"))
+            }
+            guard incomingSnapshot == nil else { return fail(.protocolViolation("snapshot inside a snapshot")) }
+            guard header.byteCount <= configuration.maxSnapshotBytes else {
+                return fail(.limitExceeded("snapshot of \(header.byteCount) bytes"))
+            }
+            incomingSnapshot = (header, [])
+            return header.byteCount == 0 ? completeSnapshot() : []
+        case .snapshotChunk(let bytes):
+            guard var incoming = incomingSnapshot else {
+                return fail(.protocolViolation("snapshot chunk without a snapshot"))
+            }
+            guard incoming.bytes.count + bytes.count <= incoming.header.byteCount else {
+                return fail(.protocolViolation("snapshot longer than announced"))
+            }
+            incomingSnapshot = nil
+            incoming.bytes += bytes
+            incomingSnapshot = incoming
+            return incoming.bytes.count == incoming.header.byteCount ? completeSnapshot() : []
         }
+    }
+
+    private mutating func completeSnapshot() -> [Output] {
+        guard let incoming = incomingSnapshot else { return [] }
+        incomingSnapshot = nil
+        return [.snapshotReceived(incoming.header, incoming.bytes)]
+    }
+
+    // MARK: Snapshots
+
+    /// Sends the authority's folded state (encoded by the app) to a remote
+    /// that lacks updates no longer held one by one (see
+    /// ``Output/remoteNeedsSnapshot(_:)``), then what it lacks above it.
+    public mutating func sendSnapshot<Source: UpdateSource>(
+        _ header: SnapshotHeader, state: [UInt8], from source: Source, store: ReplicatedStore<R>
+    ) -> [Output] where Source.Action == R.Action {
+        guard phase == .open, configuration.sendsUpdates else { return [] }
+        precondition(header.byteCount == state.count, "the header must announce the state's length")
+        var outputs: [Output] = [.send(.snapshot(header))]
+        var offset = 0
+        while offset < state.count {
+            let end = min(state.count, offset + configuration.snapshotChunkBytes)
+            outputs.append(.send(.snapshotChunk(Array(state[offset..<end]))))
+            offset = end
+        }
+        remoteDigest = remoteDigest.union(header.digest)
+        return outputs + pump(from: source, store: store)
+    }
+
+    /// Installs a snapshot received from the authority (decoded by the app
+    /// from ``Output/snapshotReceived(_:_:)``) into `store`, and resends own
+    /// updates it had to re-stamp.
+    public mutating func installSnapshot<Source: UpdateSource>(
+        _ snapshot: ReplicaSnapshot<R.State>, store: ReplicatedStore<R>, source: Source
+    ) -> [Output] where Source.Action == R.Action {
+        guard phase == .open else { return [] }
+        let restamped = store.install(snapshot)
+        remoteDigest = remoteDigest.union(snapshot.digest)
+        guard let first = restamped.first else { return pump(from: source, store: store) }
+        // The authority holds none of these: it would have folded them.
+        remoteDigest[store.peer] = first.seq - 1
+        for index in inFlight.indices { inFlight[index] = min(inFlight[index], first.seq - 1) }
+        return [.rebased(restamped)] + pump(from: source, store: store)
     }
 
     private mutating func receive<Source: UpdateSource>(

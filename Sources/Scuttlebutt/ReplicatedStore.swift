@@ -318,6 +318,9 @@ struct OriginLog<Action> {
 
     @inlinable init() {}
 
+    /// A log whose updates before `firstSeq` were folded elsewhere.
+    @inlinable init(firstSeq: UInt64) { self.firstSeq = firstSeq }
+
     @inlinable
     mutating func append(_ update: Update<Action>) {
         if updates.isEmpty { firstSeq = update.seq }
@@ -345,6 +348,18 @@ struct OriginLog<Action> {
         let start = Int(seq - firstSeq)
         updates.replaceSubrange(start..<(start + replacements.count), with: replacements)
         lastTimestamp = updates.last?.timestamp
+    }
+
+    /// How many retained updates lie at or below `horizon` (a prefix).
+    /// - Complexity: O(log n).
+    func countThrough(_ horizon: OrderKey) -> Int {
+        var low = 0
+        var high = updates.count
+        while low < high {
+            let middle = (low + high) / 2
+            if updates[middle].orderKey <= horizon { low = middle + 1 } else { high = middle }
+        }
+        return low
     }
 
     @inlinable

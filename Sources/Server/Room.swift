@@ -32,6 +32,16 @@ public actor Room {
     private var connections: [UInt64: Connection] = [:]
     private var nextConnection: UInt64 = 1
     private var persistedFrontier = Timestamp.zero
+    /// Appends awaiting durability: a checkpoint waits for none, so that it
+    /// never folds an update the log does not hold yet.
+    private var appendsInFlight = 0
+    /// Timeline entries folded (since the room loaded) when the last
+    /// checkpoint was taken: a room that folded much while it loaded writes
+    /// a checkpoint at its first tick.
+    private var foldedAtCheckpoint = 0
+    /// The encoded base at the current horizon, reused by every late joiner
+    /// and checkpoint until the horizon moves.
+    private var encodedBase: (header: SnapshotHeader, state: [UInt8])?
 
     /// Runs the room on its own queue.
     public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
@@ -45,10 +55,27 @@ public actor Room {
         self.log = log
         self.configuration = configuration
         executor = DispatchQueueExecutor(label: "scuttleboard.room.\(name)")
-        store = ReplicatedStore(
-            peer: PeerID(0), reducer: BoardReducer(), initialState: Board(), configuration: .board(isAuthority: true),
-            wallClock: SystemWallClock())
+        var replica = ReplicaConfiguration.board(isAuthority: true)
+        // What the timeline folds is served from the snapshot (late joiners)
+        // and the durable log (history), not from memory.
+        replica.logRetention = .aboveHorizon
         let room = try log.load(room: name)
+        if let checkpoint = room.checkpoint {
+            let board: Board
+            do {
+                board = try BoardSnapshotCodec.decode(checkpoint.state)
+            } catch {
+                throw .failed("the checkpoint of room \"\(name)\" does not decode: \(error)")
+            }
+            store = ReplicatedStore(
+                peer: PeerID(0), reducer: BoardReducer(),
+                snapshot: ReplicaSnapshot(state: board, horizon: checkpoint.horizon, digest: checkpoint.digest),
+                configuration: replica, wallClock: SystemWallClock())
+        } else {
+            store = ReplicatedStore(
+                peer: PeerID(0), reducer: BoardReducer(), initialState: Board(), configuration: replica,
+                wallClock: SystemWallClock())
+        }
         for (index, stored) in room.updates.enumerated() {
             guard let update = stored.decoded(with: BoardActionCodec.decode) else { continue }
             _ = store.receive(update)
@@ -67,6 +94,13 @@ public actor Room {
     /// What the room holds.
     public var digest: Digest { store.digest }
 
+    /// The latest update folded into the room's base; what lies at or below
+    /// it is served to peers as a snapshot, not one update at a time.
+    public var horizon: OrderKey? { store.timeline.horizon }
+
+    /// Updates held above the horizon, not folded yet.
+    public var unfoldedCount: Int { store.timeline.count }
+
     /// Sessions currently open.
     public var sessionCount: Int { connections.count }
 
@@ -81,9 +115,11 @@ public actor Room {
     // MARK: Sessions
 
     /// Admits a peer whose `hello` has arrived; our `hello` and what it lacks
-    /// go out through `outbound`.
+    /// go out through `outbound`. The caller has checked the peer's
+    /// credentials (the server does, before it calls this); in-process peers
+    /// (benchmarks, `swarm --in-process`) join directly.
     /// - Returns: The connection's id in this room.
-    func join(hello: Hello, outbound: AsyncStream<Message>.Continuation) async -> UInt64 {
+    public func join(hello: Hello, outbound: AsyncStream<GossipMessage<BoardAction>>.Continuation) async -> UInt64 {
         var session = GossipSessionConfiguration(name: "scuttleboard", room: name, role: .server)
         session.bindsRemoteOrigin = true
         session.acceptsUpdates = hello.role.mayAuthor
@@ -99,10 +135,10 @@ public actor Room {
     }
 
     /// Whether the connection is still open (the room may have closed it).
-    func isOpen(_ id: UInt64) -> Bool { connections[id]?.isOpen ?? false }
+    public func isOpen(_ id: UInt64) -> Bool { connections[id]?.isOpen ?? false }
 
     /// Feeds one message from a peer to its session.
-    func handle(_ message: Message, from id: UInt64) async {
+    public func handle(_ message: GossipMessage<BoardAction>, from id: UInt64) async {
         guard connections[id]?.isOpen == true else { return }
         if case .updates(let batch) = message, !connections[id]!.rate.take(batch.count, now: now) {
             await close(id, reason: .limitExceeded("more than \(configuration.maxUpdatesPerSecond) updates per second"))
@@ -113,7 +149,7 @@ public actor Room {
     }
 
     /// Closes a connection from our side, saying why.
-    func close(_ id: UInt64, reason: CloseReason) async {
+    public func close(_ id: UInt64, reason: CloseReason) async {
         guard connections[id]?.isOpen == true else { return }
         let outputs = connections[id]!.session.close(reason)
         await carryOut(outputs, for: id)
@@ -125,7 +161,7 @@ public actor Room {
     }
 
     /// The connection is gone: forget it and tell the others.
-    func leave(_ id: UInt64) async {
+    public func leave(_ id: UInt64) async {
         guard let connection = connections.removeValue(forKey: id) else { return }
         connection.outbound.finish()
         for other in connections.keys {
@@ -144,6 +180,9 @@ public actor Room {
             let outputs = connections[id]!.session.tick(store: store, now: now)
             await carryOut(outputs, for: id)
         }
+        // The room records nothing itself; its clock follows real time so
+        // that an idle room's frontier (and history) keeps moving.
+        store.advanceClock(toAtLeast: now)
         let acknowledged = connections.values.filter { $0.isOpen && $0.session.isOpen }.map(\.session.remoteClock)
         let frontier = StableFrontier.compute(
             acknowledged: acknowledged, authorityClock: store.clock.latest, now: now,
@@ -158,6 +197,51 @@ public actor Room {
             let outputs = connections[id]!.session.announce(frontier: store.frontier, from: store, store: store)
             await carryOut(outputs, for: id)
         }
+        if store.timeline.statistics.folded - foldedAtCheckpoint >= configuration.checkpointInterval {
+            await checkpoint()
+        }
+    }
+
+    // MARK: Checkpoints and snapshots
+
+    /// Writes the folded state to the durable log as the room's restart
+    /// point, if anything was folded since the last one and no append is
+    /// still on its way to disk.
+    public func checkpoint() async {
+        guard appendsInFlight == 0, store.timeline.statistics.folded > foldedAtCheckpoint,
+            let base = encodeBase()
+        else { return }
+        foldedAtCheckpoint = store.timeline.statistics.folded
+        do {
+            try await log.saveCheckpoint(
+                StoredCheckpoint(horizon: base.header.horizon, digest: base.header.digest, state: base.state),
+                room: name)
+            counters.checkpointed()
+        } catch {
+            configuration.logger.error("checkpoint failed", metadata: ["room": "\(name)", "error": "\(error)"])
+        }
+    }
+
+    /// The base at the current horizon, encoded once per horizon.
+    private func encodeBase() -> (header: SnapshotHeader, state: [UInt8])? {
+        guard let horizon = store.timeline.horizon else { return nil }
+        if let encodedBase, encodedBase.header.horizon == horizon { return encodedBase }
+        let snapshot = store.snapshot()
+        let state = BoardSnapshotCodec.encode(snapshot.state)
+        let encoded = (SnapshotHeader(horizon: horizon, digest: snapshot.digest, byteCount: state.count), state)
+        encodedBase = encoded
+        return encoded
+    }
+
+    /// A peer lacks updates folded away: send it the base, then the rest.
+    private func sendSnapshot(to id: UInt64) async {
+        guard let base = encodeBase(), connections[id]?.isOpen == true,
+            !connections[id]!.session.remoteDigest.covers(base.header.digest)
+        else { return }
+        counters.sentSnapshot()
+        let outputs = connections[id]!.session.sendSnapshot(
+            base.header, state: base.state, from: store, store: store)
+        await carryOut(outputs, for: id)
     }
 
     // MARK: Carrying out session outputs
@@ -170,10 +254,13 @@ public actor Room {
             case .applied(let updates):
                 let stored = updates.map { StoredUpdate($0, encode: BoardActionCodec.encode) }
                 counters.received(updates.count)
+                appendsInFlight += 1
                 do {
                     // Durable before the ack that follows this output goes out.
                     try await log.append(room: name, stored)
+                    appendsInFlight -= 1
                 } catch {
+                    appendsInFlight -= 1
                     await close(id, reason: .shuttingDown)
                     return
                 }
@@ -195,8 +282,10 @@ public actor Room {
                 }
                 connections[id]?.isOpen = false
                 connections[id]?.outbound.finish()
+            case .remoteNeedsSnapshot:
+                await sendSnapshot(to: id)
             case .presenceGone, .caughtUp, .rebased, .roundTrip, .rejectedByRemote, .belowHorizon,
-                .remoteNeedsSnapshot:
+                .snapshotReceived:
                 break
             }
         }

@@ -47,15 +47,15 @@ actor RoomRegistry {
     }
 
     /// Unloads rooms nobody has leased for the idle timeout.
-    /// - Returns: The names unloaded.
+    /// - Returns: The rooms unloaded, for a last checkpoint.
     @discardableResult
-    func unloadIdle() -> [String] {
+    func unloadIdle() -> [Room] {
         let now = Self.now
         let idle = entries.filter { _, entry in
             entry.leases == 0 && entry.idleSince.map { now >= $0 + configuration.idleRoomTimeout } ?? false
-        }.map(\.key)
-        for name in idle { entries[name] = nil }
-        return idle
+        }
+        for name in idle.keys { entries[name] = nil }
+        return idle.values.map(\.room)
     }
 
     /// Every loaded room.

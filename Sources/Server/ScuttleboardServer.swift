@@ -85,8 +85,10 @@ public final class ScuttleboardServer: Sendable {
                 }
             }
         }
+        // Every connection has closed, so no append is in flight.
+        for room in await registry.loaded { await room.checkpoint() }
         try? log.checkpoint()
-        configuration.logger.info("stopped; log checkpointed")
+        configuration.logger.info("stopped; rooms and log checkpointed")
     }
 
     /// Prometheus text: rooms, sessions, traffic, refusals, commits, memory.
@@ -133,6 +135,11 @@ public final class ScuttleboardServer: Sendable {
             "scuttleboard_commit_seconds_sum \(Double(log.commitNanoseconds) / 1e9)",
             "scuttleboard_commit_seconds_count \(log.transactions)",
             "# TYPE scuttleboard_stored_updates_total counter", "scuttleboard_stored_updates_total \(log.updates)",
+            "# HELP scuttleboard_snapshots_sent_total State snapshots sent to peers behind the horizon.",
+            "# TYPE scuttleboard_snapshots_sent_total counter",
+            "scuttleboard_snapshots_sent_total \(counters.snapshotsSent)",
+            "# HELP scuttleboard_checkpoints_total Room checkpoints written to the durable log.",
+            "# TYPE scuttleboard_checkpoints_total counter", "scuttleboard_checkpoints_total \(counters.checkpoints)",
             "# HELP scuttleboard_resident_memory_bytes Resident memory of the server process.",
             "# TYPE scuttleboard_resident_memory_bytes gauge",
             "scuttleboard_resident_memory_bytes \(residentMemoryBytes())",
@@ -159,8 +166,9 @@ public final class ScuttleboardServer: Sendable {
         while !Task.isCancelled && !isStopping {
             try await Task.sleep(for: .milliseconds(configuration.tickInterval))
             for room in await registry.loaded { await room.tick() }
-            for name in await registry.unloadIdle() {
-                configuration.logger.info("unloaded idle room", metadata: ["room": "\(name)"])
+            for room in await registry.unloadIdle() {
+                await room.checkpoint()
+                configuration.logger.info("unloaded idle room", metadata: ["room": "\(room.name)"])
             }
         }
     }

@@ -32,6 +32,9 @@ public struct ServerConfiguration: Sendable {
     public var maxUpdatesPerSecond = 2_000
     /// Milliseconds a room stays loaded after its last session ends.
     public var idleRoomTimeout: UInt64 = 300_000
+    /// Folded updates between two checkpoints of a room's state: a restart
+    /// replays at most about this many (plus what is above the frontier).
+    public var checkpointInterval = 10_000
     /// The HTTP port for `/metrics` and `/healthz`; nil for none, 0 for any.
     public var metricsPort: Int?
     /// Where log lines go; silent unless the app sets one up.

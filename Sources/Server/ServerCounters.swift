@@ -17,6 +17,10 @@ public final class ServerCounters: Sendable {
         public var updatesIn = 0
         /// Updates sent to peers.
         public var updatesOut = 0
+        /// State snapshots sent to peers that lacked folded updates.
+        public var snapshotsSent = 0
+        /// Room checkpoints written.
+        public var checkpoints = 0
     }
 
     init() {}
@@ -44,6 +48,14 @@ public final class ServerCounters: Sendable {
 
     func sent(_ count: Int) {
         state.withLock { $0.updatesOut += count }
+    }
+
+    func sentSnapshot() {
+        state.withLock { $0.snapshotsSent += 1 }
+    }
+
+    func checkpointed() {
+        state.withLock { $0.checkpoints += 1 }
     }
 
     func refused(_ reason: CloseReasonName) {

@@ -77,6 +77,24 @@ public final class DurableLog: Sendable {
         migrator.registerMigration("v2: settings") { db in
             try db.execute(sql: "CREATE TABLE settings (key TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL)")
         }
+        migrator.registerMigration("v3: checkpoints") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE checkpoints (
+                        room TEXT PRIMARY KEY NOT NULL REFERENCES rooms(name),
+                        horizon_timestamp INTEGER NOT NULL,
+                        horizon_origin INTEGER NOT NULL,
+                        state BLOB NOT NULL
+                    );
+                    CREATE TABLE checkpoint_digests (
+                        room TEXT NOT NULL REFERENCES rooms(name),
+                        origin INTEGER NOT NULL,
+                        seq INTEGER NOT NULL,
+                        PRIMARY KEY (room, origin)
+                    ) WITHOUT ROWID;
+                    CREATE INDEX updates_by_time ON updates (room, timestamp);
+                    """)
+        }
         return migrator
     }
 
@@ -151,6 +169,45 @@ public final class DurableLog: Sendable {
         }
     }
 
+    /// Stores `checkpoint` as the room's restart point, unless the stored one
+    /// is already at or past its horizon. Updates are never deleted: the full
+    /// history stays for export and audit.
+    public func saveCheckpoint(_ checkpoint: StoredCheckpoint, room: String) async throws(StorageError) {
+        do {
+            try await writer.write { db in
+                let stored = try Row.fetchOne(
+                    db, sql: "SELECT horizon_timestamp, horizon_origin FROM checkpoints WHERE room = ?",
+                    arguments: [room])
+                if let stored,
+                    checkpoint.horizon
+                        <= OrderKey(
+                            timestamp: Timestamp(UInt64(bitPattern: stored[0])),
+                            origin: PeerID(UInt64(bitPattern: stored[1])))
+                {
+                    return
+                }
+                try db.execute(sql: "INSERT OR IGNORE INTO rooms (name) VALUES (?)", arguments: [room])
+                try db.execute(
+                    sql: """
+                        INSERT OR REPLACE INTO checkpoints (room, horizon_timestamp, horizon_origin, state)
+                        VALUES (?, ?, ?, ?)
+                        """,
+                    arguments: [
+                        room, Int64(bitPattern: checkpoint.horizon.timestamp.rawValue),
+                        Int64(bitPattern: checkpoint.horizon.origin.rawValue), Data(checkpoint.state),
+                    ])
+                try db.execute(sql: "DELETE FROM checkpoint_digests WHERE room = ?", arguments: [room])
+                for (origin, seq) in checkpoint.digest {
+                    try db.execute(
+                        sql: "INSERT INTO checkpoint_digests (room, origin, seq) VALUES (?, ?, ?)",
+                        arguments: [room, Int64(bitPattern: origin.rawValue), Int64(bitPattern: seq)])
+                }
+            }
+        } catch {
+            throw .failed(String(describing: error))
+        }
+    }
+
     /// Copies the write-ahead log into the main file and truncates it, so a
     /// restart reads one file (done at shutdown and periodically).
     public func checkpoint() throws(StorageError) {
@@ -169,23 +226,75 @@ public final class DurableLog: Sendable {
 
     // MARK: Reading
 
-    /// Everything needed to rebuild `room`: its frontier and its updates in
-    /// total order. An unknown room is empty.
+    /// Everything needed to rebuild `room`: its frontier, its latest
+    /// checkpoint if any, and the updates above that checkpoint in total
+    /// order. An unknown room is empty.
+    /// - Complexity: Reads the checkpoint and the suffix only, through the
+    ///   `(room, timestamp)` index.
     public func load(room: String) throws(StorageError) -> StoredRoom {
         do {
             return try writer.read { db in
                 let frontier = try Int64.fetchOne(
                     db, sql: "SELECT frontier FROM rooms WHERE name = ?", arguments: [room])
-                let rows = try Row.fetchCursor(
-                    db, sql: "SELECT origin, seq, timestamp, action FROM updates WHERE room = ?", arguments: [room])
-                var updates: [StoredUpdate] = []
-                while let row = try rows.next() { updates.append(Self.update(row)) }
-                updates.sort { $0.orderKey < $1.orderKey }
-                return StoredRoom(name: room, frontier: Timestamp(UInt64(bitPattern: frontier ?? 0)), updates: updates)
+                let checkpoint = try Self.checkpoint(db, room: room)
+                let updates = try Self.updates(db, room: room, above: checkpoint?.horizon)
+                return StoredRoom(
+                    name: room, frontier: Timestamp(UInt64(bitPattern: frontier ?? 0)), checkpoint: checkpoint,
+                    updates: updates)
             }
         } catch {
             throw .failed(String(describing: error))
         }
+    }
+
+    /// Every update of `room` ever stored, in total order, checkpoints or not
+    /// (for export and audit).
+    public func history(room: String) throws(StorageError) -> [StoredUpdate] {
+        do {
+            return try writer.read { db in try Self.updates(db, room: room, above: nil) }
+        } catch {
+            throw .failed(String(describing: error))
+        }
+    }
+
+    private static func checkpoint(_ db: Database, room: String) throws -> StoredCheckpoint? {
+        guard
+            let row = try Row.fetchOne(
+                db, sql: "SELECT horizon_timestamp, horizon_origin, state FROM checkpoints WHERE room = ?",
+                arguments: [room])
+        else { return nil }
+        var seqs: [PeerID: UInt64] = [:]
+        for entry in try Row.fetchAll(
+            db, sql: "SELECT origin, seq FROM checkpoint_digests WHERE room = ?", arguments: [room])
+        {
+            seqs[PeerID(UInt64(bitPattern: entry[0]))] = UInt64(bitPattern: entry[1])
+        }
+        return StoredCheckpoint(
+            horizon: OrderKey(
+                timestamp: Timestamp(UInt64(bitPattern: row[0])), origin: PeerID(UInt64(bitPattern: row[1]))),
+            digest: Digest(seqs), state: [UInt8](row[2] as Data))
+    }
+
+    private static func updates(_ db: Database, room: String, above horizon: OrderKey?) throws -> [StoredUpdate] {
+        // Stamps are stored as signed 64-bit integers; hybrid-logical stamps
+        // stay far below 2^63, so the index range is exact for them.
+        let rows =
+            if let horizon, horizon.timestamp.rawValue <= UInt64(Int64.max) {
+                try Row.fetchCursor(
+                    db, sql: "SELECT origin, seq, timestamp, action FROM updates WHERE room = ? AND timestamp >= ?",
+                    arguments: [room, Int64(horizon.timestamp.rawValue)])
+            } else {
+                try Row.fetchCursor(
+                    db, sql: "SELECT origin, seq, timestamp, action FROM updates WHERE room = ?", arguments: [room])
+            }
+        var updates: [StoredUpdate] = []
+        while let row = try rows.next() {
+            let update = Self.update(row)
+            if let horizon, update.orderKey <= horizon { continue }
+            updates.append(update)
+        }
+        updates.sort { $0.orderKey < $1.orderKey }
+        return updates
     }
 
     /// Updates of `origin` in `room` after `seq`, oldest first, at most

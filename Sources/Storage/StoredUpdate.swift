@@ -41,8 +41,29 @@ public struct StoredRoom: Sendable, Hashable {
     public let name: String
     /// The stable frontier last persisted.
     public let frontier: Timestamp
-    /// Every update, in total order.
+    /// The latest checkpoint, if one was written.
+    public let checkpoint: StoredCheckpoint?
+    /// Every update above the checkpoint (all of them without one), in
+    /// total order.
     public let updates: [StoredUpdate]
+}
+
+/// A room's folded state at a horizon, so that a restart replays only the
+/// updates above it. The state is the app codec's bytes.
+public struct StoredCheckpoint: Sendable, Hashable {
+    /// The latest update folded into the state.
+    public let horizon: OrderKey
+    /// Per origin, the highest seq folded into the state.
+    public let digest: Digest
+    /// The state, as the app's codec encoded it.
+    public let state: [UInt8]
+
+    /// A checkpoint of `state`, folding `digest` up to `horizon`.
+    public init(horizon: OrderKey, digest: Digest, state: [UInt8]) {
+        self.horizon = horizon
+        self.digest = digest
+        self.state = state
+    }
 }
 
 /// One line of a room listing.

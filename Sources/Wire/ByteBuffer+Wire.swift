@@ -69,4 +69,24 @@ extension ByteBuffer {
         guard let byte = readInteger(as: UInt8.self) else { throw .truncated(field) }
         return byte
     }
+
+    /// A digest: its entry count, then origin · seq per entry, by origin.
+    mutating func writeDigest(_ digest: Digest) {
+        let entries = digest.seqs.sorted { $0.key < $1.key }
+        writeVarint(UInt64(entries.count))
+        for (origin, seq) in entries {
+            writePeer(origin)
+            writeVarint(seq)
+        }
+    }
+
+    mutating func readDigest(_ field: String) throws(WireError) -> Digest {
+        let count = try readCount("\(field) size", limit: WireFormat.maxDigestEntries)
+        var seqs: [PeerID: UInt64] = [:]
+        for _ in 0..<count {
+            let origin = try readPeer("\(field) origin")
+            seqs[origin] = try readVarint("\(field) seq")
+        }
+        return Digest(seqs)
+    }
 }

@@ -62,6 +62,16 @@ public struct WireDecoder<Codec: WireActionCodec> {
         case .ping: message = .ping(try payload.readVarint("ping nonce"))
         case .pong: message = .pong(try payload.readVarint("pong nonce"))
         case .goodbye: message = .goodbye(try Self.readCloseReason(&payload))
+        case .snapshot:
+            let horizon = OrderKey(
+                timestamp: Timestamp(try payload.readVarint("snapshot horizon stamp")),
+                origin: try payload.readPeer("snapshot horizon origin"))
+            let digest = try payload.readDigest("snapshot digest")
+            let byteCount = try payload.readVarint("snapshot length")
+            guard byteCount <= UInt64(Int.max) else { throw .outOfRange("snapshot length") }
+            message = .snapshot(SnapshotHeader(horizon: horizon, digest: digest, byteCount: Int(byteCount)))
+        case .snapshotChunk:
+            message = .snapshotChunk(try payload.readLengthPrefixed("snapshot chunk", limit: maxFrameSize))
         }
         guard payload.readableBytes == 0 else { throw .trailingBytes(payload.readableBytes) }
         return message
@@ -141,16 +151,11 @@ public struct WireDecoder<Codec: WireActionCodec> {
         case 1: credentials = try buffer.readWireString("credentials", limit: WireFormat.StringLimit.credentials)
         default: throw .invalidValue("credentials flag")
         }
-        let count = try buffer.readCount("digest size", limit: WireFormat.maxDigestEntries)
-        var seqs: [PeerID: UInt64] = [:]
-        for _ in 0..<count {
-            let origin = try buffer.readPeer("digest origin")
-            seqs[origin] = try buffer.readVarint("digest seq")
-        }
+        let digest = try buffer.readDigest("digest")
         let clock = Timestamp(try buffer.readVarint("clock"))
         return Hello(
             protocolVersion: UInt16(version), peer: peer, name: name, room: room, role: role, credentials: credentials,
-            digest: Digest(seqs), clock: clock)
+            digest: digest, clock: clock)
     }
 
     static func readID(_ buffer: inout ByteBuffer) throws(WireError) -> UpdateID {

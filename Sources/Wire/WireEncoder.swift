@@ -41,12 +41,7 @@ public struct WireEncoder<Codec: WireActionCodec> {
             } else {
                 buffer.writeInteger(0 as UInt8)
             }
-            let entries = hello.digest.seqs.sorted { $0.key < $1.key }
-            buffer.writeVarint(UInt64(entries.count))
-            for (origin, seq) in entries {
-                buffer.writePeer(origin)
-                buffer.writeVarint(seq)
-            }
+            buffer.writeDigest(hello.digest)
             buffer.writeVarint(hello.clock.rawValue)
         case .updates(let updates):
             buffer.writeInteger(Type.updates.rawValue)
@@ -80,6 +75,15 @@ public struct WireEncoder<Codec: WireActionCodec> {
         case .goodbye(let reason):
             buffer.writeInteger(Type.goodbye.rawValue)
             Self.writeCloseReason(reason, into: &buffer)
+        case .snapshot(let header):
+            buffer.writeInteger(Type.snapshot.rawValue)
+            buffer.writeVarint(header.horizon.timestamp.rawValue)
+            buffer.writePeer(header.horizon.origin)
+            buffer.writeDigest(header.digest)
+            buffer.writeVarint(UInt64(header.byteCount))
+        case .snapshotChunk(let bytes):
+            buffer.writeInteger(Type.snapshotChunk.rawValue)
+            buffer.writeLengthPrefixed(bytes)
         }
     }
 

@@ -15,7 +15,8 @@ public enum WireFormat {
 
     /// Message type bytes.
     enum MessageType: UInt8 {
-        case hello = 1, updates, ack, synced, frontier, reject, presence, presenceGone, ping, pong, goodbye
+        case hello = 1, updates, ack, synced, frontier, reject, presence, presenceGone, ping, pong, goodbye, snapshot,
+            snapshotChunk
     }
 
     /// Limits on string fields, in bytes.

@@ -80,6 +80,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds a room stays in memory after its last session ends.")
     var idleRoomTimeout = 300
 
+    @Option(help: "Write a room's state to the database after this many updates fold (bounds restart time).")
+    var checkpointInterval = 10_000
+
     @Option(help: "Serve Prometheus metrics at /metrics and /healthz on this HTTP port (0: any free port).")
     var metricsPort: Int?
 
@@ -121,6 +124,8 @@ struct Serve: AsyncParsableCommand {
         configuration.maxUpdatesPerSecond = rateLimit
         configuration.metricsPort = metricsPort
         configuration.idleRoomTimeout = UInt64(max(0, idleRoomTimeout)) * 1_000
+        guard checkpointInterval > 0 else { throw ValidationError("--checkpoint-interval must be at least 1") }
+        configuration.checkpointInterval = checkpointInterval
         guard let level = Logger.Level(rawValue: logLevel) else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
         }
@@ -199,17 +204,17 @@ struct Export: ParsableCommand {
     @OptionGroup var database: DatabaseOptions
 
     func run() throws {
-        let stored: StoredRoom
+        let history: [StoredUpdate]
         do {
-            stored = try DurableLog(path: database.path).load(room: room)
+            history = try DurableLog(path: database.path).history(room: room)
         } catch {
             throw CommandFailure(error)
         }
-        guard !stored.updates.isEmpty else {
+        guard !history.isEmpty else {
             throw CommandFailure(message: "room \"\(room)\" has nothing stored in \(database.path ?? "memory")")
         }
         var updates: [Update<BoardAction>] = []
-        for update in stored.updates {
+        for update in history {
             guard let decoded = update.decoded(with: BoardActionCodec.decode) else {
                 throw CommandFailure(
                     message: "update \(update.origin)#\(update.seq) in room \"\(room)\" does not decode")

@@ -168,9 +168,20 @@ final class LoopbackPeer {
         while !done() {
             guard let message = try await inbound.next() else { return }
             if case .goodbye(let reason) = message { goodbye = reason }
-            try await write(session.handle(message, store: store, now: now), to: outbound)
+            var outputs = session.handle(message, store: store, now: now)
+            if case .snapshotReceived(let header, let bytes) = outputs.first {
+                let board = try BoardSnapshotCodec.decode(bytes)
+                snapshotsInstalled += 1
+                outputs = session.installSnapshot(
+                    ReplicaSnapshot(state: board, horizon: header.horizon, digest: header.digest), store: store,
+                    source: store)
+            }
+            try await write(outputs, to: outbound)
         }
     }
+
+    /// Snapshots the server sent this peer, installed.
+    private(set) var snapshotsInstalled = 0
 }
 
 /// Joins `room` and returns the goodbye the server sent, if any, once it

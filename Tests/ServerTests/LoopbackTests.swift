@@ -41,7 +41,7 @@ import Wire
         #expect(seen.1 == drawn.1)
         let room = try await server.server.room(named: "sketch")
         #expect(await room?.board.stateHash == drawn.1)
-        #expect(try server.server.log.load(room: "sketch").updates.count == 62)
+        #expect(try server.server.log.history(room: "sketch").count == 62)
         await server.stop()
     }
 

@@ -90,6 +90,33 @@ func update(_ origin: UInt64, _ seq: UInt64, at timestamp: UInt64, _ action: [UI
         #expect(try log.setting("missing") == nil)
     }
 
+    @Test func aCheckpointReplacesTheUpdatesItFoldsWhenLoadingButNotInTheHistory() async throws {
+        let folder = try TemporaryFolder()
+        let path = folder.path("board.sqlite")
+        let updates = [update(1, 1, at: 10), update(2, 1, at: 20), update(1, 2, at: 30), update(2, 2, at: 30)]
+        let checkpoint = StoredCheckpoint(
+            horizon: OrderKey(timestamp: Timestamp(30), origin: PeerID(1)),
+            digest: Digest([PeerID(1): 2, PeerID(2): 1]),
+            state: [7, 7, 7])
+        do {
+            let log = try DurableLog(path: path)
+            try await log.append(room: "lobby", updates)
+            try await log.saveCheckpoint(checkpoint, room: "lobby")
+            try await log.append(room: "lobby", [update(1, 3, at: 40)])
+            // An older checkpoint never replaces a newer one.
+            try await log.saveCheckpoint(
+                StoredCheckpoint(
+                    horizon: OrderKey(timestamp: Timestamp(10), origin: PeerID(1)), digest: Digest(), state: []),
+                room: "lobby")
+        }
+        let reopened = try DurableLog(path: path)
+        let lobby = try reopened.load(room: "lobby")
+        #expect(lobby.checkpoint == checkpoint)
+        #expect(lobby.updates.map(\.orderKey) == [update(2, 2, at: 30).orderKey, update(1, 3, at: 40).orderKey])
+        #expect(try reopened.history(room: "lobby").count == 5, "the history keeps every update")
+        #expect(try reopened.load(room: "other").checkpoint == nil)
+    }
+
     @Test func theFrontierNeverMovesBack() async throws {
         let log = try DurableLog(path: nil)
         try await log.setFrontier(Timestamp(50), room: "r")

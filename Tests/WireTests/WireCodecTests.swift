@@ -69,6 +69,12 @@ let everyMessage: [Message] = {
         .goodbye(.unauthorized("room \"x\" needs an editor token")),
         .goodbye(.timeout), .goodbye(.slowConsumer), .goodbye(.snapshotRequired), .goodbye(.shuttingDown),
         .goodbye(.limitExceeded("more than 500 updates per second")),
+        .snapshot(
+            SnapshotHeader(
+                horizon: OrderKey(timestamp: Timestamp(milliseconds: 1_764_316_790_000, counter: 3), origin: bob),
+                digest: Digest([alice: 10, bob: 2]), byteCount: 5)),
+        .snapshotChunk([1, 2, 3]),
+        .snapshotChunk([4, 5]),
     ]
 }()
 

@@ -50,6 +50,41 @@ func databaseWithRoom(of count: Int) async throws -> String {
     return path
 }
 
+/// A database from ``databaseWithRoom(of:)`` whose room has a checkpoint at
+/// the persisted frontier, as a running server leaves it.
+func checkpointedDatabaseWithRoom(of count: Int) async throws -> String {
+    let path = try await databaseWithRoom(of: count)
+    var configuration = ServerConfiguration()
+    configuration.databasePath = path
+    let server = try ScuttleboardServer(configuration: configuration)
+    guard let room = try await server.room(named: "big") else { fatalError("the room did not load") }
+    await room.checkpoint()
+    guard try server.log.load(room: "big").checkpoint != nil else { fatalError("no checkpoint was written") }
+    return path
+}
+
+/// Runs a server in the background until `body` returns.
+func withServer<T>(
+    _ configure: (inout ServerConfiguration) -> Void, _ body: (ScuttleboardServer, Int) async throws -> T
+) async throws -> T {
+    var configuration = ServerConfiguration()
+    configuration.port = 0
+    configuration.databasePath = nil
+    configure(&configuration)
+    let server = try ScuttleboardServer(configuration: configuration)
+    let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+    let serving = Task { try await server.run(onListening: { continuation.yield($0) }) }
+    var port = 0
+    for await bound in ports {
+        port = bound
+        break
+    }
+    let result = try await body(server, port)
+    await server.shutdown()
+    serving.cancel()
+    return result
+}
+
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(
         metrics: [.wallClock, .peakMemoryResident], warmupIterations: 0, maxDuration: .seconds(30), maxIterations: 3)
@@ -66,6 +101,96 @@ let benchmarks: @Sendable () -> Void = {
         } setup: {
             try await databaseWithRoom(of: count)
         }
+    }
+
+    Benchmark("Recover a room of 1000000 actions from its checkpoint (open, read checkpoint + suffix, replay)") {
+        (benchmark: Benchmark, path: String) in
+        for _ in benchmark.scaledIterations {
+            var configuration = ServerConfiguration()
+            configuration.databasePath = path
+            let server = try ScuttleboardServer(configuration: configuration)
+            blackHole(try await server.room(named: "big"))
+        }
+    } setup: {
+        try await checkpointedDatabaseWithRoom(of: 1_000_000)
+    }
+
+    Benchmark("Late joiner reaches live in a room of 1000000 actions (loopback: snapshot + suffix)") {
+        (benchmark: Benchmark, path: String) in
+        try await withServer({ $0.databasePath = path }) { server, port in
+            // The room is loaded before the clock starts: this measures the
+            // joiner, not the server's restart.
+            blackHole(try await server.room(named: "big"))
+            for _ in benchmark.scaledIterations {
+                benchmark.startMeasurement()
+                let client = try BoardClient(
+                    configuration: ClientConfiguration(host: "127.0.0.1", port: port, room: "big", name: "late"))
+                let running = Task { await client.run() }
+                while await client.state != .live { try await Task.sleep(for: .milliseconds(1)) }
+                benchmark.stopMeasurement()
+                blackHole(await client.board.elements.count)
+                running.cancel()
+            }
+        }
+    } setup: {
+        try await checkpointedDatabaseWithRoom(of: 1_000_000)
+    }
+
+    Benchmark(
+        "In-process room fan-out: 1 writer sends batches of 64, 8 watchers (delivered updates)",
+        configuration: .init(metrics: [.wallClock, .throughput], scalingFactor: .mega, maxIterations: 5)
+    ) { benchmark in
+        var configuration = ServerConfiguration()
+        configuration.databasePath = nil
+        configuration.maxUpdatesPerSecond = 100_000_000
+        let server = try ScuttleboardServer(configuration: configuration)
+        guard let room = try await server.room(named: "fanout") else { fatalError("no room") }
+        func hello(_ peer: PeerID, _ name: String) -> Hello {
+            Hello(
+                protocolVersion: 1, peer: peer, name: name, room: "fanout", role: .editor, credentials: nil,
+                digest: Digest(), clock: .zero)
+        }
+        // One scaled iteration is one update delivered to one watcher.
+        let perWatcher = benchmark.scaledIterations.count / 8
+        let total = perWatcher * 8
+        var watchers: [Task<Int, Never>] = []
+        for index in 0..<8 {
+            let (stream, continuation) = AsyncStream.makeStream(of: GossipMessage<BoardAction>.self)
+            let id = await room.join(hello: hello(PeerID(UInt64(100 + index)), "watcher"), outbound: continuation)
+            watchers.append(
+                Task {
+                    var received = 0
+                    for await message in stream {
+                        guard case .updates(let batch) = message else { continue }
+                        received += batch.count
+                        await room.handle(.ack(batches: 1, clock: .zero), from: id)
+                        if received >= perWatcher { break }
+                    }
+                    return received
+                })
+        }
+        let writer = ReplicatedStore(
+            peer: PeerID(1), reducer: BoardReducer(), initialState: Board(), configuration: .board(isAuthority: false),
+            wallClock: BenchmarkClock())
+        let (writerStream, writerContinuation) = AsyncStream.makeStream(of: GossipMessage<BoardAction>.self)
+        let writerID = await room.join(hello: hello(writer.peer, "writer"), outbound: writerContinuation)
+        let draining = Task { for await _ in writerStream {} }
+        let stroke = try writer.record(.beginStroke(at: .zero, style: Style(color: 1)))
+        var batches = [[stroke]]
+        for index in 1..<perWatcher {
+            let update = try writer.record(
+                .extendStroke(stroke.id, points: [Point(Int32(index % 500), Int32(index % 300))]))
+            if batches[batches.count - 1].count == 64 { batches.append([]) }
+            batches[batches.count - 1].append(update)
+        }
+        benchmark.startMeasurement()
+        for batch in batches { await room.handle(.updates(batch), from: writerID) }
+        var delivered = 0
+        for watcher in watchers { delivered += await watcher.value }
+        benchmark.stopMeasurement()
+        precondition(delivered == total, "delivered \(delivered) of \(total)")
+        await room.leave(writerID)
+        draining.cancel()
     }
 
     Benchmark(
@@ -107,4 +232,9 @@ let benchmarks: @Sendable () -> Void = {
         await server.shutdown()
         serving.cancel()
     }
+}
+
+/// Real time for the benchmark's own replicas.
+struct BenchmarkClock: WallClock {
+    func milliseconds() -> UInt64 { UInt64(Date().timeIntervalSince1970 * 1_000) }
 }
