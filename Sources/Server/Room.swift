@@ -15,10 +15,12 @@ public actor Room {
 
     struct Connection {
         var session: GossipSession<BoardReducer>
-        let outbound: AsyncStream<Message>.Continuation
+        let outbound: AsyncStream<[Message]>.Continuation
         let peer: PeerID
         var rate: RateLimiter
         var isOpen = true
+        /// Messages for this peer since the last flush: written together.
+        var outbox: [Message] = []
     }
 
     /// The room's name.
@@ -42,6 +44,10 @@ public actor Room {
     /// The encoded base at the current horizon, reused by every late joiner
     /// and checkpoint until the horizon moves.
     private var encodedBase: (header: SnapshotHeader, state: [UInt8])?
+    /// A flush is queued on the room's executor.
+    private var flushScheduled = false
+    /// Updates arrived since the last flush: every session must pump.
+    private var pumpPending = false
 
     /// Runs the room on its own queue.
     public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
@@ -119,7 +125,7 @@ public actor Room {
     /// credentials (the server does, before it calls this); in-process peers
     /// (benchmarks, `swarm --in-process`) join directly.
     /// - Returns: The connection's id in this room.
-    public func join(hello: Hello, outbound: AsyncStream<GossipMessage<BoardAction>>.Continuation) async -> UInt64 {
+    public func join(hello: Hello, outbound: AsyncStream<[GossipMessage<BoardAction>]>.Continuation) async -> UInt64 {
         var session = GossipSessionConfiguration(name: "scuttleboard", room: name, role: .server)
         session.bindsRemoteOrigin = true
         session.acceptsUpdates = hello.role.mayAuthor
@@ -264,7 +270,8 @@ public actor Room {
                     await close(id, reason: .shuttingDown)
                     return
                 }
-                await pumpAll(except: id)
+                pumpPending = true
+                scheduleFlush()
             case .presence(let presence):
                 for other in connections.keys where other != id && connections[other]?.isOpen == true {
                     let relayed = connections[other]!.session.send(presence: presence, now: now)
@@ -280,6 +287,7 @@ public actor Room {
                             "reason": "\(reason)",
                         ])
                 }
+                deliver(id)
                 connections[id]?.isOpen = false
                 connections[id]?.outbound.finish()
             case .remoteNeedsSnapshot:
@@ -297,21 +305,48 @@ public actor Room {
     }
 
     private func send(_ message: Message, to id: UInt64) {
-        guard let connection = connections[id], connection.isOpen else { return }
+        guard connections[id]?.isOpen == true else { return }
         if case .updates(let batch) = message { counters.sent(batch.count) }
-        if case .dropped = connection.outbound.yield(message) {
-            // A slow reader: cut it off rather than stall the room; it
-            // catches up by digest when it reconnects.
+        connections[id]!.outbox.append(message)
+        scheduleFlush()
+    }
+
+    // MARK: Coalesced fan-out
+
+    /// Queues one flush behind whatever the room has queued already, so a
+    /// burst of incoming batches is fanned out once, in one write per
+    /// session.
+    private func scheduleFlush() {
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        Task { await self.flush() }
+    }
+
+    /// Pumps every session if updates arrived, then hands each session's
+    /// outbox to its connection as one write.
+    private func flush() async {
+        flushScheduled = false
+        if pumpPending {
+            pumpPending = false
+            for id in connections.keys where connections[id]?.isOpen == true {
+                let outputs = connections[id]!.session.pump(from: store, store: store)
+                await carryOut(outputs, for: id)
+            }
+        }
+        for id in connections.keys { deliver(id) }
+    }
+
+    /// Writes the session's outbox. A reader that lets its buffer fill is cut
+    /// off rather than stall the room; it catches up by digest when it
+    /// reconnects.
+    private func deliver(_ id: UInt64) {
+        guard let connection = connections[id], !connection.outbox.isEmpty else { return }
+        connections[id]!.outbox = []
+        guard connection.isOpen else { return }
+        if case .dropped = connection.outbound.yield(connection.outbox) {
             counters.refused(.slowConsumer)
             connections[id]?.isOpen = false
             connection.outbound.finish()
-        }
-    }
-
-    private func pumpAll(except skipped: UInt64) async {
-        for id in connections.keys where id != skipped && connections[id]?.isOpen == true {
-            let outputs = connections[id]!.session.pump(from: store, store: store)
-            await carryOut(outputs, for: id)
         }
     }
 }

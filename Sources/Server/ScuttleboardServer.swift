@@ -271,11 +271,11 @@ public final class ScuttleboardServer: Sendable {
     ) async {
         let (room, hello) = admitted
         let (queue, continuation) = AsyncStream.makeStream(
-            of: Message.self, bufferingPolicy: .bufferingOldest(configuration.outboundBufferLimit))
+            of: [Message].self, bufferingPolicy: .bufferingOldest(configuration.outboundBufferLimit))
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
-                for await message in queue {
-                    do { try await outbound.write(message) } catch { break }
+                for await messages in queue {
+                    do { try await outbound.write(contentsOf: messages) } catch { break }
                 }
                 // The room ended the session (its goodbye is written): stop
                 // sending, and do not wait on a peer that never closes.

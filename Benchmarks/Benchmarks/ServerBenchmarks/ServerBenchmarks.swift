@@ -136,61 +136,13 @@ let benchmarks: @Sendable () -> Void = {
         try await checkpointedDatabaseWithRoom(of: 1_000_000)
     }
 
-    Benchmark(
-        "In-process room fan-out: 1 writer sends batches of 64, 8 watchers (delivered updates)",
-        configuration: .init(metrics: [.wallClock, .throughput], scalingFactor: .mega, maxIterations: 5)
-    ) { benchmark in
-        var configuration = ServerConfiguration()
-        configuration.databasePath = nil
-        configuration.maxUpdatesPerSecond = 100_000_000
-        let server = try ScuttleboardServer(configuration: configuration)
-        guard let room = try await server.room(named: "fanout") else { fatalError("no room") }
-        func hello(_ peer: PeerID, _ name: String) -> Hello {
-            Hello(
-                protocolVersion: 1, peer: peer, name: name, room: "fanout", role: .editor, credentials: nil,
-                digest: Digest(), clock: .zero)
+    for writers in [1, 4] {
+        Benchmark(
+            "In-process room fan-out: \(writers) writer(s) send batches of 64, 8 watchers ack (delivered to watchers)",
+            configuration: .init(metrics: [.wallClock, .throughput], scalingFactor: .mega, maxIterations: 5)
+        ) { benchmark in
+            try await inProcessFanOut(benchmark, writers: writers, watchers: 8)
         }
-        // One scaled iteration is one update delivered to one watcher.
-        let perWatcher = benchmark.scaledIterations.count / 8
-        let total = perWatcher * 8
-        var watchers: [Task<Int, Never>] = []
-        for index in 0..<8 {
-            let (stream, continuation) = AsyncStream.makeStream(of: GossipMessage<BoardAction>.self)
-            let id = await room.join(hello: hello(PeerID(UInt64(100 + index)), "watcher"), outbound: continuation)
-            watchers.append(
-                Task {
-                    var received = 0
-                    for await message in stream {
-                        guard case .updates(let batch) = message else { continue }
-                        received += batch.count
-                        await room.handle(.ack(batches: 1, clock: .zero), from: id)
-                        if received >= perWatcher { break }
-                    }
-                    return received
-                })
-        }
-        let writer = ReplicatedStore(
-            peer: PeerID(1), reducer: BoardReducer(), initialState: Board(), configuration: .board(isAuthority: false),
-            wallClock: BenchmarkClock())
-        let (writerStream, writerContinuation) = AsyncStream.makeStream(of: GossipMessage<BoardAction>.self)
-        let writerID = await room.join(hello: hello(writer.peer, "writer"), outbound: writerContinuation)
-        let draining = Task { for await _ in writerStream {} }
-        let stroke = try writer.record(.beginStroke(at: .zero, style: Style(color: 1)))
-        var batches = [[stroke]]
-        for index in 1..<perWatcher {
-            let update = try writer.record(
-                .extendStroke(stroke.id, points: [Point(Int32(index % 500), Int32(index % 300))]))
-            if batches[batches.count - 1].count == 64 { batches.append([]) }
-            batches[batches.count - 1].append(update)
-        }
-        benchmark.startMeasurement()
-        for batch in batches { await room.handle(.updates(batch), from: writerID) }
-        var delivered = 0
-        for watcher in watchers { delivered += await watcher.value }
-        benchmark.stopMeasurement()
-        precondition(delivered == total, "delivered \(delivered) of \(total)")
-        await room.leave(writerID)
-        draining.cancel()
     }
 
     Benchmark(
@@ -237,4 +189,69 @@ let benchmarks: @Sendable () -> Void = {
 /// Real time for the benchmark's own replicas.
 struct BenchmarkClock: WallClock {
     func milliseconds() -> UInt64 { UInt64(Date().timeIntervalSince1970 * 1_000) }
+}
+
+/// Writers send batches of 64 updates to one room concurrently, with no
+/// sockets; watchers acknowledge every batch. One scaled iteration is one
+/// update delivered to one watcher.
+func inProcessFanOut(_ benchmark: Benchmark, writers writerCount: Int, watchers watcherCount: Int) async throws {
+    var configuration = ServerConfiguration()
+    configuration.databasePath = nil
+    configuration.maxUpdatesPerSecond = 100_000_000
+    let server = try ScuttleboardServer(configuration: configuration)
+    guard let room = try await server.room(named: "fanout") else { fatalError("no room") }
+    func hello(_ peer: PeerID) -> Hello {
+        Hello(
+            protocolVersion: 1, peer: peer, name: "bench", room: "fanout", role: .editor, credentials: nil,
+            digest: Digest(), clock: .zero)
+    }
+    let written = benchmark.scaledIterations.count / watcherCount / writerCount * writerCount
+    var watchers: [Task<Int, Never>] = []
+    for index in 0..<watcherCount {
+        let (stream, continuation) = AsyncStream.makeStream(of: [GossipMessage<BoardAction>].self)
+        let id = await room.join(hello: hello(PeerID(UInt64(1_000 + index))), outbound: continuation)
+        watchers.append(
+            Task {
+                var received = 0
+                for await messages in stream {
+                    var batches: UInt32 = 0
+                    for case .updates(let batch) in messages {
+                        received += batch.count
+                        batches += 1
+                    }
+                    if batches > 0 { await room.handle(.ack(batches: batches, clock: .zero), from: id) }
+                    if received >= written { break }
+                }
+                return received
+            })
+    }
+    var sends: [(UInt64, [[Update<BoardAction>]])] = []
+    for index in 0..<writerCount {
+        let writer = ReplicatedStore(
+            peer: PeerID(UInt64(index + 1)), reducer: BoardReducer(), initialState: Board(),
+            configuration: .board(isAuthority: false), wallClock: BenchmarkClock())
+        let (stream, continuation) = AsyncStream.makeStream(of: [GossipMessage<BoardAction>].self)
+        let id = await room.join(hello: hello(writer.peer), outbound: continuation)
+        Task { for await _ in stream {} }
+        let stroke = try writer.record(.beginStroke(at: .zero, style: Style(color: 1)))
+        var batches = [[stroke]]
+        for step in 1..<(written / writerCount) {
+            let update = try writer.record(
+                .extendStroke(stroke.id, points: [Point(Int32(step % 500), Int32(step % 300))]))
+            if batches[batches.count - 1].count == 64 { batches.append([]) }
+            batches[batches.count - 1].append(update)
+        }
+        sends.append((id, batches))
+    }
+    benchmark.startMeasurement()
+    await withTaskGroup(of: Void.self) { group in
+        for (id, batches) in sends {
+            group.addTask { for batch in batches { await room.handle(.updates(batch), from: id) } }
+        }
+    }
+    var delivered = 0
+    for watcher in watchers { delivered += await watcher.value }
+    benchmark.stopMeasurement()
+    precondition(delivered == written * watcherCount, "delivered \(delivered) of \(written * watcherCount)")
+    for (id, _) in sends { await room.leave(id) }
 }
