@@ -13,6 +13,8 @@ let package = Package(
         .library(name: "Client", targets: ["Client"]),
         .library(name: "Server", targets: ["Server"]),
         .library(name: "NetworkSimulator", targets: ["NetworkSimulator"]),
+        .library(name: "Terminal", targets: ["Terminal"]),
+        .library(name: "Bots", targets: ["Bots"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
@@ -74,11 +76,23 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        // The system ncursesw library, wide characters included.
+        .systemLibrary(name: "CNCursesW", path: "Sources/CNCursesW"),
+        // The terminal layer: input parsing, the UI state machine, screens, and curses on one thread.
+        .target(
+            name: "Terminal",
+            dependencies: ["Scuttlebutt", "Whiteboard", "CNCursesW"]
+        ),
+        // Bot peers that draw like people (and like load), for the demo and the swarm.
+        .target(
+            name: "Bots",
+            dependencies: ["Scuttlebutt", "Whiteboard", "Client"]
+        ),
         // The one executable, with a subcommand per job.
         .executableTarget(
             name: "scuttleboard",
             dependencies: [
-                "Server", "Storage", "Scuttlebutt", "Whiteboard", "Wire",
+                "Server", "Storage", "Scuttlebutt", "Whiteboard", "Wire", "Client", "Terminal", "Bots",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -124,6 +138,10 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
+        ),
+        .testTarget(
+            name: "TerminalTests",
+            dependencies: ["Terminal", "Whiteboard", "Scuttlebutt", "Server", "Client", "Bots"]
         ),
         .testTarget(
             name: "NetworkSimulatorTests",

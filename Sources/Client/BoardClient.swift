@@ -166,6 +166,10 @@ public actor BoardClient {
             }
             session = nil
             outbound = nil
+            // Presence is relayed by the server: without it nobody is known
+            // to be here, so no ghost cursors stay on screen.
+            for origin in presence.keys { emit(.presence(origin, nil)) }
+            presence = [:]
             setState(.offline(reason: lastRefusal?.description ?? "connection lost"))
             attempt += 1
             let ceiling = min(configuration.maxReconnectDelay, configuration.minReconnectDelay << min(attempt, 16))

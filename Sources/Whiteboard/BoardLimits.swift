@@ -48,7 +48,7 @@ extension BoardLimits {
     /// Whether `scalar` shows as exactly one terminal cell: printable Latin,
     /// Greek, Cyrillic, punctuation, arrows, box drawing, blocks and geometric
     /// shapes. Conservative on purpose: a wrong width would break layout.
-    static func isSingleCell(_ scalar: Unicode.Scalar) -> Bool {
+    public static func isSingleCell(_ scalar: Unicode.Scalar) -> Bool {
         switch scalar.value {
         case 0x20...0x7E, 0xA0...0x24F, 0x370...0x3FF, 0x400...0x4FF, 0x2010...0x205E, 0x2190...0x21FF,
             0x2500...0x25FF:

@@ -1,0 +1,208 @@
+import Scuttlebutt
+import Whiteboard
+
+/// What the status bar says about the connection and the room.
+public struct StatusLine: Sendable, Hashable {
+    /// The room's name.
+    public var room: String
+    /// People in the room, this one included.
+    public var online: Int
+    /// The last round trip to the server, in milliseconds.
+    public var latency: UInt64?
+    /// Own updates the server has not confirmed.
+    public var pending: Int
+    /// Live, syncing, connecting, or offline (and why).
+    public var connection: String
+    /// Whether the connection is live (shown in green) or not (in yellow).
+    public var isLive: Bool
+    /// Who is followed (`view`), if anyone.
+    public var following: String?
+
+    /// A status line.
+    public init(
+        room: String, online: Int, latency: UInt64?, pending: Int, connection: String, isLive: Bool,
+        following: String? = nil
+    ) {
+        self.room = room
+        self.online = online
+        self.latency = latency
+        self.pending = pending
+        self.connection = connection
+        self.isLive = isLive
+        self.following = following
+    }
+}
+
+/// Builds whole terminal screens from the board, the interface state and
+/// the room's presence: pure, so every screen can be a golden test.
+///
+/// The board fills every row but the last, which is the status bar.
+/// Previews (a shape being dragged, an element being moved, text being
+/// typed) are drawn by applying the action to a copy of the board, which is
+/// cheap because the board is persistent.
+public struct ScreenComposer: Sendable {
+    private var rasterizer: Rasterizer
+    private let reducer = BoardReducer()
+    /// The origin previews are recorded under: never a real peer.
+    private static let previewOrigin = PeerID(UInt64.max)
+
+    /// A composer for a terminal of `columns` × `rows` cells.
+    public init(columns: Int, rows: Int) {
+        rasterizer = Rasterizer(
+            viewport: Viewport(origin: .zero, columns: max(1, columns), rows: max(1, rows - 1)))
+    }
+
+    /// The screen for this moment.
+    /// - Parameters:
+    ///   - board: The board as the replica holds it.
+    ///   - controller: Tool, colour, viewport, gesture and overlays.
+    ///   - others: Everyone else's presence.
+    ///   - status: The connection and room facts for the status bar.
+    public mutating func compose(
+        board: Board, controller: DrawingController, others: [BoardPresence], status: StatusLine
+    ) -> CellGrid {
+        let viewport = controller.viewport
+        rasterizer.render(preview(of: board, controller: controller), viewport: viewport)
+        var cursors = others.compactMap(\.overlay)
+        if let cursor = controller.keyboardCursor, !controller.isReadOnly {
+            cursors.append(CursorOverlay(position: cursor, name: "", color: controller.color))
+        }
+        let boardArea = rasterizer.frame(cursors: cursors)
+        var screen = CellGrid(columns: viewport.columns, rows: viewport.rows + 1)
+        for row in 0..<viewport.rows {
+            for column in 0..<viewport.columns { screen[column, row] = boardArea[column, row] }
+        }
+        drawStatusBar(into: &screen, controller: controller, status: status)
+        if controller.showsPalette { drawPalette(into: &screen, controller: controller) }
+        if controller.showsHelp { drawBox(lines: controller.helpLines, into: &screen) }
+        return screen
+    }
+
+    /// The board with the gesture in progress applied, for drawing only.
+    private func preview(of board: Board, controller: DrawingController) -> Board {
+        let action: BoardAction? =
+            if let entry = controller.textEntry {
+                .addText(at: entry.position, text: entry.text + "▏", style: controller.style)
+            } else {
+                switch controller.gesture {
+                case .shape(let kind, let from, let to): .addShape(kind, from: from, to: to, style: controller.style)
+                case .move(let id, let from, let to): .move(id, by: Point(to.x &- from.x, to.y &- from.y))
+                default: nil
+                }
+            }
+        guard let action else { return board }
+        var preview = board
+        reducer.reduce(
+            &preview, Update(origin: Self.previewOrigin, seq: 1, timestamp: Timestamp(UInt64.max), action: action))
+        return preview
+    }
+
+    // MARK: Status bar
+
+    private static let barBackground: UInt8 = 236
+    private static let barForeground: UInt8 = 252
+
+    private func drawStatusBar(into screen: inout CellGrid, controller: DrawingController, status: StatusLine) {
+        let row = screen.rows - 1
+        var column = 0
+        func put(_ text: String, _ color: UInt8 = Self.barForeground) {
+            for scalar in text.unicodeScalars where column < screen.columns {
+                screen[column, row] = Cell(
+                    BoardLimits.isSingleCell(scalar) ? scalar : "?", foreground: color, background: Self.barBackground)
+                column += 1
+            }
+        }
+        for index in 0..<screen.columns {
+            screen[index, row] = Cell(" ", foreground: Self.barForeground, background: Self.barBackground)
+        }
+        put(" \(status.room) ")
+        put("│ \(status.online) online ")
+        if let latency = status.latency { put("│ \(latency) ms ") }
+        if status.pending > 0 { put("│ \(status.pending) pending ", 214) }
+        put("│ ")
+        put(status.connection, status.isLive ? 114 : 214)
+        put(" ")
+        if let following = status.following { put("│ following \(following) ") }
+        if controller.isReadOnly {
+            put("│ viewing ")
+        } else {
+            put("│ \(Self.toolName(controller.tool)) ")
+            put("│ ")
+            put("■", controller.color)
+            put(" \(controller.color) ")
+            if case .glyph(let glyph) = controller.brush { put("│ brush \(glyph) ") }
+        }
+        if let notice = controller.notice { put("│ \(notice) ", 223) }
+        let help = "? help "
+        if column + help.count < screen.columns {
+            column = screen.columns - help.count
+            put(help)
+        }
+    }
+
+    /// A tool's name as the status bar shows it.
+    public static func toolName(_ tool: DrawingTool) -> String {
+        switch tool {
+        case .freehand: "freehand"
+        case .line: "line"
+        case .rectangle: "rectangle"
+        case .ellipse: "ellipse"
+        case .text: "text"
+        case .eraser: "eraser"
+        case .select: "select-and-move"
+        }
+    }
+
+    // MARK: Overlays
+
+    private func drawPalette(into screen: inout CellGrid, controller: DrawingController) {
+        let frame = controller.paletteFrame
+        drawFrame(column: frame.column, row: frame.row, columns: frame.columns, rows: frame.rows, into: &screen)
+        for index in 0..<controller.colorCount {
+            let column = frame.column + 1 + (index % 16) * 2
+            let row = frame.row + 1 + index / 16
+            guard column + 1 < screen.columns, row < screen.rows - 1 else { continue }
+            let mark: Unicode.Scalar = index == Int(controller.color) ? "◆" : "█"
+            screen[column, row] = Cell(mark, foreground: UInt8(index))
+            screen[column + 1, row] = Cell("█", foreground: UInt8(index))
+        }
+    }
+
+    private func drawBox(lines: [String], into screen: inout CellGrid) {
+        let width = min(screen.columns, (lines.map(\.count).max() ?? 0) + 4)
+        let height = min(screen.rows - 1, lines.count + 2)
+        let left = (screen.columns - width) / 2
+        let top = max(0, (screen.rows - 1 - height) / 2)
+        drawFrame(column: left, row: top, columns: width, rows: height, into: &screen)
+        for (index, line) in lines.prefix(height - 2).enumerated() {
+            for (offset, scalar) in line.unicodeScalars.prefix(width - 4).enumerated() {
+                screen[left + 2 + offset, top + 1 + index] = Cell(BoardLimits.isSingleCell(scalar) ? scalar : "?")
+            }
+        }
+    }
+
+    private func drawFrame(
+        column left: Int, row top: Int, columns width: Int, rows height: Int, into screen: inout CellGrid
+    ) {
+        guard width >= 2, height >= 2 else { return }
+        for row in top..<min(top + height, screen.rows - 1) {
+            for column in left..<min(left + width, screen.columns) {
+                let isTop = row == top
+                let isBottom = row == top + height - 1
+                let isLeft = column == left
+                let isRight = column == left + width - 1
+                let character: Unicode.Scalar =
+                    switch (isTop, isBottom, isLeft, isRight) {
+                    case (true, _, true, _): "┌"
+                    case (true, _, _, true): "┐"
+                    case (_, true, true, _): "└"
+                    case (_, true, _, true): "┘"
+                    case (true, _, _, _), (_, true, _, _): "─"
+                    case (_, _, true, _), (_, _, _, true): "│"
+                    default: " "
+                    }
+                screen[column, row] = Cell(character)
+            }
+        }
+    }
+}

@@ -1,0 +1,116 @@
+import Foundation
+import Scuttlebutt
+import Testing
+import Whiteboard
+
+@testable import Terminal
+
+/// Whole screens from the pure composer, against golden files in
+/// Fixtures/screens (`SCUTTLEBOARD_UPDATE_GOLDENS=1` rewrites them).
+@Suite struct ScreenComposerTests {
+    static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Fixtures/screens")
+
+    /// A rectangle, a line of text and a stroke, recorded by two peers.
+    static let board: Board = {
+        var board = Board()
+        let reducer = BoardReducer()
+        let actions: [(UInt64, BoardAction)] = [
+            (1, .addShape(.rectangle, from: Point(2, 2), to: Point(20, 13), style: Style(color: 12))),
+            (2, .addText(at: Point(4, 6), text: "plan", style: Style(color: 10))),
+            (1, .addShape(.ellipse, from: Point(24, 2), to: Point(36, 12), style: Style(color: 9, brush: .glyph("*")))),
+        ]
+        var seqs: [UInt64: UInt64] = [:]
+        for (index, (origin, action)) in actions.enumerated() {
+            seqs[origin, default: 0] += 1
+            reducer.reduce(
+                &board,
+                Update(
+                    origin: PeerID(origin), seq: seqs[origin]!, timestamp: Timestamp(UInt64(index + 1)), action: action)
+            )
+        }
+        return board
+    }()
+
+    static let status = StatusLine(room: "design", online: 2, latency: 3, pending: 0, connection: "live", isLive: true)
+    static let others = [
+        BoardPresence(name: "bob", color: 10, cursor: Point(30, 16), tool: .text, viewport: nil)
+    ]
+
+    func check(_ grid: CellGrid, golden name: String) throws {
+        let text = grid.plainLines.joined(separator: "\n") + "\n"
+        let file = Self.folder.appendingPathComponent(name + ".txt")
+        if ProcessInfo.processInfo.environment["SCUTTLEBOARD_UPDATE_GOLDENS"] == "1" {
+            try FileManager.default.createDirectory(at: Self.folder, withIntermediateDirectories: true)
+            try text.write(to: file, atomically: true, encoding: .utf8)
+        }
+        #expect(try String(contentsOf: file, encoding: .utf8) == text, "screen \(name)")
+    }
+
+    func controller(columns: Int = 48, rows: Int = 12) -> DrawingController {
+        DrawingController(viewport: Viewport(origin: .zero, columns: columns, rows: rows), color: 12)
+    }
+
+    @Test func theDrawingScreenShowsTheBoardCursorsAndStatus() throws {
+        var composer = ScreenComposer(columns: 48, rows: 13)
+        let grid = composer.compose(
+            board: Self.board, controller: controller(), others: Self.others, status: Self.status)
+        try check(grid, golden: "draw")
+        #expect(grid.rows == 13 && grid.columns == 48)
+        #expect(grid[30, 8] == Cell("◆", foreground: 10), "bob's cursor in his colour")
+        let bar = (0..<48).map { grid[$0, 12] }
+        #expect(bar.allSatisfy { $0.background == 236 }, "the status bar has its own background")
+        #expect(bar.contains { $0.character == "■" && $0.foreground == 12 }, "the current colour is visible")
+    }
+
+    @Test func previewsShowWhatTheGestureWillRecord() throws {
+        var composer = ScreenComposer(columns: 48, rows: 13)
+        var drawing = controller()
+        _ = drawing.handle(.key(.character("4")), board: Self.board)
+        _ = drawing.handle(.mouse(MouseEvent(button: .left, action: .press, column: 30, row: 7)), board: Self.board)
+        _ = drawing.handle(.mouse(MouseEvent(button: .left, action: .motion, column: 44, row: 10)), board: Self.board)
+        let grid = composer.compose(board: Self.board, controller: drawing, others: [], status: Self.status)
+        try check(grid, golden: "preview-ellipse")
+        let without = ScreenComposer(columns: 48, rows: 13)
+        var plain = without
+        let before = plain.compose(board: Self.board, controller: controller(), others: [], status: Self.status)
+        #expect(grid.plainLines[8] != before.plainLines[8], "the ellipse being dragged shows")
+    }
+
+    @Test func helpAndOfflineScreens() throws {
+        var composer = ScreenComposer(columns: 72, rows: 30)
+        var drawing = controller(columns: 72, rows: 29)
+        _ = drawing.handle(.key(.character("?")), board: Self.board)
+        let offline = StatusLine(
+            room: "design", online: 1, latency: nil, pending: 3,
+            connection: "offline (connection lost): drawing continues, syncs when back", isLive: false)
+        let grid = composer.compose(board: Self.board, controller: drawing, others: [], status: offline)
+        try check(grid, golden: "help-offline")
+        #expect(grid.plainLines[29].contains("3 pending"))
+    }
+
+    @Test func thePaletteShowsEveryColourTheTerminalHas() throws {
+        var composer = ScreenComposer(columns: 48, rows: 13)
+        var drawing = DrawingController(
+            viewport: Viewport(origin: .zero, columns: 48, rows: 12), color: 3, colorCount: 16)
+        _ = drawing.handle(.key(.character("p")), board: Self.board)
+        let grid = composer.compose(board: Self.board, controller: drawing, others: [], status: Self.status)
+        try check(grid, golden: "palette-16")
+        let frame = drawing.paletteFrame
+        #expect(
+            grid[frame.column + 1 + 3 * 2, frame.row + 1] == Cell("◆", foreground: 3), "the current colour is marked")
+        #expect(grid[frame.column + 1 + 15 * 2, frame.row + 1].foreground == 15)
+    }
+
+    @Test func aResizedComposerFillsTheNewSize() {
+        var composer = ScreenComposer(columns: 30, rows: 8)
+        var drawing = controller(columns: 30, rows: 7)
+        var grid = composer.compose(board: Self.board, controller: drawing, others: [], status: Self.status)
+        #expect(grid.columns == 30 && grid.rows == 8)
+        drawing.resize(columns: 50, rows: 19)
+        composer = ScreenComposer(columns: 50, rows: 20)
+        grid = composer.compose(board: Self.board, controller: drawing, others: [], status: Self.status)
+        #expect(grid.columns == 50 && grid.rows == 20)
+        #expect(grid.plainLines[19].hasPrefix(" design"))
+    }
+}
