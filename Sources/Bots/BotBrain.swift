@@ -72,7 +72,7 @@ public struct BotBrain: Sendable {
     }
 
     private static let phrases = [
-        "hello", "ship it", "todo: tests", "looks good", "why?", "v2", "nice", "♥ this", "→ next", "done ✓",
+        "hello", "ship it", "todo: tests", "looks good", "why?", "v2", "nice", "<3 this", "→ next", "done ■",
         "wip", "ideas", "meeting at 3", "scuttlebutt", "merge me",
     ]
 

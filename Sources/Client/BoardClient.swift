@@ -202,7 +202,6 @@ public actor BoardClient {
             self.outbound = outbound
             setState(.syncing)
             await carryOut(started)
-            if let ownPresence { await setPresence(ownPresence) }
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
                     while !Task.isCancelled {
@@ -212,10 +211,13 @@ public actor BoardClient {
                 }
                 for try await message in inbound {
                     guard var current = self.session else { break }
+                    let wasOpen = current.isOpen
                     let outputs = current.handle(message, store: store, now: now)
                     self.session = current
                     await carryOut(outputs)
                     if self.session == nil { break }
+                    // Presence can only go out once the server's hello is in.
+                    if !wasOpen, current.isOpen, let ownPresence { await setPresence(ownPresence) }
                 }
                 group.cancelAll()
             }

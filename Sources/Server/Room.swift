@@ -21,6 +21,8 @@ public actor Room {
         var isOpen = true
         /// Messages for this peer since the last flush: written together.
         var outbox: [Message] = []
+        /// The peer's latest presence, shown to whoever joins later.
+        var presence: Presence?
     }
 
     /// The room's name.
@@ -137,6 +139,12 @@ public actor Room {
         let started = connections[id]!.session.start(store: store, now: now)
         await carryOut(started, for: id)
         await handle(.hello(hello), from: id)
+        // The newcomer sees who is here at once, not when they next move.
+        for (other, connection) in connections where other != id && connection.isOpen {
+            guard let presence = connection.presence, connections[id]?.isOpen == true else { continue }
+            let outputs = connections[id]!.session.send(presence: presence, now: now)
+            await carryOut(outputs, for: id)
+        }
         return id
     }
 
@@ -273,6 +281,7 @@ public actor Room {
                 pumpPending = true
                 scheduleFlush()
             case .presence(let presence):
+                connections[id]?.presence = presence
                 for other in connections.keys where other != id && connections[other]?.isOpen == true {
                     let relayed = connections[other]!.session.send(presence: presence, now: now)
                     await carryOut(relayed, for: other)

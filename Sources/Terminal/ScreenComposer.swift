@@ -5,8 +5,8 @@ import Whiteboard
 public struct StatusLine: Sendable, Hashable {
     /// The room's name.
     public var room: String
-    /// People in the room, this one included.
-    public var online: Int
+    /// People in the room, this one included; nil where nobody is (replay).
+    public var online: Int?
     /// The last round trip to the server, in milliseconds.
     public var latency: UInt64?
     /// Own updates the server has not confirmed.
@@ -20,7 +20,7 @@ public struct StatusLine: Sendable, Hashable {
 
     /// A status line.
     public init(
-        room: String, online: Int, latency: UInt64?, pending: Int, connection: String, isLive: Bool,
+        room: String, online: Int?, latency: UInt64?, pending: Int, connection: String, isLive: Bool,
         following: String? = nil
     ) {
         self.room = room
@@ -116,7 +116,7 @@ public struct ScreenComposer: Sendable {
             screen[index, row] = Cell(" ", foreground: Self.barForeground, background: Self.barBackground)
         }
         put(" \(status.room) ")
-        put("│ \(status.online) online ")
+        if let online = status.online { put("│ \(online) online ") }
         if let latency = status.latency { put("│ \(latency) ms ") }
         if status.pending > 0 { put("│ \(status.pending) pending ", 214) }
         put("│ ")

@@ -86,6 +86,14 @@ public final class TerminalDevice: Sendable {
         ready.wait()
     }
 
+    /// The size of the terminal on standard output, if it is one.
+    public static func currentSize() -> (columns: Int, rows: Int)? {
+        var columns: Int32 = 0
+        var rows: Int32 = 0
+        scuttleboard_window_size(1, &columns, &rows)
+        return columns > 0 && rows > 0 ? (Int(columns), Int(rows)) : nil
+    }
+
     /// Draws `frame` (the whole screen) as soon as the terminal thread can;
     /// a newer frame replaces one not yet drawn.
     public func show(_ frame: CellGrid) {

@@ -70,6 +70,13 @@ struct BoardScreen {
         var latency: UInt64?
         var connection = ConnectionState.connecting
         var lastPresence: BoardPresence?
+        if !isReadOnly {
+            // Others see us in the room at once, before we touch anything.
+            let presence = BoardPresence(
+                name: name, color: color, cursor: nil, tool: controller.tool, viewport: controller.viewport.canvasRect)
+            lastPresence = presence
+            await client.setPresence(presence)
+        }
         await redraw(&composer, controller: &controller, framing: framing, latency: latency, connection: connection)
             .map(device.show)
         for await event in events {

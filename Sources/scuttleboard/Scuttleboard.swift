@@ -25,7 +25,7 @@ struct CommandFailure: Error, CustomStringConvertible {
 struct Scuttleboard: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "A real-time collaborative whiteboard for terminals.",
-        subcommands: [Serve.self, Draw.self, View.self, Rooms.self, Export.self])
+        subcommands: [Demo.self, Serve.self, Draw.self, View.self, Replay.self, Rooms.self, Export.self])
 }
 
 /// Options shared by the commands that open the database.

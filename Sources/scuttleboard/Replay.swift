@@ -1,0 +1,118 @@
+import ArgumentParser
+import Foundation
+import Scuttlebutt
+import Storage
+import Terminal
+import Whiteboard
+
+struct Replay: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Play a room's history back in the terminal.",
+        discussion: """
+            Keys: Space plays or pauses, . and , step one update forward and back, ] and [ seek by a tenth, \
+            0 and $ (Home, End) go to the start and the end, + and - change the speed, arrows pan, \
+            m switches to braille pixels, q quits.
+            """)
+
+    @Option(help: "The SQLite file holding the room.")
+    var db = "./scuttleboard.sqlite"
+
+    @Option(help: "The room to replay.")
+    var room: String
+
+    @Option(help: "How many times faster than it happened (quiet spells are cut to a second).")
+    var speed: Double = 1
+
+    func validate() throws {
+        guard speed > 0 else { throw ValidationError("--speed must be positive") }
+    }
+
+    func run() async throws {
+        guard FileManager.default.fileExists(atPath: db) else {
+            throw CommandFailure(message: "no database at \(db)")
+        }
+        let updates: [Update<BoardAction>]
+        do {
+            updates = try DurableLog(path: db).history(room: room).map { stored in
+                guard let update = stored.decoded(with: BoardActionCodec.decode) else {
+                    throw CommandFailure(message: "update \(stored.origin)#\(stored.seq) does not decode")
+                }
+                return update
+            }
+        } catch let failure as CommandFailure {
+            throw failure
+        } catch {
+            throw CommandFailure(error)
+        }
+        guard !updates.isEmpty else { throw CommandFailure(message: "room \"\(room)\" has nothing stored in \(db)") }
+        do {
+            try await play(updates)
+        } catch {
+            throw CommandFailure(error)
+        }
+    }
+
+    private func play(_ updates: [Update<BoardAction>]) async throws {
+        let device = try TerminalDevice()
+        defer { device.stop() }
+        var replay = ReplayController(updates: updates, speed: speed)
+        let size = device.initialSize
+        var controller = DrawingController(
+            viewport: Viewport(origin: .zero, columns: size.columns, rows: size.rows - 1), isReadOnly: true,
+            colorCount: device.colorCount)
+        // Start framed on everything the room ever drew.
+        var whole = ReplayController(updates: updates)
+        whole.seek(to: updates.count)
+        let framed = ViewerFraming.fitting(whole.board.visibleBounds, columns: size.columns, rows: size.rows - 1)
+        controller.show(origin: framed.origin, mode: framed.mode)
+        var composer = ScreenComposer(columns: size.columns, rows: size.rows)
+        let (ticks, tickSink) = AsyncStream.makeStream(of: TerminalEvent?.self)
+        let feeders = [
+            Task { for await event in device.events { tickSink.yield(event) } },
+            Task {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .milliseconds(33))
+                    tickSink.yield(nil)
+                }
+            },
+        ]
+        defer { feeders.forEach { $0.cancel() } }
+        var last = ContinuousClock.now
+        for await event in ticks {
+            switch event {
+            case .input(.key(let key)):
+                if let effects = replay.handle(key) {
+                    if effects.contains(.quit) { return }
+                } else if controller.handle(.key(key), board: replay.board).contains(.quit) {
+                    return
+                }
+            case .input(let input):
+                _ = controller.handle(input, board: replay.board)
+            case .resized(let columns, let rows):
+                controller.resize(columns: columns, rows: rows - 1)
+                composer = ScreenComposer(columns: columns, rows: rows)
+            case .terminated:
+                return
+            case nil:
+                let now = ContinuousClock.now
+                let elapsed = now - last
+                last = now
+                replay.advance(
+                    milliseconds: UInt64(
+                        elapsed.components.seconds * 1_000 + elapsed.components.attoseconds / 1_000_000_000_000_000))
+            }
+            let time = replay.shownTime.map { Self.clock($0) } ?? "start"
+            let status = StatusLine(
+                room: "replay \(room)", online: nil, latency: nil, pending: 0,
+                connection: "\(replay.summary) \(time)", isLive: replay.isPlaying)
+            device.show(composer.compose(board: replay.board, controller: controller, others: [], status: status))
+        }
+    }
+
+    /// A log time as UTC hours, minutes and seconds.
+    static func clock(_ milliseconds: UInt64) -> String {
+        let seconds = milliseconds / 1_000
+        func two(_ value: UInt64) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        return "\(two(seconds / 3_600 % 24)):\(two(seconds / 60 % 60)):\(two(seconds % 60)) UTC"
+    }
+}

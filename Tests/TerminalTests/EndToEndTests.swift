@@ -1,0 +1,175 @@
+import Foundation
+import Glibc
+import Server
+import Testing
+
+/// The real `scuttleboard draw`, driven through tmux as a person would: keys
+/// and SGR mouse sequences typed into panes, screens read back with
+/// capture-pane. Needs tmux (installed on every machine this project runs on).
+@Suite(.serialized) struct EndToEndTests {
+    /// The built `scuttleboard` executable, next to the test bundle.
+    static var executable: URL {
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(
+            "scuttleboard")
+    }
+
+    /// tmux on a socket of its own, so a developer's sessions are untouched.
+    final class Tmux: @unchecked Sendable {
+        let socket = "scuttleboard-test-\(UUID().uuidString.prefix(8))"
+
+        /// Runs a tmux command and returns what it printed (capture-pane).
+        ///
+        /// Spawned with every descriptor above stderr closed: the first
+        /// command starts tmux's server, which lives on and would otherwise
+        /// keep this process's pipes open (other tests wait for those to
+        /// close). Its output goes to a pipe only when it is wanted.
+        @discardableResult
+        func run(_ arguments: [String], capturing: Bool = false) throws -> String {
+            var pipe: [Int32] = [-1, -1]
+            guard Glibc.pipe(&pipe) == 0 else { throw CocoaError(.fileReadUnknown) }
+            var actions = posix_spawn_file_actions_t()
+            posix_spawn_file_actions_init(&actions)
+            defer { posix_spawn_file_actions_destroy(&actions) }
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+            if capturing {
+                posix_spawn_file_actions_adddup2(&actions, pipe[1], 1)
+            } else {
+                posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+            }
+            posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+            let open = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+            for descriptor in open.compactMap({ Int32($0) }) where descriptor > 2 {
+                posix_spawn_file_actions_addclose(&actions, descriptor)
+            }
+            let argv = (["tmux", "-L", socket, "-f", "/dev/null"] + arguments).map { strdup($0) } + [nil]
+            defer { argv.forEach { free($0) } }
+            var child: pid_t = 0
+            let spawned = posix_spawnp(&child, "tmux", &actions, nil, argv, environ)
+            close(pipe[1])
+            defer { close(pipe[0]) }
+            guard spawned == 0 else { throw CocoaError(.executableNotLoadable) }
+            var output = Data()
+            var buffer = [UInt8](repeating: 0, count: 4_096)
+            while true {
+                let count = read(pipe[0], &buffer, buffer.count)
+                if count <= 0 { break }
+                output.append(contentsOf: buffer[0..<count])
+            }
+            var status: Int32 = 0
+            waitpid(child, &status, 0)
+            return String(decoding: output, as: UTF8.self)
+        }
+
+        /// A detached session of `columns` × `rows` running `command` in sh.
+        func start(_ name: String, columns: Int, rows: Int, _ command: String) throws {
+            try run([
+                "new-session", "-d", "-s", name, "-x", "\(columns)", "-y", "\(rows)", "-e", "TERM=xterm-256color",
+                "sh", "-c", command,
+            ])
+        }
+
+        /// Types `text` literally (escape sequences included).
+        func type(_ name: String, _ text: String) throws {
+            try run(["send-keys", "-t", "\(name):", "-l", text])
+        }
+
+        func screen(_ name: String) throws -> [String] {
+            try run(["capture-pane", "-p", "-t", "\(name):"], capturing: true).split(
+                separator: "\n", omittingEmptySubsequences: false
+            )
+            .map(String.init)
+        }
+
+        /// Polls the screen until `condition` holds, failing after 20 s with the screen.
+        @discardableResult
+        func waitFor(_ name: String, _ what: String, _ condition: ([String]) -> Bool) async throws -> [String] {
+            let deadline = ContinuousClock.now + .seconds(20)
+            var lines: [String] = []
+            while ContinuousClock.now < deadline {
+                lines = try screen(name)
+                if condition(lines) { return lines }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            Issue.record("timed out waiting for \(what); \(name)'s screen:\n\(lines.joined(separator: "\n"))")
+            throw CancellationError()
+        }
+
+        deinit { _ = try? run(["kill-server"]) }
+    }
+
+    @Test func twoPeopleDrawAndSeeEachOtherResizeAndQuitCleanly() async throws {
+        guard FileManager.default.isExecutableFile(atPath: Self.executable.path) else {
+            Issue.record("\(Self.executable.path) is not built; run swift build --build-tests")
+            return
+        }
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("scuttleboard-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var configuration = ServerConfiguration()
+        configuration.port = 0
+        configuration.databasePath = folder.appendingPathComponent("rooms.sqlite").path
+        let server = try ScuttleboardServer(configuration: configuration)
+        let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
+        let serving = Task { try await server.run(onListening: { portSink.yield($0) }) }
+        var port = 0
+        for await bound in ports {
+            port = bound
+            break
+        }
+        defer { serving.cancel() }
+
+        let tmux = Tmux()
+        let binary = Self.executable.path
+        func client(_ name: String) -> String {
+            let state = folder.appendingPathComponent(name).path
+            return "stty -g > \(state).before; \(binary) draw --server 127.0.0.1:\(port) --room e2e --name \(name) "
+                + "--no-local-db 2> \(state).err; stty -g > \(state).after; echo \(name) quit; sleep 60"
+        }
+        try tmux.start("alice", columns: 80, rows: 24, client("alice"))
+        try tmux.start("bob", columns: 80, rows: 24, client("bob"))
+        for name in ["alice", "bob"] {
+            try await tmux.waitFor(name, "\(name) to be live with two people online") { lines in
+                lines.contains { $0.contains("2 online") && $0.contains("live") }
+            }
+        }
+
+        // Alice picks the rectangle tool and drags one out with the mouse.
+        try tmux.type("alice", "3")
+        try tmux.type("alice", "\u{1B}[<0;10;5M")
+        try tmux.type("alice", "\u{1B}[<32;20;8M")
+        try tmux.type("alice", "\u{1B}[<32;30;10M")
+        try tmux.type("alice", "\u{1B}[<0;30;10m")
+        // The pointer moves on, so her cursor does not cover a corner on bob's screen.
+        try tmux.type("alice", "\u{1B}[<35;70;20M")
+        let rectangleTop = "         █▀▀▀▀▀▀▀▀▀▀▀▀▀▀▀▀▀▀▀█"
+        let rectangleBottom = "         ▀▀▀▀▀▀▀▀▀▀▀▀▀▀▀▀▀▀▀▀▀"
+        let seen = try await tmux.waitFor("bob", "alice's rectangle on bob's screen") { lines in
+            lines.count > 10 && lines[4] == rectangleTop && lines[9] == rectangleBottom
+        }
+        #expect(seen[5] == "         █                   █", "the rectangle's sides")
+        #expect(try tmux.screen("alice")[4] == rectangleTop, "alice sees what she drew")
+
+        // Bob's terminal shrinks: the board and the status bar follow.
+        try tmux.run(["resize-window", "-t", "bob:", "-x", "50", "-y", "15"])
+        let resized = try await tmux.waitFor("bob", "bob's screen to redraw at 50×15") { lines in
+            lines.count >= 15 && lines[14].hasPrefix(" e2e │") && lines[4].hasPrefix("         █▀▀▀")
+        }
+        #expect(resized[14].count <= 50)
+
+        // Quitting leaves the terminal as it was.
+        try tmux.type("alice", "q")
+        try await tmux.waitFor("alice", "alice's shell after quitting") { lines in
+            lines.contains("alice quit")
+        }
+        let after = try await tmux.waitFor("alice", "the screen without the board") { lines in
+            !lines.contains { $0.contains("e2e │") }
+        }
+        #expect(!after.contains(rectangleTop), "the alternate screen is gone")
+        let before = try String(contentsOf: folder.appendingPathComponent("alice.before"), encoding: .utf8)
+        let restored = try String(contentsOf: folder.appendingPathComponent("alice.after"), encoding: .utf8)
+        #expect(!before.isEmpty && before == restored, "the terminal modes are restored")
+        let errors = try String(contentsOf: folder.appendingPathComponent("alice.err"), encoding: .utf8)
+        #expect(errors.isEmpty, "nothing on stderr: \(errors)")
+        await server.shutdown()
+    }
+}
