@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
         // Generic replication core: pure Swift, no I/O, time injected.
@@ -86,7 +87,10 @@ let package = Package(
         // Bot peers that draw like people (and like load), for the demo and the swarm.
         .target(
             name: "Bots",
-            dependencies: ["Scuttlebutt", "Whiteboard", "Client"]
+            dependencies: [
+                "Scuttlebutt", "Whiteboard", "Client",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ]
         ),
         // The one executable, with a subcommand per job.
         .executableTarget(
@@ -134,14 +138,14 @@ let package = Package(
         .testTarget(
             name: "ServerTests",
             dependencies: [
-                "Server", "Client", "Storage", "Wire", "Scuttlebutt", "Whiteboard",
+                "Server", "Client", "Storage", "Wire", "Scuttlebutt", "Whiteboard", "Bots",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .testTarget(
             name: "TerminalTests",
-            dependencies: ["Terminal", "Whiteboard", "Scuttlebutt", "Server", "Client", "Bots"]
+            dependencies: ["Terminal", "Whiteboard", "Scuttlebutt", "Server", "Bots"]
         ),
         .testTarget(
             name: "NetworkSimulatorTests",

@@ -2,6 +2,16 @@ import Client
 import Scuttlebutt
 import Whiteboard
 
+/// How fast a bot goes through its gestures.
+public enum BotPacing: Sendable, Hashable {
+    /// With the pauses its brain asks for, as a person would draw.
+    case asDrawn
+    /// With no pauses at all.
+    case flatOut
+    /// Flat out for `burst` milliseconds, then idle for `rest`, again and again.
+    case bursty(burst: UInt64, rest: UInt64)
+}
+
 /// A bot peer: a ``BotBrain`` driving a ``BoardClient``, one gesture after
 /// another, until its task is cancelled. Its cursor is shown to everyone
 /// as presence.
@@ -32,7 +42,8 @@ public struct Bot: Sendable {
 
     /// Draws until the task is cancelled.
     /// - Returns: What it did.
-    public func run() async -> Statistics {
+    public func run(pacing: BotPacing = .asDrawn) async -> Statistics {
+        let start = ContinuousClock.now
         var brain = self.brain
         var statistics = Statistics()
         var stroke: ElementID?
@@ -61,7 +72,20 @@ public struct Bot: Sendable {
                         await client.setPresence(
                             BoardPresence(name: name, color: color, cursor: point, tool: tool, viewport: nil))
                     case .pause(let milliseconds):
-                        try await Task.sleep(for: .milliseconds(milliseconds))
+                        switch pacing {
+                        case .asDrawn:
+                            try await Task.sleep(for: .milliseconds(milliseconds))
+                        case .flatOut:
+                            await Task.yield()
+                        case .bursty(let burst, let rest):
+                            let elapsed = (ContinuousClock.now - start).milliseconds
+                            let phase = elapsed % (burst + rest)
+                            if phase < burst {
+                                await Task.yield()
+                            } else {
+                                try await Task.sleep(for: .milliseconds(burst + rest - phase))
+                            }
+                        }
                     }
                 } catch is CancellationError {
                     break
@@ -83,5 +107,13 @@ public struct Bot: Sendable {
         case .eraser: .eraser
         case .lurker: .select
         }
+    }
+}
+
+extension Duration {
+    /// Whole milliseconds.
+    var milliseconds: UInt64 {
+        let (seconds, attoseconds) = components
+        return UInt64(max(0, seconds)) * 1_000 + UInt64(max(0, attoseconds)) / 1_000_000_000_000_000
     }
 }

@@ -28,6 +28,9 @@ public enum ClientEvent: Sendable, Hashable {
     case presence(PeerID, BoardPresence?)
     /// A round trip to the server took this many milliseconds.
     case roundTrip(milliseconds: UInt64)
+    /// Updates from others arrived, stamped at these times (their origins'
+    /// clocks): on one machine, now minus the stamp is the end-to-end latency.
+    case received([Timestamp])
 }
 
 /// The settings of a ``BoardClient``.
@@ -116,6 +119,12 @@ public actor BoardClient {
 
     /// What this replica holds.
     public var digest: Digest { store.digest }
+
+    /// Rewinds and replays of the local replica.
+    public var timelineStatistics: TimelineStatistics { store.timeline.statistics }
+
+    /// Connections that reached live, ever: more than one means reconnects.
+    public private(set) var liveConnections = 0
 
     /// Own updates the server has not confirmed yet.
     public var pendingCount: Int { Int(store.digest[peer] - store.confirmedOwnSeq) }
@@ -247,10 +256,12 @@ public actor BoardClient {
                 } catch {
                     session = nil
                 }
-            case .applied:
+            case .applied(let updates):
+                emit(.received(updates.map(\.timestamp)))
                 emit(.boardChanged)
             case .caughtUp:
                 lastRefusal = nil
+                liveConnections += 1
                 setState(.live)
             case .rebased(let updates):
                 // Re-stamped own updates replace the stored versions.

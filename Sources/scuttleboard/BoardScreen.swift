@@ -124,6 +124,9 @@ struct BoardScreen {
                 latency = milliseconds
             case .client(.state(let state)):
                 connection = state
+            case .client(.received):
+                // boardChanged follows and redraws.
+                continue
             case .client(.boardChanged), .client(.presence), .tick:
                 break
             }

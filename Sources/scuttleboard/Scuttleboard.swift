@@ -25,7 +25,9 @@ struct CommandFailure: Error, CustomStringConvertible {
 struct Scuttleboard: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "A real-time collaborative whiteboard for terminals.",
-        subcommands: [Demo.self, Serve.self, Draw.self, View.self, Replay.self, Rooms.self, Export.self])
+        subcommands: [
+            Demo.self, Serve.self, Draw.self, View.self, Replay.self, SwarmCommand.self, Rooms.self, Export.self,
+        ])
 }
 
 /// Options shared by the commands that open the database.

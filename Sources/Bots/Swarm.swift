@@ -1,0 +1,334 @@
+import Client
+import Foundation
+import Histogram
+import Scuttlebutt
+import Synchronization
+import Whiteboard
+
+/// How a swarm's load arrives.
+public enum SwarmPattern: String, Sendable, Hashable, CaseIterable, Codable {
+    /// Bots join over a second and draw at a person's pace.
+    case steady
+    /// Bots join over a second and draw flat out for half a second, then rest 1.5 s.
+    case bursty
+    /// Every bot joins at the same instant and draws flat out.
+    case thunderingHerd = "thundering-herd"
+}
+
+/// What a swarm run is told.
+public struct SwarmConfiguration: Sendable {
+    /// The server's host.
+    public var host: String
+    /// The server's port.
+    public var port: Int
+    /// How many bots.
+    public var bots: Int
+    /// How many rooms the bots spread over (bot i joins room i mod rooms).
+    public var rooms: Int
+    /// Seconds of drawing.
+    public var duration: Int
+    /// How the load arrives.
+    public var pattern: SwarmPattern
+    /// The seed of every bot's drawing.
+    public var seed: UInt64
+    /// Random disconnects per minute across the swarm (chaos).
+    public var disconnectsPerMinute: Double = 0
+
+    /// A configuration with no chaos.
+    public init(host: String, port: Int, bots: Int, rooms: Int, duration: Int, pattern: SwarmPattern, seed: UInt64) {
+        self.host = host
+        self.port = port
+        self.bots = bots
+        self.rooms = rooms
+        self.duration = duration
+        self.pattern = pattern
+        self.seed = seed
+    }
+
+    /// The room bot `index` joins.
+    public func room(of index: Int) -> String { "swarm-\(index % rooms)" }
+
+    /// What bot `index` does: scribblers mostly, a few of everything else.
+    public static func behavior(of index: Int) -> BotBehavior {
+        [.scribbler, .scribbler, .shapes, .text, .scribbler, .eraser, .scribbler, .lurker][index % 8]
+    }
+}
+
+/// One second of a running swarm.
+public struct SwarmProgress: Sendable {
+    /// Seconds since the start.
+    public var second: Int
+    /// Updates delivered to bots in that second.
+    public var delivered: Int
+    /// The 99th-percentile end-to-end latency so far, in milliseconds.
+    public var p99: UInt64
+    /// Actions the board refused so far.
+    public var refused: Int
+    /// Bots live now.
+    public var live: Int
+}
+
+/// What a swarm run measured.
+public struct SwarmReport: Sendable, Codable {
+    /// End-to-end latency percentiles, in milliseconds.
+    public struct Latency: Sendable, Codable {
+        /// Median.
+        public var p50: UInt64
+        /// 90th percentile.
+        public var p90: UInt64
+        /// 99th percentile.
+        public var p99: UInt64
+        /// 99.9th percentile.
+        public var p999: UInt64
+        /// The largest.
+        public var max: UInt64
+    }
+
+    /// One room's verdict.
+    public struct RoomVerdict: Sendable, Codable {
+        /// The room.
+        public var room: String
+        /// Bots in it.
+        public var bots: Int
+        /// Whether every bot (and the server, when it could be asked) holds
+        /// the same updates and the same board hash.
+        public var converged: Bool
+        /// The board hash most bots hold.
+        public var stateHash: String
+    }
+
+    /// The configuration, as words.
+    public var pattern: SwarmPattern
+    /// Bots.
+    public var bots: Int
+    /// Rooms.
+    public var rooms: Int
+    /// Seconds of drawing.
+    public var duration: Int
+    /// Actions the bots recorded.
+    public var sent: Int
+    /// Updates delivered to bots (each update counts once per receiving bot).
+    public var delivered: Int
+    /// Delivered updates per second of drawing.
+    public var throughput: Double
+    /// End-to-end latency: recorded by one bot until applied by another.
+    public var latency: Latency
+    /// Rewinds across all bot replicas.
+    public var rewinds: Int
+    /// Applies replayed per rewind, on average.
+    public var replayDepthMean: Int
+    /// The deepest replay.
+    public var replayDepthMax: Int
+    /// Actions the board refused, by reason.
+    public var refused: [String: Int]
+    /// Reconnects (connections that reached live after the first).
+    public var reconnects: Int
+    /// Per room: did everyone end up with the same board?
+    public var convergence: [RoomVerdict]
+    /// The server's resident memory at the end, in bytes, when known.
+    public var serverMemoryBytes: Int?
+
+    private enum CodingKeys: String, CodingKey {
+        case pattern, bots, rooms, duration, sent, delivered, throughput, latency, rewinds, replayDepthMean,
+            replayDepthMax, refused, reconnects, convergence, serverMemoryBytes
+    }
+
+    /// Whether every room converged.
+    public var converged: Bool { convergence.allSatisfy(\.converged) }
+}
+
+/// A swarm of bot peers against one server: load, measurement and a
+/// convergence verdict.
+public struct Swarm: Sendable {
+    /// What it runs.
+    public let configuration: SwarmConfiguration
+
+    /// A swarm.
+    public init(configuration: SwarmConfiguration) {
+        self.configuration = configuration
+    }
+
+    /// Shared measurements, updated by every bot's event task.
+    private final class Measurements: Sendable {
+        struct State {
+            var histogram = Histogram<UInt64>(highestTrackableValue: 3_600_000, numberOfSignificantValueDigits: .three)
+            var delivered = 0
+        }
+
+        let state = Mutex(State())
+
+        func record(_ stamps: [Timestamp], now: UInt64) {
+            state.withLock { state in
+                state.delivered += stamps.count
+                for stamp in stamps {
+                    let latency = now >= stamp.milliseconds ? now - stamp.milliseconds : 0
+                    _ = state.histogram.record(min(latency, 3_600_000))
+                }
+            }
+        }
+    }
+
+    /// Runs the swarm: bots join, draw for the duration, stop, and wait (at
+    /// most 15 s) until every room has settled.
+    /// - Parameters:
+    ///   - authority: The server's view of a room (its digest and board
+    ///     hash), when the server runs in this process.
+    ///   - progress: Called once a second while bots draw.
+    public func run(
+        authority: (@Sendable (String) async -> (Digest, UInt64)?)? = nil,
+        progress: @Sendable (SwarmProgress) -> Void = { _ in }
+    ) async throws -> SwarmReport {
+        let measurements = Measurements()
+        var clients: [BoardClient] = []
+        for index in 0..<configuration.bots {
+            let behavior = SwarmConfiguration.behavior(of: index)
+            var settings = ClientConfiguration(
+                host: configuration.host, port: configuration.port, room: configuration.room(of: index),
+                name: "bot\(index)")
+            settings.role = behavior == .lurker ? .viewer : .bot
+            settings.minReconnectDelay = 50
+            settings.maxReconnectDelay = 2_000
+            clients.append(try BoardClient(configuration: settings))
+        }
+        var watchers: [Task<Void, Never>] = []
+        for client in clients {
+            let events = await client.events()
+            watchers.append(
+                Task {
+                    for await event in events {
+                        guard case .received(let stamps) = event else { continue }
+                        measurements.record(stamps, now: Self.now())
+                    }
+                })
+        }
+        let connections = Mutex<[Int: Task<Void, Never>]>([:])
+        for (index, client) in clients.enumerated() {
+            if configuration.pattern != .thunderingHerd {
+                try await Task.sleep(for: .milliseconds(1_000 / max(1, configuration.bots)))
+            }
+            connections.withLock { $0[index] = Task { await client.run() } }
+        }
+        let pacing: BotPacing =
+            switch configuration.pattern {
+            case .steady: .asDrawn
+            case .bursty: .bursty(burst: 500, rest: 1_500)
+            case .thunderingHerd: .flatOut
+            }
+        var drawers: [Task<Bot.Statistics, Never>] = []
+        for (index, client) in clients.enumerated() {
+            let behavior = SwarmConfiguration.behavior(of: index)
+            let bot = Bot(
+                client: client,
+                brain: BotBrain(
+                    behavior: behavior, seed: configuration.seed &+ UInt64(index),
+                    area: Rect(minX: 0, minY: 0, maxX: 199, maxY: 119), stepDelay: 20),
+                name: "bot\(index)", color: UInt8(1 + index % 15))
+            drawers.append(Task { await bot.run(pacing: pacing) })
+        }
+        let chaos = Task {
+            guard configuration.disconnectsPerMinute > 0 else { return }
+            var random = BotRandom(seed: configuration.seed ^ 0xC4A05)
+            let interval = 60_000 / configuration.disconnectsPerMinute
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(UInt64(interval)))
+                guard !Task.isCancelled else { return }
+                let index = Int.random(in: 0..<clients.count, using: &random)
+                let client = clients[index]
+                connections.withLock { tasks in
+                    tasks[index]?.cancel()
+                    tasks[index] = Task {
+                        // Give the old connection a moment to close first.
+                        try? await Task.sleep(for: .milliseconds(10))
+                        await client.run()
+                    }
+                }
+            }
+        }
+        var lastDelivered = 0
+        for second in 1...configuration.duration {
+            try await Task.sleep(for: .seconds(1))
+            let (delivered, p99) = measurements.state.withLock {
+                ($0.delivered, $0.histogram.totalCount > 0 ? $0.histogram.valueAtPercentile(99) : 0)
+            }
+            var live = 0
+            for client in clients where await client.state == .live { live += 1 }
+            progress(
+                SwarmProgress(
+                    second: second, delivered: delivered - lastDelivered, p99: p99, refused: 0, live: live))
+            lastDelivered = delivered
+        }
+        chaos.cancel()
+        var sent = 0
+        var refusedCount = 0
+        for drawer in drawers {
+            drawer.cancel()
+            let statistics = await drawer.value
+            sent += statistics.recorded
+            refusedCount += statistics.refused
+        }
+        let convergence = try await settle(clients, authority: authority)
+        let snapshot = measurements.state.withLock { $0 }
+        var rewinds = 0
+        var deepest = 0
+        var replayed = 0
+        var reconnects = 0
+        for client in clients {
+            let statistics = await client.timelineStatistics
+            rewinds += statistics.rewinds
+            replayed += statistics.replayedApplies
+            deepest = max(deepest, statistics.deepestReplay)
+            reconnects += max(0, await client.liveConnections - 1)
+        }
+        connections.withLock { tasks in tasks.values.forEach { $0.cancel() } }
+        watchers.forEach { $0.cancel() }
+        let histogram = snapshot.histogram
+        let seconds = Double(configuration.duration)
+        return SwarmReport(
+            pattern: configuration.pattern, bots: configuration.bots, rooms: configuration.rooms,
+            duration: configuration.duration, sent: sent, delivered: snapshot.delivered,
+            throughput: Double(snapshot.delivered) / seconds,
+            latency: .init(
+                p50: histogram.valueAtPercentile(50), p90: histogram.valueAtPercentile(90),
+                p99: histogram.valueAtPercentile(99), p999: histogram.valueAtPercentile(99.9),
+                max: histogram.totalCount > 0 ? histogram.max : 0),
+            rewinds: rewinds, replayDepthMean: rewinds > 0 ? replayed / rewinds : 0, replayDepthMax: deepest,
+            refused: refusedCount > 0 ? ["refused_by_board": refusedCount] : [:], reconnects: reconnects,
+            convergence: convergence, serverMemoryBytes: nil)
+    }
+
+    /// Waits until, room by room, every bot holds the same updates (at most
+    /// 15 s), then compares their boards (and the server's, if known).
+    private func settle(
+        _ clients: [BoardClient], authority: (@Sendable (String) async -> (Digest, UInt64)?)?
+    ) async throws -> [SwarmReport.RoomVerdict] {
+        let rooms = Dictionary(grouping: clients.indices, by: { configuration.room(of: $0) })
+        let deadline = ContinuousClock.now + .seconds(15)
+        var verdicts: [SwarmReport.RoomVerdict] = []
+        for (room, members) in rooms.sorted(by: { $0.key < $1.key }) {
+            var converged = false
+            var hashes: [UInt64] = []
+            repeat {
+                var digests: [Digest] = []
+                hashes = []
+                for index in members {
+                    digests.append(await clients[index].digest)
+                    hashes.append(await clients[index].board.stateHash)
+                }
+                var agreed = Set(digests).count == 1 && Set(hashes).count == 1
+                if agreed, let authority, let (digest, hash) = await authority(room) {
+                    agreed = digest == digests[0] && hash == hashes[0]
+                }
+                converged = agreed
+                if !converged { try await Task.sleep(for: .milliseconds(100)) }
+            } while !converged && ContinuousClock.now < deadline
+            let common = Dictionary(grouping: hashes, by: { $0 }).max { $0.value.count < $1.value.count }?.key ?? 0
+            verdicts.append(
+                SwarmReport.RoomVerdict(
+                    room: room, bots: members.count, converged: converged,
+                    stateHash: String(common, radix: 16)))
+        }
+        return verdicts
+    }
+
+    private static func now() -> UInt64 { UInt64(Date().timeIntervalSince1970 * 1_000) }
+}
