@@ -56,13 +56,7 @@ struct Demo: AsyncParsableCommand {
         } catch {
             throw CommandFailure(error)
         }
-        let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
-        let serving = Task { try await server.run(onListening: { portSink.yield($0) }) }
-        var port = 0
-        for await bound in ports {
-            port = bound
-            break
-        }
+        let (port, serving) = try await server.startInBackground()
         if !interactive {
             say("demo: server on 127.0.0.1:\(port), database \(path)")
         }

@@ -81,12 +81,7 @@ struct SwarmCommand: AsyncParsableCommand {
             configuration.maxUpdatesPerSecond = 1_000_000
             configuration.maxConnections = max(1_000, bots + 10)
             let server = try ScuttleboardServer(configuration: configuration)
-            let (ports, sink) = AsyncStream.makeStream(of: Int.self)
-            serving = Task { try await server.run(onListening: { sink.yield($0) }) }
-            for await bound in ports {
-                port = bound
-                break
-            }
+            (port, serving) = try await server.startInBackground()
             inProcessServer = server
         } else {
             let endpoint = try ConnectionOptions.parse(["--room", "unused", "--server", server]).endpoint()

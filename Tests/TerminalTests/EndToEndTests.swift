@@ -109,13 +109,7 @@ import Testing
         configuration.port = 0
         configuration.databasePath = folder.appendingPathComponent("rooms.sqlite").path
         let server = try ScuttleboardServer(configuration: configuration)
-        let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
-        let serving = Task { try await server.run(onListening: { portSink.yield($0) }) }
-        var port = 0
-        for await bound in ports {
-            port = bound
-            break
-        }
+        let (port, serving) = try await server.startInBackground()
         defer { serving.cancel() }
 
         let tmux = Tmux()

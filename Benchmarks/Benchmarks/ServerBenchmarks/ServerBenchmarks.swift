@@ -72,13 +72,7 @@ func withServer<T>(
     configuration.databasePath = nil
     configure(&configuration)
     let server = try ScuttleboardServer(configuration: configuration)
-    let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-    let serving = Task { try await server.run(onListening: { continuation.yield($0) }) }
-    var port = 0
-    for await bound in ports {
-        port = bound
-        break
-    }
+    let (port, serving) = try await server.startInBackground()
     let result = try await body(server, port)
     await server.shutdown()
     serving.cancel()
@@ -90,28 +84,13 @@ let benchmarks: @Sendable () -> Void = {
         metrics: [.wallClock, .peakMemoryResident], warmupIterations: 0, maxDuration: .seconds(30), maxIterations: 3)
 
     for count in [100_000, 1_000_000] {
-        Benchmark("Recover a room of \(count) actions from SQLite (open, read, replay)") {
-            (benchmark: Benchmark, path: String) in
-            for _ in benchmark.scaledIterations {
-                var configuration = ServerConfiguration()
-                configuration.databasePath = path
-                let server = try ScuttleboardServer(configuration: configuration)
-                blackHole(try await server.room(named: "big"))
-            }
-        } setup: {
+        recoveryBenchmark("Recover a room of \(count) actions from SQLite (open, read, replay)") {
             try await databaseWithRoom(of: count)
         }
     }
-
-    Benchmark("Recover a room of 1000000 actions from its checkpoint (open, read checkpoint + suffix, replay)") {
-        (benchmark: Benchmark, path: String) in
-        for _ in benchmark.scaledIterations {
-            var configuration = ServerConfiguration()
-            configuration.databasePath = path
-            let server = try ScuttleboardServer(configuration: configuration)
-            blackHole(try await server.room(named: "big"))
-        }
-    } setup: {
+    recoveryBenchmark(
+        "Recover a room of 1000000 actions from its checkpoint (open, read checkpoint + suffix, replay)"
+    ) {
         try await checkpointedDatabaseWithRoom(of: 1_000_000)
     }
 
@@ -149,40 +128,47 @@ let benchmarks: @Sendable () -> Void = {
         "Fan-out over loopback: 1 client draws 2 000 updates, 8 watch (delivered updates)",
         configuration: .init(metrics: [.wallClock, .throughput], scalingFactor: .kilo, maxIterations: 5)
     ) { benchmark in
-        var configuration = ServerConfiguration()
-        configuration.port = 0
-        configuration.databasePath = nil
-        configuration.maxUpdatesPerSecond = 1_000_000
-        let server = try ScuttleboardServer(configuration: configuration)
-        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        let serving = Task { try await server.run(onListening: { continuation.yield($0) }) }
-        var port = 0
-        for await bound in ports {
-            port = bound
-            break
+        try await withServer({ $0.maxUpdatesPerSecond = 1_000_000 }) { _, port in
+            try await loopbackFanOut(benchmark, port: port)
         }
-        func client(_ name: String) throws -> BoardClient {
-            var settings = ClientConfiguration(host: "127.0.0.1", port: port, room: "fanout", name: name)
-            settings.minReconnectDelay = 10
-            return try BoardClient(configuration: settings)
+    }
+}
+
+/// One `BoardClient` draws, one update at a time; eight watch until they hold it all.
+func loopbackFanOut(_ benchmark: Benchmark, port: Int) async throws {
+    func client(_ name: String) throws -> BoardClient {
+        var settings = ClientConfiguration(host: "127.0.0.1", port: port, room: "fanout", name: name)
+        settings.minReconnectDelay = 10
+        return try BoardClient(configuration: settings)
+    }
+    let drawer = try client("drawer")
+    let watchers = try (0..<8).map { try client("watcher\($0)") }
+    let tasks = ([drawer] + watchers).map { peer in Task { await peer.run() } }
+    for watcher in watchers { while await watcher.state != .live { try await Task.sleep(for: .milliseconds(5)) } }
+    let total = benchmark.scaledIterations.count * 2
+    benchmark.startMeasurement()
+    let stroke = try await drawer.record(.beginStroke(at: .zero, style: Style(color: 1)))
+    for index in 1..<total {
+        try await drawer.record(.extendStroke(stroke.id, points: [Point(Int32(index % 500), Int32(index % 300))]))
+    }
+    for watcher in watchers {
+        while await watcher.digest[drawer.peer] < UInt64(total) { try await Task.sleep(for: .milliseconds(1)) }
+    }
+    benchmark.stopMeasurement()
+    tasks.forEach { $0.cancel() }
+}
+
+/// Opens a server on the database `setup` makes and loads room "big".
+func recoveryBenchmark(_ name: String, setup: @escaping @Sendable () async throws -> String) {
+    Benchmark(name) { (benchmark: Benchmark, path: String) in
+        for _ in benchmark.scaledIterations {
+            var configuration = ServerConfiguration()
+            configuration.databasePath = path
+            let server = try ScuttleboardServer(configuration: configuration)
+            blackHole(try await server.room(named: "big"))
         }
-        let drawer = try client("drawer")
-        let watchers = try (0..<8).map { try client("watcher\($0)") }
-        let tasks = ([drawer] + watchers).map { peer in Task { await peer.run() } }
-        for watcher in watchers { while await watcher.state != .live { try await Task.sleep(for: .milliseconds(5)) } }
-        let total = benchmark.scaledIterations.count * 2
-        benchmark.startMeasurement()
-        let stroke = try await drawer.record(.beginStroke(at: .zero, style: Style(color: 1)))
-        for index in 1..<total {
-            try await drawer.record(.extendStroke(stroke.id, points: [Point(Int32(index % 500), Int32(index % 300))]))
-        }
-        for watcher in watchers {
-            while await watcher.digest[drawer.peer] < UInt64(total) { try await Task.sleep(for: .milliseconds(1)) }
-        }
-        benchmark.stopMeasurement()
-        tasks.forEach { $0.cancel() }
-        await server.shutdown()
-        serving.cancel()
+    } setup: {
+        try await setup()
     }
 }
 
