@@ -85,6 +85,8 @@ public actor BoardClient {
     private var outbound: NIOAsyncChannelOutboundWriter<Message>?
     private var presence: [PeerID: BoardPresence] = [:]
     private var ownPresence: BoardPresence?
+    private var pendingOutputs: [[GossipSession<BoardReducer>.Output]] = []
+    private var isDrainingOutputs = false
     private var continuations: [AsyncStream<ClientEvent>.Continuation] = []
     /// The connection state now.
     public private(set) var state = ConnectionState.offline(reason: nil)
@@ -175,6 +177,8 @@ public actor BoardClient {
             }
             session = nil
             outbound = nil
+            // What the old session wanted sent belongs to a closed link.
+            pendingOutputs = []
             // Presence is relayed by the server: without it nobody is known
             // to be here, so no ghost cursors stay on screen.
             for origin in presence.keys { emit(.presence(origin, nil)) }
@@ -247,7 +251,23 @@ public actor BoardClient {
         await carryOut(outputs)
     }
 
+    /// Carries out session outputs strictly in the order the session produced
+    /// them. The actor is reentrant: while one batch waits (a write, a local
+    /// append), a record or a tick may pump the session again, and writing
+    /// that batch first would put seq N+1 on the wire before N (the server
+    /// then refuses a sequence gap; a swarm found this). So batches queue,
+    /// and one caller at a time drains the queue.
     private func carryOut(_ outputs: [GossipSession<BoardReducer>.Output]) async {
+        pendingOutputs.append(outputs)
+        guard !isDrainingOutputs else { return }
+        isDrainingOutputs = true
+        while !pendingOutputs.isEmpty {
+            await perform(pendingOutputs.removeFirst())
+        }
+        isDrainingOutputs = false
+    }
+
+    private func perform(_ outputs: [GossipSession<BoardReducer>.Output]) async {
         for output in outputs {
             switch output {
             case .send(let message):

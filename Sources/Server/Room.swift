@@ -260,8 +260,24 @@ public actor Room {
 
     // MARK: Carrying out session outputs
 
+    /// Carries out a session's outputs.
+    ///
+    /// Messages go to the outbox at once, in the order the session produced
+    /// them, except acknowledgements of received batches, which wait until
+    /// those updates are durable. The wait is a suspension: another turn of
+    /// the room (a flush, a tick) may pump the same session meanwhile, and
+    /// its later batches must not overtake earlier ones (a swarm caught
+    /// peers receiving seq N+1 before N).
     private func carryOut(_ outputs: [GossipSession<BoardReducer>.Output], for id: UInt64) async {
+        var deferred: [GossipSession<BoardReducer>.Output] = []
         for output in outputs {
+            if case .send(let message) = output, !Self.acknowledgesBatches(message) {
+                send(message, to: id)
+            } else {
+                deferred.append(output)
+            }
+        }
+        for output in deferred {
             switch output {
             case .send(let message):
                 send(message, to: id)
@@ -318,6 +334,10 @@ public actor Room {
         if case .updates(let batch) = message { counters.sent(batch.count) }
         connections[id]!.outbox.append(message)
         scheduleFlush()
+    }
+
+    private static func acknowledgesBatches(_ message: Message) -> Bool {
+        if case .ack(let batches, _) = message { batches > 0 } else { false }
     }
 
     // MARK: Coalesced fan-out

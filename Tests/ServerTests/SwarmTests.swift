@@ -27,6 +27,8 @@ import Whiteboard
         #expect(report.latency.p50 <= report.latency.p99 && report.latency.p99 <= report.latency.max)
         #expect(report.convergence.map(\.room) == ["swarm-0", "swarm-1"])
         #expect(report.converged, "\(report.convergence)")
+        // A peer that saw seq N+1 before N would refuse it and hang up.
+        #expect(server.server.counters.snapshot.refusals["update_rejected"] == nil)
         let stored =
             try server.server.log.history(room: "swarm-0").count + server.server.log.history(room: "swarm-1").count
         #expect(stored == report.sent - report.refused.values.reduce(0, +), "everything sent is stored once")
