@@ -33,6 +33,11 @@ public struct SwarmConfiguration: Sendable {
     public var seed: UInt64
     /// Random disconnects per minute across the swarm (chaos).
     public var disconnectsPerMinute: Double = 0
+    /// The behaviours bots take in turn (bot i gets entry i mod count):
+    /// scribblers mostly, a few of everything else by default.
+    public var behaviors: [BotBehavior] = [
+        .scribbler, .scribbler, .shapes, .text, .scribbler, .eraser, .scribbler, .lurker,
+    ]
 
     /// A configuration with no chaos.
     public init(host: String, port: Int, bots: Int, rooms: Int, duration: Int, pattern: SwarmPattern, seed: UInt64) {
@@ -48,10 +53,8 @@ public struct SwarmConfiguration: Sendable {
     /// The room bot `index` joins.
     public func room(of index: Int) -> String { "swarm-\(index % rooms)" }
 
-    /// What bot `index` does: scribblers mostly, a few of everything else.
-    public static func behavior(of index: Int) -> BotBehavior {
-        [.scribbler, .scribbler, .shapes, .text, .scribbler, .eraser, .scribbler, .lurker][index % 8]
-    }
+    /// What bot `index` does.
+    public func behavior(of index: Int) -> BotBehavior { behaviors[index % behaviors.count] }
 }
 
 /// One second of a running swarm.
@@ -181,7 +184,7 @@ public struct Swarm: Sendable {
         let measurements = Measurements()
         var clients: [BoardClient] = []
         for index in 0..<configuration.bots {
-            let behavior = SwarmConfiguration.behavior(of: index)
+            let behavior = configuration.behavior(of: index)
             var settings = ClientConfiguration(
                 host: configuration.host, port: configuration.port, room: configuration.room(of: index),
                 name: "bot\(index)")
@@ -216,7 +219,7 @@ public struct Swarm: Sendable {
             }
         var drawers: [Task<Bot.Statistics, Never>] = []
         for (index, client) in clients.enumerated() {
-            let behavior = SwarmConfiguration.behavior(of: index)
+            let behavior = configuration.behavior(of: index)
             let bot = Bot(
                 client: client,
                 brain: BotBrain(

@@ -37,6 +37,9 @@ struct SwarmCommand: AsyncParsableCommand {
     @Option(help: "Seed of the bots' drawing.")
     var seed: UInt64 = 1
 
+    @Option(help: "Behaviours bots take in turn, comma-separated: scribbler, shapes, text, eraser, lurker.")
+    var behaviors = "scribbler,scribbler,shapes,text,scribbler,eraser,scribbler,lurker"
+
     @Option(help: "Random disconnects per minute across the swarm.")
     var disconnectsPerMinute: Double = 0
 
@@ -53,6 +56,7 @@ struct SwarmCommand: AsyncParsableCommand {
         guard bots >= 1, bots <= 10_000 else { throw ValidationError("--bots must be between 1 and 10000") }
         guard rooms >= 1, rooms <= bots else { throw ValidationError("--rooms must be between 1 and --bots") }
         guard try seconds() >= 1 else { throw ValidationError("--duration must be at least 1s") }
+        _ = try behaviorList()
         guard disconnectsPerMinute >= 0 else { throw ValidationError("--disconnects-per-minute must be ≥ 0") }
     }
 
@@ -65,6 +69,16 @@ struct SwarmCommand: AsyncParsableCommand {
             throw ValidationError("--duration takes 30, 30s or 2m, not \"\(duration)\"")
         }
         return value * unit
+    }
+
+    /// `--behaviors` as behaviours.
+    func behaviorList() throws -> [BotBehavior] {
+        let names = behaviors.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        let list = names.compactMap(BotBehavior.init(rawValue:))
+        guard !list.isEmpty, list.count == names.count else {
+            throw ValidationError("--behaviors takes a comma-separated list of scribbler, shapes, text, eraser, lurker")
+        }
+        return list
     }
 
     func run() async throws {
@@ -90,6 +104,7 @@ struct SwarmCommand: AsyncParsableCommand {
         var configuration = SwarmConfiguration(
             host: host, port: port, bots: bots, rooms: rooms, duration: try seconds(), pattern: pattern, seed: seed)
         configuration.disconnectsPerMinute = disconnectsPerMinute
+        configuration.behaviors = try behaviorList()
         var authority: (@Sendable (String) async -> (Digest, UInt64)?)?
         if let server = inProcessServer {
             authority = { @Sendable name in
