@@ -94,6 +94,7 @@ final class BoardBox: @unchecked Sendable {
 }
 
 let benchmarks: @Sendable () -> Void = {
+    historyLimitMatrix()
     Benchmark.defaultConfiguration = .init(
         metrics: [.wallClock, .throughput, .mallocCountTotal], warmupIterations: 3, maxDuration: .seconds(3),
         maxIterations: 1_000)
