@@ -99,7 +99,12 @@ public struct BotBrain: Sendable {
             color: UInt8.random(in: 1...15, using: &random), brush: brushes.randomElement(using: &random)!)
     }
 
-    private func pause() -> [BotStep] { stepDelay > 0 ? [.pause(milliseconds: stepDelay)] : [] }
+    private func pause() -> [BotStep] { pauses(1) }
+
+    /// `count` step delays in a row (none when the bot draws flat out).
+    private func pauses(_ count: Int) -> [BotStep] {
+        stepDelay > 0 ? Array(repeating: .pause(milliseconds: stepDelay), count: count) : []
+    }
 
     private mutating func scribble() -> [BotStep] {
         var point = randomPoint()
@@ -116,7 +121,7 @@ public struct BotBrain: Sendable {
             steps += pause() + [.extendStroke([point]), .cursor(point)]
         }
         position = point
-        return steps + [.endStroke] + Array(repeating: pause(), count: 10).flatMap { $0 }
+        return steps + [.endStroke] + pauses(10)
     }
 
     private mutating func shape() -> [BotStep] {
@@ -132,28 +137,28 @@ public struct BotBrain: Sendable {
         }
         position = to
         return steps + [.record(.addShape(kind, from: from, to: to, style: randomStyle()))]
-            + Array(repeating: pause(), count: 20).flatMap { $0 }
+            + pauses(20)
     }
 
     private mutating func text() -> [BotStep] {
         let at = randomPoint()
         position = at
         let phrase = Self.phrases.randomElement(using: &random)!
-        return [.cursor(at)] + Array(repeating: pause(), count: 10).flatMap { $0 }
+        return [.cursor(at)] + pauses(10)
             + [.record(.addText(at: at, text: phrase, style: randomStyle()))]
-            + Array(repeating: pause(), count: 30).flatMap { $0 }
+            + pauses(30)
     }
 
     private mutating func erase() -> [BotStep] {
         switch Int.random(in: 0..<4, using: &random) {
         case 0:
-            return [.record(.undo)] + Array(repeating: pause(), count: 10).flatMap { $0 }
+            return [.record(.undo)] + pauses(10)
         case 1:
-            return [.record(.redo)] + Array(repeating: pause(), count: 10).flatMap { $0 }
+            return [.record(.redo)] + pauses(10)
         default:
             let corner = randomPoint()
             let area = Rect(corner: corner, Point(corner.x + 3, corner.y + 3))
-            return [.cursor(corner), .record(.eraseArea(area))] + Array(repeating: pause(), count: 20).flatMap { $0 }
+            return [.cursor(corner), .record(.eraseArea(area))] + pauses(20)
         }
     }
 

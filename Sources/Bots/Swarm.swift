@@ -65,8 +65,6 @@ public struct SwarmProgress: Sendable {
     public var delivered: Int
     /// The 99th-percentile end-to-end latency so far, in milliseconds.
     public var p99: UInt64
-    /// Actions the board refused so far.
-    public var refused: Int
     /// Bots live now.
     public var live: Int
 }
@@ -257,7 +255,7 @@ public struct Swarm: Sendable {
             for client in clients where await client.state == .live { live += 1 }
             progress(
                 SwarmProgress(
-                    second: second, delivered: delivered - lastDelivered, p99: p99, refused: 0, live: live))
+                    second: second, delivered: delivered - lastDelivered, p99: p99, live: live))
             lastDelivered = delivered
         }
         chaos.cancel()

@@ -89,9 +89,8 @@ struct Demo: AsyncParsableCommand {
             started.append("\(botName) (\(behavior.rawValue))")
         }
         if interactive {
-            var settings = ClientConfiguration(host: "127.0.0.1", port: port, room: room, name: name)
-            settings.localDatabase = nil
-            let client = try BoardClient(configuration: settings)
+            let client = try BoardClient(
+                configuration: ClientConfiguration(host: "127.0.0.1", port: port, room: room, name: name))
             do {
                 try await BoardScreen(client: client, name: name, color: defaultColor(for: name), isReadOnly: false)
                     .run()

@@ -57,9 +57,9 @@ func checkpointedDatabaseWithRoom(of count: Int) async throws -> String {
     var configuration = ServerConfiguration()
     configuration.databasePath = path
     let server = try ScuttleboardServer(configuration: configuration)
-    guard let room = try await server.room(named: "big") else { fatalError("the room did not load") }
+    guard let room = try await server.room(named: "big") else { throw SetupFailure("room \"big\" did not load") }
     await room.checkpoint()
-    guard try server.log.load(room: "big").checkpoint != nil else { fatalError("no checkpoint was written") }
+    guard try server.log.load(room: "big").checkpoint != nil else { throw SetupFailure("no checkpoint was written") }
     return path
 }
 
@@ -172,6 +172,12 @@ func recoveryBenchmark(_ name: String, setup: @escaping @Sendable () async throw
     }
 }
 
+/// A benchmark's setup did not produce what the measurement needs.
+struct SetupFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
 /// Real time for the benchmark's own replicas.
 struct BenchmarkClock: WallClock {
     func milliseconds() -> UInt64 { UInt64(Date().timeIntervalSince1970 * 1_000) }
@@ -185,7 +191,7 @@ func inProcessFanOut(_ benchmark: Benchmark, writers writerCount: Int, watchers 
     configuration.databasePath = nil
     configuration.maxUpdatesPerSecond = 100_000_000
     let server = try ScuttleboardServer(configuration: configuration)
-    guard let room = try await server.room(named: "fanout") else { fatalError("no room") }
+    guard let room = try await server.room(named: "fanout") else { throw SetupFailure("room \"fanout\" did not load") }
     func hello(_ peer: PeerID) -> Hello {
         Hello(
             protocolVersion: 1, peer: peer, name: "bench", room: "fanout", role: .editor, credentials: nil,
