@@ -35,24 +35,62 @@ extension Reducer {
     public func validate(_ action: Action) throws {}
 }
 
+/// How an update uses a footprint key. Two uses of the same key conflict
+/// unless both read it, or both make commuting writes to it.
+public enum KeyAccess: UInt8, Sendable, Hashable, CaseIterable {
+    /// Reads and writes it in ways that commute with nothing else on it.
+    case exclusive
+    /// Only reads it.
+    case read
+    /// Changes it in a way that commutes with every other commuting write to
+    /// it (adding to a set, adding to a sum), but that a read can observe.
+    case commutingWrite
+
+    /// Whether two updates using one key these ways may be applied in
+    /// either order.
+    @inlinable
+    public func commutes(with other: KeyAccess) -> Bool {
+        self == other && self != .exclusive
+    }
+}
+
 /// The keys an update reads or writes, as declared by a ``Reducer``.
 public enum Footprint<Key: Hashable & Sendable>: Sendable {
     /// Touches nothing that any other update touches.
     case nothing
-    /// Touches one key; the common case, kept allocation-free.
+    /// Touches one key exclusively; the common case, kept allocation-free.
     case one(Key)
-    /// Touches several keys.
+    /// Touches several keys exclusively.
     case many([Key])
+    /// Touches several keys, each in its own way (see ``KeyAccess``).
+    case accesses([(key: Key, access: KeyAccess)])
     /// Conflicts with every other update (e.g. "clear the board").
     case everything
 
-    /// Calls `body` for each key; does nothing for `.nothing` and `.everything`.
+    /// Calls `body` for each key and its use; does nothing for `.nothing`
+    /// and `.everything`.
     @inlinable
-    public func forEachKey(_ body: (Key) -> Void) {
+    public func forEachKey(_ body: (Key, KeyAccess) -> Void) {
         switch self {
         case .nothing, .everything: return
-        case .one(let key): body(key)
-        case .many(let keys): keys.forEach(body)
+        case .one(let key): body(key, .exclusive)
+        case .many(let keys): for key in keys { body(key, .exclusive) }
+        case .accesses(let accesses): for (key, access) in accesses { body(key, access) }
         }
+    }
+
+    /// Whether an update with this footprint and one with `other` might not
+    /// commute: they share a key in ways that do not commute, or either
+    /// touches everything.
+    public func conflicts(with other: Footprint) -> Bool {
+        if case .everything = self { return true }
+        if case .everything = other { return true }
+        var mine: [Key: [KeyAccess]] = [:]
+        forEachKey { key, access in mine[key, default: []].append(access) }
+        var conflict = false
+        other.forEachKey { key, access in
+            if mine[key]?.contains(where: { !$0.commutes(with: access) }) == true { conflict = true }
+        }
+        return conflict
     }
 }

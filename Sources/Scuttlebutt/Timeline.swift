@@ -97,8 +97,8 @@ public struct Timeline<R: Reducer> {
     @usableFromInline var slots = ChunkedArray<Slot>()
     /// How many entries were ever folded: the absolute index of `entries[0]`.
     @usableFromInline var foldedCount = 0
-    /// For each footprint key, the latest entry key touching it.
-    @usableFromInline var lastTouch: [R.FootprintKey: OrderKey] = [:]
+    /// For each footprint key, the latest entry key touching it, by use.
+    @usableFromInline var lastTouch: [R.FootprintKey: LatestTouches] = [:]
     /// The latest entry whose footprint is `.everything`.
     @usableFromInline var lastGlobal: OrderKey?
     /// Snapshots after this key taken before the latest commuting insert
@@ -239,7 +239,7 @@ extension Timeline {
         // The newest key is the latest touch of everything it touches.
         switch reducer.footprint(of: update) {
         case .everything: lastGlobal = key
-        case let footprint: footprint.forEachKey { lastTouch[$0] = key }
+        case let footprint: footprint.forEachKey { lastTouch[$0, default: LatestTouches()][$1] = key }
         }
         let keep =
             snapshotPolicy.denseTail > 0
@@ -337,8 +337,11 @@ extension Timeline {
         if case .everything = footprint { return false }
         if let lastGlobal, lastGlobal > key { return false }
         var disjoint = true
-        footprint.forEachKey { footprintKey in
-            if let touched = lastTouch[footprintKey], touched > key { disjoint = false }
+        footprint.forEachKey { footprintKey, access in
+            if let touched = lastTouch[footprintKey], touched.latest(conflictingWith: access).map({ $0 > key }) == true
+            {
+                disjoint = false
+            }
         }
         return disjoint
     }
@@ -349,9 +352,8 @@ extension Timeline {
             if lastGlobal.map({ key > $0 }) ?? true { lastGlobal = key }
             return
         }
-        footprint.forEachKey { footprintKey in
-            if let touched = lastTouch[footprintKey], touched > key { return }
-            lastTouch[footprintKey] = key
+        footprint.forEachKey { footprintKey, access in
+            lastTouch[footprintKey, default: LatestTouches()].raise(access, to: key)
         }
     }
 
@@ -362,8 +364,10 @@ extension Timeline {
             if lastGlobal == key { lastGlobal = nil }
             return
         }
-        footprint.forEachKey { footprintKey in
-            if lastTouch[footprintKey] == key { lastTouch[footprintKey] = nil }
+        footprint.forEachKey { footprintKey, access in
+            guard var touches = lastTouch[footprintKey], touches[access] == key else { return }
+            touches[access] = nil
+            lastTouch[footprintKey] = touches.isEmpty ? nil : touches
         }
     }
 
@@ -435,5 +439,60 @@ extension Timeline where R.State: Equatable {
         }
         if _state != expected { problems.append("state differs from the reduce of base and entries") }
         return problems
+    }
+}
+
+/// The latest entry touching one footprint key, for each ``KeyAccess``.
+@usableFromInline
+struct LatestTouches: Sendable {
+    @usableFromInline var exclusive: OrderKey?
+    @usableFromInline var read: OrderKey?
+    @usableFromInline var commutingWrite: OrderKey?
+
+    @inlinable init() {}
+
+    @inlinable
+    subscript(access: KeyAccess) -> OrderKey? {
+        get {
+            switch access {
+            case .exclusive: exclusive
+            case .read: read
+            case .commutingWrite: commutingWrite
+            }
+        }
+        set {
+            switch access {
+            case .exclusive: exclusive = newValue
+            case .read: read = newValue
+            case .commutingWrite: commutingWrite = newValue
+            }
+        }
+    }
+
+    @inlinable
+    var isEmpty: Bool { exclusive == nil && read == nil && commutingWrite == nil }
+
+    /// Records a touch at `key`, unless a later one is already recorded.
+    @inlinable
+    mutating func raise(_ access: KeyAccess, to key: OrderKey) {
+        if let touched = self[access], touched > key { return }
+        self[access] = key
+    }
+
+    /// The latest touch that does not commute with a use by `access`.
+    @inlinable
+    func latest(conflictingWith access: KeyAccess) -> OrderKey? {
+        switch access {
+        case .exclusive: Self.later(exclusive, Self.later(read, commutingWrite))
+        case .read: Self.later(exclusive, commutingWrite)
+        case .commutingWrite: Self.later(exclusive, read)
+        }
+    }
+
+    @inlinable
+    static func later(_ a: OrderKey?, _ b: OrderKey?) -> OrderKey? {
+        guard let a else { return b }
+        guard let b else { return a }
+        return max(a, b)
     }
 }

@@ -7,6 +7,13 @@ public enum BoardFootprintKey: Hashable, Sendable {
     case element(ElementID)
     /// One origin's undo history.
     case undoHistory(PeerID)
+    /// One square of the canvas, 2^``BoardReducer/tileShift`` cells wide: an
+    /// erase reads the geometry there, and new geometry lands there.
+    case tile(x: Int32, y: Int32)
+    /// Geometry that moves by an amount the update alone does not tell: a
+    /// move, or an undo or redo (which may revert or redo one). Every erase
+    /// declares it too, since it reads where elements are.
+    case relocation
 }
 
 /// Reduces ``BoardAction``s into a ``Board``. Deterministic: every replica
@@ -42,19 +49,79 @@ public struct BoardReducer: Reducer {
         try limits.validate(action)
     }
 
-    /// Element-local actions touch their element (and the origin's undo
-    /// history when they can be undone); erase, clear, undo and redo depend
-    /// on the whole board.
+    /// A ``BoardFootprintKey/tile(x:y:)`` is 2^tileShift (16) cells wide.
+    public static let tileShift: Int32 = 4
+    /// Footprints spanning more tiles than this are declared
+    /// ``Footprint/everything`` instead: always correct, and rare.
+    static let maxFootprintTiles = 64
+
+    /// What each action reads or writes (the argument is in docs/UNDO.md,
+    /// "Why this is deterministic"):
+    /// - element-local actions use their element exclusively, and the
+    ///   origin's undo history when they can be undone;
+    /// - new geometry (a creation, a stroke's new points) is a commuting
+    ///   write to the tiles it lands in, and an erase reads the tiles of its
+    ///   area, because an erase hides whatever touches its area;
+    /// - moves, undo and redo are commuting writes to
+    ///   ``BoardFootprintKey/relocation`` (offsets add up), which every erase
+    ///   reads: where they put an element depends on the board;
+    /// - hiding marks are a set, so hides, deletes and their undos commute
+    ///   with each other and need no key;
+    /// - `clear` depends on the whole board.
     public func footprint(of update: Update<BoardAction>) -> Footprint<BoardFootprintKey> {
+        var accesses: [(key: BoardFootprintKey, access: KeyAccess)]
+        let area: Rect?
+        let tileAccess: KeyAccess
         switch update.action {
-        case .beginStroke, .addShape, .addText:
-            return .many([.element(update.id), .undoHistory(update.origin)])
-        case .extendStroke(let id, _), .endStroke(let id):
+        case .beginStroke(let point, _):
+            accesses = [(.element(update.id), .exclusive), (.undoHistory(update.origin), .exclusive)]
+            (area, tileAccess) = (Rect(point), .commutingWrite)
+        case .addShape, .addText:
+            accesses = [(.element(update.id), .exclusive), (.undoHistory(update.origin), .exclusive)]
+            (area, tileAccess) = (Self.shape(of: update.action).map(Element.bounds(of:)), .commutingWrite)
+        case .extendStroke(let id, let points):
+            // An open stroke is never moved, so its points land where they say.
+            accesses = [(.element(id), .exclusive)]
+            (area, tileAccess) = (
+                points.dropFirst().reduce(points.first.map(Rect.init)) { $0?.union($1) }, .commutingWrite
+            )
+        case .endStroke(let id):
             return .one(.element(id))
-        case .move(let id, _), .restyle(let id, _), .delete(let id):
+        case .move(let id, _):
+            return .accesses([
+                (.element(id), .exclusive), (.undoHistory(update.origin), .exclusive), (.relocation, .commutingWrite),
+            ])
+        case .restyle(let id, _), .delete(let id):
             return .many([.element(id), .undoHistory(update.origin)])
-        case .eraseArea, .clear, .undo, .redo:
+        case .eraseArea(let rect):
+            accesses = [(.undoHistory(update.origin), .exclusive), (.relocation, .read)]
+            (area, tileAccess) = (rect, .read)
+        case .undo, .redo:
+            return .accesses([(.undoHistory(update.origin), .exclusive), (.relocation, .commutingWrite)])
+        case .clear:
             return .everything
+        }
+        guard let area, area.minX <= area.maxX, area.minY <= area.maxY else { return .accesses(accesses) }
+        let tiles = (
+            x: (area.minX >> Self.tileShift)...(area.maxX >> Self.tileShift),
+            y: (area.minY >> Self.tileShift)...(area.maxY >> Self.tileShift)
+        )
+        guard tiles.x.count * tiles.y.count <= Self.maxFootprintTiles else { return .everything }
+        for y in tiles.y {
+            for x in tiles.x { accesses.append((.tile(x: x, y: y), tileAccess)) }
+        }
+        return .accesses(accesses)
+    }
+
+    /// The shape an action creates, if it creates one.
+    static func shape(of action: BoardAction) -> Shape? {
+        switch action {
+        case .beginStroke(let point, _): .stroke(PointList([point]))
+        case .addShape(.line, let from, let to, _): .line(from, to)
+        case .addShape(.rectangle, let from, let to, _): .rectangle(Rect(corner: from, to))
+        case .addShape(.ellipse, let from, let to, _): .ellipse(Rect(corner: from, to))
+        case .addText(let point, let text, _): .text(point, text)
+        default: nil
         }
     }
 
@@ -62,10 +129,9 @@ public struct BoardReducer: Reducer {
     /// extended by anyone but their author, change nothing.
     public func reduce(_ board: inout Board, _ update: Update<BoardAction>) {
         switch update.action {
-        case .beginStroke(let point, let style):
-            create(
-                Element(id: update.id, z: update.orderKey, shape: .stroke(PointList([point])), style: style), in: &board
-            )
+        case .beginStroke(_, let style), .addShape(_, _, _, let style), .addText(_, _, let style):
+            guard let shape = Self.shape(of: update.action) else { return }
+            create(Element(id: update.id, z: update.orderKey, shape: shape, style: style), in: &board)
         case .extendStroke(let id, let points):
             modify(id, in: &board) { element in
                 guard element.isOpen, element.id.origin == update.origin else { return false }
@@ -77,21 +143,15 @@ public struct BoardReducer: Reducer {
                 element.isOpen = false
                 return true
             }
-        case .addShape(let kind, let from, let to, let style):
-            let shape: Shape
-            switch kind {
-            case .line: shape = .line(from, to)
-            case .rectangle: shape = .rectangle(Rect(corner: from, to))
-            case .ellipse: shape = .ellipse(Rect(corner: from, to))
-            }
-            create(Element(id: update.id, z: update.orderKey, shape: shape, style: style), in: &board)
-        case .addText(let point, let text, let style):
-            create(Element(id: update.id, z: update.orderKey, shape: .text(point, text), style: style), in: &board)
         case .move(let id, let offset):
+            // A stroke still being drawn stays put: its extends then land
+            // where they say, which keeps their footprint free of the board.
             if modify(
                 id, in: &board,
-                {
-                    $0.offset = $0.offset.offset(by: offset); return true
+                { element in
+                    guard !element.isOpen else { return false }
+                    element.offset = element.offset.offset(by: offset)
+                    return true
                 })
             {
                 push(.moved(id, by: offset), for: update.origin, in: &board)
@@ -111,7 +171,9 @@ public struct BoardReducer: Reducer {
                 push(.hid([id], by: update.id), for: update.origin, in: &board)
             }
         case .eraseArea(let area):
-            let touched = board.elements.values.filter { $0.isVisible && Self.touches($0, area) }.map(\.id)
+            // Hidden elements too: the erase's mark then does not depend on
+            // what others hid, so erases commute with every other hide.
+            let touched = board.elements.values.filter { Self.touches($0, area) }.map(\.id)
             hide(touched, by: update, in: &board)
         case .clear:
             let before = board.elements.values.filter { $0.z < update.orderKey }.map(\.id)

@@ -20,10 +20,11 @@ struct TallyReducer: Reducer {
         }
     }
 
-    /// Additions to different names commute; a reset conflicts with everything.
+    /// Additions commute, even to one name (they only add up); a reset
+    /// conflicts with everything.
     func footprint(of update: Update<Action>) -> Footprint<String> {
         switch update.action {
-        case .add(let name, _): .one(name)
+        case .add(let name, _): .accesses([(name, .commutingWrite)])
         case .reset: .everything
         }
     }

@@ -37,6 +37,55 @@ import Testing
         #expect(timeline.state.elements[b.id]?.isVisible == true)
     }
 
+    /// The footprint contract, checked directly: at every point of random
+    /// sessions, two later updates from different origins whose footprints
+    /// do not conflict give equal boards in either order.
+    @Test(arguments: UInt64(1)...20)
+    func updatesWhoseFootprintsDoNotConflictCommute(seed: UInt64) {
+        let updates = randomBoardSession(seed: seed).sorted { $0.orderKey < $1.orderKey }
+        let reducer = BoardReducer()
+        var random = SeededGenerator(seed: seed ^ 0xF00D)
+        var board = Board()
+        var commuting = 0
+        var conflicting = 0
+        for (index, update) in updates.enumerated() {
+            for _ in 0..<8 {
+                let a = updates[Int.random(in: index..<updates.count, using: &random)]
+                let b = updates[Int.random(in: index..<updates.count, using: &random)]
+                guard a.origin != b.origin else { continue }
+                guard !reducer.footprint(of: a).conflicts(with: reducer.footprint(of: b)) else {
+                    conflicting += 1
+                    continue
+                }
+                var ab = board
+                reducer.reduce(&ab, a)
+                reducer.reduce(&ab, b)
+                var ba = board
+                reducer.reduce(&ba, b)
+                reducer.reduce(&ba, a)
+                let same = ab == ba
+                #expect(same, "seed \(seed): \(a.action) and \(b.action) do not commute")
+                commuting += 1
+            }
+            reducer.reduce(&board, update)
+        }
+        #expect(commuting > 200 && conflicting > 0, "commuting \(commuting), conflicting \(conflicting)")
+    }
+
+    @Test func aLateStrokeRewindsOnlyWhenItLandsUnderALaterErase() {
+        var script = BoardScript()
+        script.record(bob, .eraseArea(Rect(minX: 0, minY: 0, maxX: 3, maxY: 3)), at: 200)
+        // Stamped before the erase, arriving after it: far away, then under it.
+        script.record(alice, .beginStroke(at: Point(100, 100), style: red), at: 150)
+        let under = script.record(alice, .addShape(.rectangle, from: Point(2, 2), to: Point(8, 8), style: red), at: 160)
+        var timeline = Timeline(reducer: BoardReducer(), base: Board())
+        for update in script.updates { timeline.insert(update) }
+        #expect(timeline.statistics.commutes == 1)
+        #expect(timeline.statistics.rewinds == 1)
+        #expect(timeline.state == script.board)
+        #expect(timeline.state.elements[under.id]?.isVisible == false)
+    }
+
     @Test func onlyTheAuthorExtendsAnOpenStroke() {
         var script = BoardScript()
         let stroke = script.record(alice, .beginStroke(at: Point(0, 0), style: red))

@@ -154,4 +154,26 @@ import Whiteboard
         #expect(board.elements[box.id]?.isVisible == false)
         #expect(board.elements[far.id]?.isVisible == true)
     }
+
+    @Test func eraseAreaMarksHiddenElementsToo() {
+        var script = BoardScript()
+        let box = script.record(bob, .addShape(.rectangle, from: Point(0, 0), to: Point(9, 9), style: blue))
+        script.record(bob, .delete(box.id))
+        let erase = script.record(alice, .eraseArea(Rect(minX: 5, minY: 5, maxX: 6, maxY: 6)))
+        #expect(script.board.elements[box.id]?.hiddenBy.contains(erase.id) == true)
+        script.record(bob, .undo)
+        #expect(script.board.elements[box.id]?.isVisible == false, "alice's erase still hides it")
+        script.record(alice, .undo)
+        #expect(script.board.elements[box.id]?.isVisible == true)
+    }
+
+    @Test func aStrokeStillBeingDrawnCannotBeMoved() {
+        var script = BoardScript()
+        let stroke = script.record(alice, .beginStroke(at: Point(0, 0), style: red))
+        script.record(bob, .move(stroke.id, by: Point(5, 5)))
+        #expect(script.board.elements[stroke.id]?.bounds == Rect(Point(0, 0)))
+        script.record(alice, .endStroke(stroke.id))
+        script.record(bob, .move(stroke.id, by: Point(5, 5)))
+        #expect(script.board.elements[stroke.id]?.bounds == Rect(Point(5, 5)))
+    }
 }
