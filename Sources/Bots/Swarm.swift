@@ -33,6 +33,8 @@ public struct SwarmConfiguration: Sendable {
     public var seed: UInt64
     /// Random disconnects per minute across the swarm (chaos).
     public var disconnectsPerMinute: Double = 0
+    /// Latency every bot adds to its own link, each way (chaos).
+    public var addedLatency: AddedLatency?
     /// The behaviours bots take in turn (bot i gets entry i mod count):
     /// scribblers mostly, a few of everything else by default.
     public var behaviors: [BotBehavior] = [
@@ -67,6 +69,8 @@ public struct SwarmProgress: Sendable {
     public var p99: UInt64
     /// Bots live now.
     public var live: Int
+    /// The server's resident memory at the latest sample, when known.
+    public var serverMemoryBytes: Int?
 }
 
 /// What a swarm run measured.
@@ -120,18 +124,51 @@ public struct SwarmReport: Sendable, Codable {
     public var replayDepthMean: Int
     /// The deepest replay.
     public var replayDepthMax: Int
-    /// Actions the board refused, by reason.
+    /// Actions the board refused before they were sent, by reason.
     public var refused: [String: Int]
+    /// Sessions the server ended (`session: reason`) and updates it
+    /// rejected (`update: reason`), from its metrics, when it could be asked.
+    public var serverRefusals: [String: Int] = [:]
     /// Reconnects (connections that reached live after the first).
     public var reconnects: Int
     /// Per room: did everyone end up with the same board?
     public var convergence: [RoomVerdict]
     /// The server's resident memory at the end, in bytes, when known.
     public var serverMemoryBytes: Int?
+    /// The server's resident memory as the run went on, when known.
+    public var serverMemorySamples: [MemorySample] = []
+    /// The chaos the run had: added latency and jitter per message each way
+    /// (milliseconds), and random disconnects per minute.
+    public var chaos: Chaos
+
+    /// The run's chaos settings.
+    public struct Chaos: Sendable, Codable {
+        /// Milliseconds each message was held back, each way.
+        public var latency: UInt64
+        /// Up to this many milliseconds more, at random.
+        public var jitter: UInt64
+        /// Random disconnects per minute across the swarm.
+        public var disconnectsPerMinute: Double
+    }
+
+    /// The server's resident memory at one moment of the run.
+    public struct MemorySample: Sendable, Codable, Hashable {
+        /// Seconds since the bots started.
+        public var second: Int
+        /// Resident memory, in bytes.
+        public var bytes: Int
+
+        /// A sample.
+        public init(second: Int, bytes: Int) {
+            self.second = second
+            self.bytes = bytes
+        }
+    }
 
     private enum CodingKeys: String, CodingKey {
         case pattern, bots, rooms, duration, sent, delivered, throughput, latency, rewinds, replayDepthMean,
-            replayDepthMax, refused, reconnects, convergence, serverMemoryBytes
+            replayDepthMax, refused, serverRefusals, reconnects, convergence, serverMemoryBytes, serverMemorySamples,
+            chaos
     }
 
     /// Whether every room converged.
@@ -174,11 +211,20 @@ public struct Swarm: Sendable {
     /// - Parameters:
     ///   - authority: The server's view of a room (its digest and board
     ///     hash), when the server runs in this process.
+    ///   - serverMetrics: The server's Prometheus metrics text, when it can
+    ///     be read: its memory is sampled as the run goes (every second, or
+    ///     sixty times over longer runs), its refusals read at the end.
     ///   - progress: Called once a second while bots draw.
     public func run(
         authority: (@Sendable (String) async -> (Digest, UInt64)?)? = nil,
+        serverMetrics: (@Sendable () async -> String?)? = nil,
         progress: @Sendable (SwarmProgress) -> Void = { _ in }
     ) async throws -> SwarmReport {
+        func readMetrics() async -> ServerMetrics? {
+            await serverMetrics?().map(ServerMetrics.init(prometheusText:))
+        }
+        var memorySamples: [SwarmReport.MemorySample] = []
+        let sampleEvery = max(1, configuration.duration / 60)
         let measurements = Measurements()
         var clients: [BoardClient] = []
         for index in 0..<configuration.bots {
@@ -189,6 +235,7 @@ public struct Swarm: Sendable {
             settings.role = behavior == .lurker ? .viewer : .bot
             settings.minReconnectDelay = 50
             settings.maxReconnectDelay = 2_000
+            settings.addedLatency = configuration.addedLatency
             clients.append(try BoardClient(configuration: settings))
         }
         var watchers: [Task<Void, Never>] = []
@@ -253,9 +300,13 @@ public struct Swarm: Sendable {
             }
             var live = 0
             for client in clients where await client.state == .live { live += 1 }
+            if second % sampleEvery == 0, let memory = await readMetrics()?.residentMemoryBytes {
+                memorySamples.append(.init(second: second, bytes: memory))
+            }
             progress(
                 SwarmProgress(
-                    second: second, delivered: delivered - lastDelivered, p99: p99, live: live))
+                    second: second, delivered: delivered - lastDelivered, p99: p99, live: live,
+                    serverMemoryBytes: memorySamples.last?.bytes))
             lastDelivered = delivered
         }
         chaos.cancel()
@@ -284,6 +335,10 @@ public struct Swarm: Sendable {
         watchers.forEach { $0.cancel() }
         let histogram = snapshot.histogram
         let seconds = Double(configuration.duration)
+        let finalMetrics = await readMetrics()
+        var serverRefusals: [String: Int] = [:]
+        for (reason, count) in finalMetrics?.sessionsEnded ?? [:] { serverRefusals["session: \(reason)"] = count }
+        for (reason, count) in finalMetrics?.updatesRejected ?? [:] { serverRefusals["update: \(reason)"] = count }
         return SwarmReport(
             pattern: configuration.pattern, bots: configuration.bots, rooms: configuration.rooms,
             duration: configuration.duration, sent: sent, delivered: snapshot.delivered,
@@ -293,8 +348,12 @@ public struct Swarm: Sendable {
                 p99: histogram.valueAtPercentile(99), p999: histogram.valueAtPercentile(99.9),
                 max: histogram.totalCount > 0 ? histogram.max : 0),
             rewinds: rewinds, replayDepthMean: rewinds > 0 ? replayed / rewinds : 0, replayDepthMax: deepest,
-            refused: refusedCount > 0 ? ["refused_by_board": refusedCount] : [:], reconnects: reconnects,
-            convergence: convergence, serverMemoryBytes: nil)
+            refused: refusedCount > 0 ? ["board validation": refusedCount] : [:], serverRefusals: serverRefusals,
+            reconnects: reconnects, convergence: convergence, serverMemoryBytes: finalMetrics?.residentMemoryBytes,
+            serverMemorySamples: memorySamples,
+            chaos: .init(
+                latency: configuration.addedLatency?.milliseconds ?? 0, jitter: configuration.addedLatency?.jitter ?? 0,
+                disconnectsPerMinute: configuration.disconnectsPerMinute))
     }
 
     /// Waits until, room by room, every bot holds the same updates (at most

@@ -55,6 +55,9 @@ public struct ClientConfiguration: Sendable {
     public var minReconnectDelay: UInt64 = 250
     /// The longest delay before reconnecting, in milliseconds.
     public var maxReconnectDelay: UInt64 = 10_000
+    /// Chaos for load tests: holds back every message, each way, by this
+    /// much; nil sends and handles messages as they come.
+    public var addedLatency: AddedLatency?
 
     /// A configuration with defaults for the rest.
     public init(host: String, port: Int, room: String, name: String) {
@@ -62,6 +65,22 @@ public struct ClientConfiguration: Sendable {
         self.port = port
         self.room = room
         self.name = name
+    }
+}
+
+/// Latency a client adds to its own link, to test how a room copes with
+/// slow or jittery peers.
+public struct AddedLatency: Sendable, Hashable {
+    /// The delay every message gets, in milliseconds.
+    public var milliseconds: UInt64
+    /// A further uniformly random delay of up to this many milliseconds.
+    /// Messages still keep their order, as over TCP.
+    public var jitter: UInt64
+
+    /// Holds messages back by `milliseconds` plus up to `jitter`.
+    public init(milliseconds: UInt64, jitter: UInt64 = 0) {
+        self.milliseconds = milliseconds
+        self.jitter = jitter
     }
 }
 
@@ -83,6 +102,8 @@ public actor BoardClient {
     private let local: DurableLog
     private var session: GossipSession<BoardReducer>?
     private var outbound: NIOAsyncChannelOutboundWriter<Message>?
+    /// With added latency, sends go through here on their way to `outbound`.
+    private var delayedOutbound: DelayLine<Message>?
     private var presence: [PeerID: BoardPresence] = [:]
     private var ownPresence: BoardPresence?
     private var pendingOutputs: [[GossipSession<BoardReducer>.Output]] = []
@@ -177,6 +198,7 @@ public actor BoardClient {
             }
             session = nil
             outbound = nil
+            delayedOutbound = nil
             // What the old session wanted sent belongs to a closed link.
             pendingOutputs = []
             // Presence is relayed by the server: without it nobody is known
@@ -211,8 +233,12 @@ public actor BoardClient {
             settings.sendsUpdates = configuration.role.mayAuthor
             var session = GossipSession<BoardReducer>(configuration: settings)
             let started = session.start(store: store, now: now)
+            let latency = configuration.addedLatency
+            let sending = latency.map(DelayLine<Message>.init)
+            let receiving = latency.map(DelayLine<Message>.init)
             self.session = session
             self.outbound = outbound
+            self.delayedOutbound = sending
             setState(.syncing)
             await carryOut(started)
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -222,19 +248,54 @@ public actor BoardClient {
                         await self.tick()
                     }
                 }
-                for try await message in inbound {
-                    guard var current = self.session else { break }
-                    let wasOpen = current.isOpen
-                    let outputs = current.handle(message, store: store, now: now)
-                    self.session = current
-                    await carryOut(outputs)
-                    if self.session == nil { break }
-                    // Presence can only go out once the server's hello is in.
-                    if !wasOpen, current.isOpen, let ownPresence { await setPresence(ownPresence) }
+                if let sending {
+                    group.addTask {
+                        try await sending.drain { message in
+                            do {
+                                try await outbound.write(message)
+                                return true
+                            } catch {
+                                await self.endSession()
+                                return false
+                            }
+                        }
+                    }
                 }
+                if let receiving {
+                    group.addTask {
+                        defer { receiving.finish() }
+                        for try await message in inbound { receiving.push(message) }
+                    }
+                    try await receiving.drain { await self.handle($0) }
+                } else {
+                    for try await message in inbound {
+                        guard await handle(message) else { break }
+                    }
+                }
+                sending?.finish()
                 group.cancelAll()
             }
         }
+    }
+
+    /// Handles one message from the server.
+    /// - Returns: Whether the session goes on.
+    @discardableResult
+    private func handle(_ message: Message) async -> Bool {
+        guard var current = session else { return false }
+        let wasOpen = current.isOpen
+        let outputs = current.handle(message, store: store, now: now)
+        session = current
+        await carryOut(outputs)
+        guard session != nil else { return false }
+        // Presence can only go out once the server's hello is in.
+        if !wasOpen, current.isOpen, let ownPresence { await setPresence(ownPresence) }
+        return true
+    }
+
+    /// The link failed: the session is over.
+    private func endSession() {
+        session = nil
     }
 
     private func tick() async {
@@ -271,6 +332,10 @@ public actor BoardClient {
         for output in outputs {
             switch output {
             case .send(let message):
+                if let delayedOutbound {
+                    delayedOutbound.push(message)
+                    continue
+                }
                 do {
                     try await outbound?.write(message)
                 } catch {

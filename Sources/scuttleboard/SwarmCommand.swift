@@ -1,5 +1,6 @@
 import ArgumentParser
 import Bots
+import Client
 import Foundation
 import FoundationNetworking
 import Scuttlebutt
@@ -17,6 +18,9 @@ struct SwarmCommand: AsyncParsableCommand {
             the rooms and draw for the duration, showing their cursors as they go. Every second a progress line \
             goes to stderr; the report goes to stdout (--json for machines): sent, delivered, throughput, \
             end-to-end latency percentiles, rewinds, refusals, reconnects, and a convergence verdict per room.
+            Chaos: --latency/--jitter hold back every bot's messages each way; --disconnects-per-minute drops \
+            random bots' connections. With --metrics (or --in-process) the server's memory is sampled through \
+            the run and its refusals are reported by reason. Exits 2 if a room did not converge.
             """)
 
     @Option(help: "The server, as HOST:PORT (ignored with --in-process).")
@@ -42,6 +46,12 @@ struct SwarmCommand: AsyncParsableCommand {
 
     @Option(help: "Random disconnects per minute across the swarm.")
     var disconnectsPerMinute: Double = 0
+
+    @Option(help: "Milliseconds every bot holds back each message, each way (chaos).")
+    var latency: UInt64 = 0
+
+    @Option(help: "Up to this many more milliseconds, at random per message (order is kept, as over TCP).")
+    var jitter: UInt64 = 0
 
     @Flag(help: "Run the server in this process too (loopback, a temporary SQLite file).")
     var inProcess = false
@@ -104,6 +114,9 @@ struct SwarmCommand: AsyncParsableCommand {
         var configuration = SwarmConfiguration(
             host: host, port: port, bots: bots, rooms: rooms, duration: try seconds(), pattern: pattern, seed: seed)
         configuration.disconnectsPerMinute = disconnectsPerMinute
+        if latency > 0 || jitter > 0 {
+            configuration.addedLatency = AddedLatency(milliseconds: latency, jitter: jitter)
+        }
         configuration.behaviors = try behaviorList()
         var authority: (@Sendable (String) async -> (Digest, UInt64)?)?
         if let server = inProcessServer {
@@ -114,33 +127,44 @@ struct SwarmCommand: AsyncParsableCommand {
                 return (digest, hash)
             }
         }
+        var serverMetrics: (@Sendable () async -> String?)?
+        if let server = inProcessServer {
+            serverMetrics = { await server.metricsText() }
+        } else if let metrics {
+            guard let url = URL(string: metrics) else { throw ValidationError("--metrics is not a URL: \(metrics)") }
+            serverMetrics = { await Self.fetch(url) }
+            guard await Self.fetch(url) != nil else { throw ValidationError("cannot read \(metrics)") }
+        }
         warn(
             "swarm: \(bots) bots in \(rooms) room(s) on \(host):\(port), \(pattern.rawValue), \(configuration.duration) s"
         )
-        var report = try await Swarm(configuration: configuration).run(authority: authority) { progress in
+        let report = try await Swarm(configuration: configuration).run(
+            authority: authority, serverMetrics: serverMetrics
+        ) { progress in
+            let memory =
+                progress.serverMemoryBytes.map { "  \(inProcess ? "process" : "server") RSS \($0 / 1_048_576) MB" }
+                ?? ""
             warn(
                 "t=\(progress.second)s  delivered \(progress.delivered)/s  p99 \(progress.p99) ms  "
-                    + "live \(progress.live)/\(bots)")
+                    + "live \(progress.live)/\(bots)\(memory)")
         }
         if let server = inProcessServer {
-            report.serverMemoryBytes = residentMemory()
             await server.shutdown()
             _ = try? await serving?.value
-        } else if let metrics {
-            report.serverMemoryBytes = await Self.memory(from: metrics)
         }
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             say(String(decoding: try encoder.encode(report), as: UTF8.self))
         } else {
-            say(Self.describe(report))
+            say(Self.describe(report, inProcess: inProcess))
         }
         if !report.converged { throw ExitCode(2) }
     }
 
-    /// The report for people.
-    static func describe(_ report: SwarmReport) -> String {
+    /// The report for people. With the server `inProcess`, its memory is
+    /// the whole process's, bots included.
+    static func describe(_ report: SwarmReport, inProcess: Bool = false) -> String {
         let latency = report.latency
         var lines = [
             "swarm report: \(report.bots) bots, \(report.rooms) room(s), \(report.pattern.rawValue), \(report.duration) s",
@@ -149,10 +173,22 @@ struct SwarmCommand: AsyncParsableCommand {
             "  latency     p50 \(latency.p50) ms · p90 \(latency.p90) ms · p99 \(latency.p99) ms · "
                 + "p99.9 \(latency.p999) ms · max \(latency.max) ms",
             "  rewinds     \(report.rewinds) (mean depth \(report.replayDepthMean), deepest \(report.replayDepthMax))",
-            "  refused     \(report.refused.isEmpty ? "none" : report.refused.map { "\($0.key) \($0.value)" }.joined(separator: ", "))",
+            "  refused     \(Self.describe(report.refused)) by bots · \(Self.describe(report.serverRefusals)) by the server",
             "  reconnects  \(report.reconnects)",
         ]
-        if let memory = report.serverMemoryBytes { lines.append("  server RSS  \(memory / 1_048_576) MB") }
+        if let memory = report.serverMemoryBytes {
+            let samples = report.serverMemorySamples.map(\.bytes)
+            let range = samples.min().map { "; \($0 / 1_048_576)–\(samples.max()! / 1_048_576) MB over the run" } ?? ""
+            lines.append(
+                "  \(inProcess ? "process RSS (server and bots)" : "server RSS") \(memory / 1_048_576) MB at the end\(range)"
+            )
+        }
+        let chaos = report.chaos
+        if chaos.latency > 0 || chaos.jitter > 0 || chaos.disconnectsPerMinute > 0 {
+            lines.append(
+                "  chaos       +\(chaos.latency) ms (jitter \(chaos.jitter) ms) each way, "
+                    + "\(chaos.disconnectsPerMinute) disconnects/min")
+        }
         for verdict in report.convergence {
             lines.append(
                 "  \(verdict.room): \(verdict.bots) bots, \(verdict.converged ? "converged" : "DID NOT CONVERGE") "
@@ -161,28 +197,22 @@ struct SwarmCommand: AsyncParsableCommand {
         return lines.joined(separator: "\n")
     }
 
-    /// `scuttleboard_resident_memory_bytes` from a /metrics page.
-    static func memory(from url: String) async -> Int? {
-        guard let url = URL(string: url), let (data, _) = try? await URLSession.shared.data(from: url) else {
-            return nil
-        }
-        let text = String(decoding: data, as: UTF8.self)
-        for line in text.split(separator: "\n") where line.hasPrefix("scuttleboard_resident_memory_bytes ") {
-            return Int(line.split(separator: " ").last ?? "")
-        }
-        return nil
+    /// Counts by reason, as words.
+    static func describe(_ counts: [String: Int]) -> String {
+        counts.isEmpty
+            ? "none" : counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+    }
+
+    /// A /metrics page's text, or nil if it cannot be read.
+    static func fetch(_ url: URL) async -> String? {
+        guard let (data, response) = try? await URLSession.shared.data(from: url),
+            (response as? HTTPURLResponse)?.statusCode == 200
+        else { return nil }
+        return String(decoding: data, as: UTF8.self)
     }
 }
 
 /// Writes a line to standard error at once.
 func warn(_ line: String) {
     FileHandle.standardError.write(Data((line + "\n").utf8))
-}
-
-/// This process's resident memory, from /proc.
-func residentMemory() -> Int? {
-    guard let status = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8),
-        let pages = Int(status.split(separator: " ").dropFirst().first ?? "")
-    else { return nil }
-    return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
 }

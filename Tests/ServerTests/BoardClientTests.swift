@@ -90,4 +90,42 @@ import Whiteboard
         await watching.value
         await server.stop()
     }
+
+    @Test func addedLatencyHoldsMessagesBackButKeepsThemInOrder() async throws {
+        let server = try await RunningServer()
+        let prompt = try BoardClient(configuration: clientConfiguration(port: server.port, room: "slow"))
+        var settings = clientConfiguration(port: server.port, room: "slow")
+        settings.addedLatency = AddedLatency(milliseconds: 150, jitter: 50)
+        let slow = try BoardClient(configuration: settings)
+        let events = await slow.events()
+        let roundTrips = Task {
+            for await event in events {
+                if case .roundTrip(let milliseconds) = event { return milliseconds }
+            }
+            return 0
+        }
+        let running = [Task { await prompt.run() }, Task { await slow.run() }]
+        try await eventually(20, "both live") {
+            let states = (await prompt.state, await slow.state)
+            return states == (.live, .live)
+        }
+        let start = ContinuousClock.now
+        try await prompt.record(text(0))
+        try await eventually(20, "the slow client to receive") { await slow.digest[prompt.peer] == 1 }
+        #expect(ContinuousClock.now - start >= .milliseconds(150), "held back on the way in")
+        // A burst from the slow client: jitter must not reorder it.
+        for index in 1...30 { try await slow.record(text(index)) }
+        try await eventually(20, "the burst to arrive") {
+            let (received, pending) = (await prompt.digest[slow.peer], await slow.pendingCount)
+            return received == 30 && pending == 0
+        }
+        #expect(try server.server.log.load(room: "slow").updates.count == 31)
+        #expect(await prompt.board.stateHash == slow.board.stateHash)
+        #expect(server.server.counters.snapshot.refusals.isEmpty)
+        let roundTrip = try await withTimeout(10, "a round trip") { await roundTrips.value }
+        #expect(roundTrip >= 300, "held back both ways")
+        for task in running { task.cancel() }
+        for task in running { await task.value }
+        await server.stop()
+    }
 }

@@ -1,4 +1,5 @@
 import Bots
+import Client
 import Foundation
 import Scuttlebutt
 import Server
@@ -14,6 +15,7 @@ import Whiteboard
         var configuration = SwarmConfiguration(
             host: "127.0.0.1", port: server.port, bots: 6, rooms: 2, duration: 2, pattern: pattern, seed: 7)
         configuration.disconnectsPerMinute = 60
+        if pattern == .bursty { configuration.addedLatency = AddedLatency(milliseconds: 20, jitter: 10) }
         let running = server.server
         let report = try await Swarm(configuration: configuration).run(
             authority: { name in
@@ -21,7 +23,8 @@ import Whiteboard
                 let digest = await room.digest
                 let hash = await room.board.stateHash
                 return (digest, hash)
-            })
+            },
+            serverMetrics: { await running.metricsText() })
         #expect(report.sent > 0)
         #expect(report.delivered > 0, "bots in a room see each other's updates")
         #expect(report.latency.p50 <= report.latency.p99 && report.latency.p99 <= report.latency.max)
@@ -29,9 +32,36 @@ import Whiteboard
         #expect(report.converged, "\(report.convergence)")
         // A peer that saw seq N+1 before N would refuse it and hang up.
         #expect(server.server.counters.snapshot.refusals["update_rejected"] == nil)
+        #expect(report.serverRefusals.isEmpty, "\(report.serverRefusals)")
+        #expect(report.serverMemorySamples.map(\.second) == [1, 2])
+        #expect(report.serverMemorySamples.allSatisfy { $0.bytes > 1_000_000 })
+        if pattern == .bursty {
+            #expect(report.latency.p50 >= 40, "20 ms added on the way out and again on the way in")
+            #expect(report.chaos.latency == 20)
+        }
         let stored =
             try server.server.log.history(room: "swarm-0").count + server.server.log.history(room: "swarm-1").count
         #expect(stored == report.sent - report.refused.values.reduce(0, +), "everything sent is stored once")
+        await server.stop()
+    }
+}
+
+@Suite struct ServerMetricsTests {
+    @Test func readsMemoryAndRefusalsFromPrometheusText() async throws {
+        let text = """
+            # HELP scuttleboard_refusals_total Sessions the server ended, by reason.
+            scuttleboard_refusals_total{reason="flood"} 3
+            scuttleboard_rejects_total{reason="far_future"} 2
+            scuttleboard_resident_memory_bytes 52428800
+            scuttleboard_rooms 4
+            garbage line
+            """
+        let metrics = ServerMetrics(prometheusText: text)
+        #expect(metrics.residentMemoryBytes == 52_428_800)
+        #expect(metrics.sessionsEnded == ["flood": 3])
+        #expect(metrics.updatesRejected == ["far_future": 2])
+        let server = try await RunningServer()
+        #expect(ServerMetrics(prometheusText: await server.server.metricsText()).residentMemoryBytes ?? 0 > 1_000_000)
         await server.stop()
     }
 }
