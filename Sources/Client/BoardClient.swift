@@ -48,7 +48,8 @@ public struct ClientConfiguration: Sendable {
     /// The room's token, if it has one.
     public var token: String?
     /// A SQLite file for the offline queue and the local replica; nil keeps
-    /// them in memory (lost when the process ends).
+    /// them in the replica's memory only (lost when the process ends, and
+    /// a new origin every time).
     public var localDatabase: String?
     /// The first delay before reconnecting, in milliseconds; it doubles up
     /// to `maxReconnectDelay`, with full jitter.
@@ -99,7 +100,8 @@ public actor BoardClient {
     /// The settings it runs with.
     public nonisolated let configuration: ClientConfiguration
     private let store: ReplicatedStore<BoardReducer>
-    private let local: DurableLog
+    /// The local database, when there is one.
+    private let local: DurableLog?
     private var session: GossipSession<BoardReducer>?
     private var outbound: NIOAsyncChannelOutboundWriter<Message>?
     /// With added latency, sends go through here on their way to `outbound`.
@@ -118,18 +120,21 @@ public actor BoardClient {
     /// ``run()``.
     public init(configuration: ClientConfiguration) throws(StorageError) {
         self.configuration = configuration
-        let local = try DurableLog(path: configuration.localDatabase)
+        // Without a file there is nothing a local database would keep that
+        // the replica does not: no SQLite at all, then.
+        var local: DurableLog?
+        if let path = configuration.localDatabase { local = try DurableLog(path: path) }
         let peer: PeerID
-        if let stored = try local.setting("peer"), stored.count == 8 {
+        if let stored = try local?.setting("peer"), stored.count == 8 {
             peer = PeerID(stored.enumerated().reduce(0) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) })
         } else {
             peer = PeerID.random()
-            try local.setSetting("peer", (0..<8).map { UInt8(truncatingIfNeeded: peer.rawValue >> (8 * $0)) })
+            try local?.setSetting("peer", (0..<8).map { UInt8(truncatingIfNeeded: peer.rawValue >> (8 * $0)) })
         }
         let store = ReplicatedStore(
             peer: peer, reducer: BoardReducer(), initialState: Board(), configuration: .board(isAuthority: false),
             wallClock: SystemClock())
-        for stored in try local.load(room: configuration.room).updates {
+        for stored in try local?.load(room: configuration.room).updates ?? [] {
             if let update = stored.decoded(with: BoardActionCodec.decode) { _ = store.receive(update) }
         }
         self.local = local
@@ -169,7 +174,7 @@ public actor BoardClient {
     @discardableResult
     public func record(_ action: BoardAction) async throws -> Update<BoardAction> {
         let update = try store.record(action)
-        try await local.append(room: configuration.room, [Self.stored(update)])
+        try await local?.append(room: configuration.room, [Self.stored(update)])
         emit(.boardChanged)
         await pump()
         return update
@@ -350,7 +355,7 @@ public actor BoardClient {
                 setState(.live)
             case .rebased(let updates):
                 // Re-stamped own updates replace the stored versions.
-                try? await local.replace(room: configuration.room, updates.map(Self.stored))
+                try? await local?.replace(room: configuration.room, updates.map(Self.stored))
                 emit(.boardChanged)
             case .presence(let update):
                 let decoded = try? BoardPresence(decoding: update.payload)
