@@ -2,6 +2,10 @@
 public struct ServerMetrics: Sendable, Hashable {
     /// Resident memory of the server process, in bytes.
     public var residentMemoryBytes: Int?
+    /// Updates held in memory above the rooms' horizons: the history.
+    public var retainedUpdates: Int?
+    /// Elements on the rooms' boards: the content.
+    public var boardElements: Int?
     /// Sessions the server ended, by reason.
     public var sessionsEnded: [String: Int] = [:]
     /// Updates a room's replica rejected, by reason.
@@ -19,6 +23,8 @@ public struct ServerMetrics: Sendable, Hashable {
             let reason = Self.label("reason", in: series)
             switch (name, reason) {
             case ("scuttleboard_resident_memory_bytes", nil): residentMemoryBytes = Int(value)
+            case ("scuttleboard_retained_updates", nil): retainedUpdates = Int(value)
+            case ("scuttleboard_board_elements", nil): boardElements = Int(value)
             case ("scuttleboard_refusals_total", let reason?): sessionsEnded[reason, default: 0] += Int(value)
             case ("scuttleboard_rejects_total", let reason?): updatesRejected[reason, default: 0] += Int(value)
             default: continue

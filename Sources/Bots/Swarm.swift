@@ -124,6 +124,9 @@ public struct SwarmReport: Sendable, Codable {
     public var replayDepthMean: Int
     /// The deepest replay.
     public var replayDepthMax: Int
+    /// The distribution of replay depths: replays of at most `atMost`
+    /// applies (and more than the bucket before).
+    public var replayDepths: [ReplayDepthBucket]
     /// Actions the board refused before they were sent, by reason.
     public var refused: [String: Int]
     /// Sessions the server ended (`session: reason`) and updates it
@@ -151,23 +154,38 @@ public struct SwarmReport: Sendable, Codable {
         public var disconnectsPerMinute: Double
     }
 
+    /// Replays of at most `atMost` applies, and more than the bucket before.
+    public struct ReplayDepthBucket: Sendable, Codable, Hashable {
+        /// The bucket's upper bound, in applies: a power of two.
+        public var atMost: Int
+        /// Replays in it.
+        public var count: Int
+    }
+
     /// The server's resident memory at one moment of the run.
     public struct MemorySample: Sendable, Codable, Hashable {
         /// Seconds since the bots started.
         public var second: Int
         /// Resident memory, in bytes.
         public var bytes: Int
+        /// Updates the server held above its rooms' horizons (history).
+        public var retainedUpdates: Int?
+        /// Elements on the server's boards (content).
+        public var boardElements: Int?
 
         /// A sample.
-        public init(second: Int, bytes: Int) {
+        public init(second: Int, bytes: Int, retainedUpdates: Int? = nil, boardElements: Int? = nil) {
             self.second = second
             self.bytes = bytes
+            self.retainedUpdates = retainedUpdates
+            self.boardElements = boardElements
         }
     }
 
     private enum CodingKeys: String, CodingKey {
         case pattern, bots, rooms, duration, sent, delivered, throughput, latency, rewinds, replayDepthMean,
-            replayDepthMax, refused, serverRefusals, reconnects, convergence, serverMemoryBytes, serverMemorySamples,
+            replayDepthMax, replayDepths, refused, serverRefusals, reconnects, convergence, serverMemoryBytes,
+            serverMemorySamples,
             chaos
     }
 
@@ -300,8 +318,11 @@ public struct Swarm: Sendable {
             }
             var live = 0
             for client in clients where await client.state == .live { live += 1 }
-            if second % sampleEvery == 0, let memory = await readMetrics()?.residentMemoryBytes {
-                memorySamples.append(.init(second: second, bytes: memory))
+            if second % sampleEvery == 0, let metrics = await readMetrics(), let memory = metrics.residentMemoryBytes {
+                memorySamples.append(
+                    .init(
+                        second: second, bytes: memory, retainedUpdates: metrics.retainedUpdates,
+                        boardElements: metrics.boardElements))
             }
             progress(
                 SwarmProgress(
@@ -322,6 +343,7 @@ public struct Swarm: Sendable {
         let snapshot = measurements.state.withLock { $0 }
         var rewinds = 0
         var deepest = 0
+        var depths = ReplayDepthHistogram()
         var replayed = 0
         var reconnects = 0
         for client in clients {
@@ -329,6 +351,7 @@ public struct Swarm: Sendable {
             rewinds += statistics.rewinds
             replayed += statistics.replayedApplies
             deepest = max(deepest, statistics.deepestReplay)
+            depths.merge(statistics.replayDepths)
             reconnects += max(0, await client.liveConnections - 1)
         }
         connections.withLock { tasks in tasks.values.forEach { $0.cancel() } }
@@ -348,6 +371,7 @@ public struct Swarm: Sendable {
                 p99: histogram.valueAtPercentile(99), p999: histogram.valueAtPercentile(99.9),
                 max: histogram.totalCount > 0 ? histogram.max : 0),
             rewinds: rewinds, replayDepthMean: rewinds > 0 ? replayed / rewinds : 0, replayDepthMax: deepest,
+            replayDepths: depths.buckets.map { .init(atMost: $0.atMost, count: $0.count) },
             refused: refusedCount > 0 ? ["board validation": refusedCount] : [:], serverRefusals: serverRefusals,
             reconnects: reconnects, convergence: convergence, serverMemoryBytes: finalMetrics?.residentMemoryBytes,
             serverMemorySamples: memorySamples,

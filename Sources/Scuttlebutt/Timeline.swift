@@ -22,10 +22,41 @@ public struct TimelineStatistics: Sendable, Hashable {
     public var replayedApplies = 0
     /// The largest single replay, in applies.
     public var deepestReplay = 0
+    /// How many applies each replay took.
+    public var replayDepths = ReplayDepthHistogram()
     /// Entries folded into the base.
     public var folded = 0
     /// Applies spent building a base where no snapshot stood at the fold point.
     public var foldApplies = 0
+}
+
+/// How many replays took how many applies, in power-of-two buckets.
+public struct ReplayDepthHistogram: Sendable, Hashable {
+    /// `counts[i]` is the number of replays of at most 2^i applies (and
+    /// more than 2^(i-1)); `counts[0]` holds replays of 0 or 1.
+    public private(set) var counts: [Int] = []
+
+    /// An empty histogram.
+    public init() {}
+
+    /// Counts one replay of `applies` applies.
+    public mutating func record(_ applies: Int) {
+        let bucket = applies <= 1 ? 0 : Int.bitWidth - (applies - 1).leadingZeroBitCount
+        if counts.count <= bucket { counts += repeatElement(0, count: bucket + 1 - counts.count) }
+        counts[bucket] += 1
+    }
+
+    /// Adds another histogram's counts to this one.
+    public mutating func merge(_ other: ReplayDepthHistogram) {
+        if counts.count < other.counts.count { counts += repeatElement(0, count: other.counts.count - counts.count) }
+        for (bucket, count) in other.counts.enumerated() { counts[bucket] += count }
+    }
+
+    /// `(atMost, count)` per non-empty bucket: replays of at most `atMost`
+    /// applies (and more than the previous bucket's bound).
+    public var buckets: [(atMost: Int, count: Int)] {
+        counts.enumerated().filter { $0.element > 0 }.map { (1 << $0.offset, $0.element) }
+    }
 }
 
 /// The applied history of a replica: updates in total order above a folded
@@ -306,6 +337,7 @@ extension Timeline {
         _statistics.rewinds += 1
         _statistics.replayedApplies += applies
         _statistics.deepestReplay = max(_statistics.deepestReplay, applies)
+        _statistics.replayDepths.record(applies)
         return applies
     }
 

@@ -97,10 +97,14 @@ public final class ScuttleboardServer: Sendable {
         let rooms = await registry.loaded
         var rewinds = 0
         var rejected: [String: Int] = [:]
+        var retained = 0
+        var elements = 0
         for room in rooms {
             let statistics = await room.replicaStatistics
             rewinds += statistics.rewinds
             rejected.merge(statistics.rejected, uniquingKeysWith: +)
+            retained += await room.unfoldedCount
+            elements += await room.board.elements.count
         }
         let log = await self.log.statistics
         var lines = [
@@ -114,6 +118,10 @@ public final class ScuttleboardServer: Sendable {
             "# TYPE scuttleboard_updates_in_total counter", "scuttleboard_updates_in_total \(counters.updatesIn)",
             "# HELP scuttleboard_updates_out_total Updates sent to peers.",
             "# TYPE scuttleboard_updates_out_total counter", "scuttleboard_updates_out_total \(counters.updatesOut)",
+            "# HELP scuttleboard_retained_updates Updates held in memory above the rooms' horizons (history).",
+            "# TYPE scuttleboard_retained_updates gauge", "scuttleboard_retained_updates \(retained)",
+            "# HELP scuttleboard_board_elements Elements on the rooms' boards, hidden ones included (content).",
+            "# TYPE scuttleboard_board_elements gauge", "scuttleboard_board_elements \(elements)",
             "# HELP scuttleboard_rewinds_total Late updates that rewound a room's replica.",
             "# TYPE scuttleboard_rewinds_total counter", "scuttleboard_rewinds_total \(rewinds)",
             "# HELP scuttleboard_refusals_total Sessions the server ended, by reason.",

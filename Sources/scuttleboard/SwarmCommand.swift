@@ -173,6 +173,11 @@ struct SwarmCommand: AsyncParsableCommand {
             "  latency     p50 \(latency.p50) ms · p90 \(latency.p90) ms · p99 \(latency.p99) ms · "
                 + "p99.9 \(latency.p999) ms · max \(latency.max) ms",
             "  rewinds     \(report.rewinds) (mean depth \(report.replayDepthMean), deepest \(report.replayDepthMax))",
+            "  replays     "
+                + (report.replayDepths.isEmpty
+                    ? "none"
+                    : report.replayDepths.map { "≤\($0.atMost): \($0.count)" }.joined(separator: " · ")
+                        + " (applies each)"),
             "  refused     \(Self.describe(report.refused)) by bots · \(Self.describe(report.serverRefusals)) by the server",
             "  reconnects  \(report.reconnects)",
         ]
@@ -182,6 +187,16 @@ struct SwarmCommand: AsyncParsableCommand {
             lines.append(
                 "  \(inProcess ? "process RSS (server and bots)" : "server RSS") \(memory / 1_048_576) MB at the end\(range)"
             )
+        }
+        let samples = report.serverMemorySamples
+        if samples.count > 1 {
+            let picks = Set((0..<6).map { $0 * (samples.count - 1) / 5 })
+            lines.append("  over the run (RSS · updates held above the horizon · board elements):")
+            for sample in picks.sorted().map({ samples[$0] }) {
+                let history = sample.retainedUpdates.map(String.init) ?? "?"
+                let elements = sample.boardElements.map(String.init) ?? "?"
+                lines.append("    t=\(sample.second)s  \(sample.bytes / 1_048_576) MB · \(history) · \(elements)")
+            }
         }
         let chaos = report.chaos
         if chaos.latency > 0 || chaos.jitter > 0 || chaos.disconnectsPerMinute > 0 {

@@ -77,3 +77,18 @@ struct TotalsReducer: Reducer {
         #expect(timeline.state.seen[late.id] == 1)
     }
 }
+
+@Suite struct ReplayDepthHistogramTests {
+    @Test func replaysFallIntoPowerOfTwoBuckets() {
+        var histogram = ReplayDepthHistogram()
+        for applies in [0, 1, 2, 3, 4, 5, 100] { histogram.record(applies) }
+        #expect(histogram.buckets.map(\.atMost) == [1, 2, 4, 8, 128])
+        #expect(histogram.buckets.map(\.count) == [2, 1, 2, 1, 1])
+        var other = ReplayDepthHistogram()
+        other.record(1_000)
+        other.record(2)
+        histogram.merge(other)
+        #expect(histogram.buckets.map(\.atMost) == [1, 2, 4, 8, 128, 1_024])
+        #expect(histogram.buckets.map(\.count) == [2, 2, 2, 1, 1, 1])
+    }
+}

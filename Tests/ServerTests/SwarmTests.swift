@@ -32,6 +32,7 @@ import Whiteboard
         #expect(report.converged, "\(report.convergence)")
         // A peer that saw seq N+1 before N would refuse it and hang up.
         #expect(server.server.counters.snapshot.refusals["update_rejected"] == nil)
+        #expect(report.replayDepths.map(\.count).reduce(0, +) == report.rewinds)
         #expect(report.serverRefusals.isEmpty, "\(report.serverRefusals)")
         #expect(report.serverMemorySamples.map(\.second) == [1, 2])
         #expect(report.serverMemorySamples.allSatisfy { $0.bytes > 1_000_000 })
