@@ -115,34 +115,41 @@ public struct GossipSession<R: Reducer> {
     /// This side's settings.
     public let configuration: GossipSessionConfiguration
     /// Where the session is.
-    public private(set) var phase = Phase.idle
+    public var phase: Phase { _phase }
+    @usableFromInline var _phase: Phase = Phase.idle
     /// The remote's hello, once received.
-    public private(set) var remote: Hello?
+    public var remote: Hello? { _remote }
+    @usableFromInline var _remote: Hello?
     /// What we believe the remote holds; advanced on send and on receive.
-    public private(set) var remoteDigest = Digest()
+    public var remoteDigest: Digest { _remoteDigest }
+    @usableFromInline var _remoteDigest: Digest = Digest()
     /// The remote's latest acknowledged clock (input to the frontier).
-    public private(set) var remoteClock = Timestamp.zero
+    public var remoteClock: Timestamp { _remoteClock }
+    @usableFromInline var _remoteClock: Timestamp = Timestamp.zero
     /// Whether we told the remote it has everything.
-    public private(set) var hasSentSynced = false
+    public var hasSentSynced: Bool { _hasSentSynced }
+    @usableFromInline var _hasSentSynced: Bool = false
     /// Whether the remote told us we have everything.
-    public private(set) var isCaughtUp = false
+    public var isCaughtUp: Bool { _isCaughtUp }
+    @usableFromInline var _isCaughtUp: Bool = false
     /// Batches sent and not yet acknowledged.
+    @inlinable
     public var unacknowledgedBatches: Int { inFlight.count }
 
-    private let estimatedSize: (Update<R.Action>) -> Int
+    @usableFromInline let estimatedSize: (Update<R.Action>) -> Int
     /// For each unacknowledged batch, the highest own seq it carried (0: none).
-    private var inFlight: Deque<UInt64> = []
-    private var pendingFrontier: Timestamp?
-    private var announcedFrontier = Timestamp.zero
-    private var pendingPresence: [PeerID: Presence] = [:]
-    private var presenceSentAt: [PeerID: UInt64] = [:]
-    private var lastHeard: UInt64 = 0
-    private var lastPingSent: UInt64 = 0
-    private var lastClockReport: UInt64 = 0
-    private var lastReportedClock = Timestamp.zero
-    private var nextPingNonce: UInt64 = 1
-    private var pingsInFlight: [UInt64: UInt64] = [:]
-    private var incomingSnapshot: (header: SnapshotHeader, bytes: [UInt8])?
+    @usableFromInline var inFlight: Deque<UInt64> = []
+    @usableFromInline var pendingFrontier: Timestamp?
+    @usableFromInline var announcedFrontier = Timestamp.zero
+    @usableFromInline var pendingPresence: [PeerID: Presence] = [:]
+    @usableFromInline var presenceSentAt: [PeerID: UInt64] = [:]
+    @usableFromInline var lastHeard: UInt64 = 0
+    @usableFromInline var lastPingSent: UInt64 = 0
+    @usableFromInline var lastClockReport: UInt64 = 0
+    @usableFromInline var lastReportedClock = Timestamp.zero
+    @usableFromInline var nextPingNonce: UInt64 = 1
+    @usableFromInline var pingsInFlight: [UInt64: UInt64] = [:]
+    @usableFromInline var incomingSnapshot: (header: SnapshotHeader, bytes: [UInt8])?
 
     /// A session that has not started.
     /// - Parameters:
@@ -158,12 +165,14 @@ public struct GossipSession<R: Reducer> {
     }
 
     /// Whether the session is open.
-    public var isOpen: Bool { phase == .open }
+    @inlinable
+    public var isOpen: Bool { _phase == .open }
 
     /// Sends our hello.
+    @inlinable
     public mutating func start(store: ReplicatedStore<R>, now: UInt64) -> [Output] {
-        guard phase == .idle else { return [] }
-        phase = .awaitingHello
+        guard _phase == .idle else { return [] }
+        _phase = .awaitingHello
         lastHeard = now
         lastPingSent = now
         let hello = Hello(
@@ -174,6 +183,7 @@ public struct GossipSession<R: Reducer> {
     }
 
     /// Handles a message from the remote, sending from the store itself.
+    @inlinable
     public mutating func handle(
         _ message: GossipMessage<R.Action>, store: ReplicatedStore<R>, now: UInt64
     ) -> [Output] {
@@ -185,12 +195,13 @@ public struct GossipSession<R: Reducer> {
     ///   - store: Where received updates go.
     ///   - source: Where updates to send come from (the store, or the store
     ///     backed by durable storage).
+    @inlinable
     public mutating func handle<Source: UpdateSource>(
         _ message: GossipMessage<R.Action>, store: ReplicatedStore<R>, source: Source, now: UInt64
     ) -> [Output] where Source.Action == R.Action {
-        guard case .awaitingHello = phase, case .hello(let hello) = message else {
-            guard phase == .open else {
-                if case .closed = phase { return [] }
+        guard case .awaitingHello = _phase, case .hello(let hello) = message else {
+            guard _phase == .open else {
+                if case .closed = _phase { return [] }
                 return fail(.protocolViolation("expected hello first"))
             }
             lastHeard = now
@@ -203,15 +214,16 @@ public struct GossipSession<R: Reducer> {
         if hello.room != configuration.room {
             return fail(.protocolViolation("hello for room \"\(hello.room)\" on a link to \"\(configuration.room)\""))
         }
-        remote = hello
-        remoteDigest = hello.digest
-        remoteClock = hello.clock
-        phase = .open
+        _remote = hello
+        _remoteDigest = hello.digest
+        _remoteClock = hello.clock
+        _phase = .open
         if configuration.remoteIsAuthority { store.confirmOwn(through: hello.digest[store.peer]) }
         return pump(from: source, store: store)
     }
 
-    private mutating func handleOpen<Source: UpdateSource>(
+    @inlinable
+    mutating func handleOpen<Source: UpdateSource>(
         _ message: GossipMessage<R.Action>, store: ReplicatedStore<R>, source: Source, now: UInt64
     ) -> [Output] where Source.Action == R.Action {
         switch message {
@@ -226,10 +238,10 @@ public struct GossipSession<R: Reducer> {
             var confirmed: UInt64 = 0
             for _ in 0..<batches { confirmed = max(confirmed, inFlight.removeFirst()) }
             if configuration.remoteIsAuthority && confirmed > 0 { store.confirmOwn(through: confirmed) }
-            remoteClock = max(remoteClock, clock)
+            _remoteClock = max(_remoteClock, clock)
             return pump(from: source, store: store)
         case .synced:
-            isCaughtUp = true
+            _isCaughtUp = true
             return [.caughtUp]
         case .frontier(let frontier):
             guard configuration.remoteIsAuthority else {
@@ -240,7 +252,7 @@ public struct GossipSession<R: Reducer> {
         case .reject(let rejection):
             return remoteRejected(rejection, store: store, source: source)
         case .presence(let presence):
-            if configuration.bindsRemoteOrigin && presence.origin != remote?.peer {
+            if configuration.bindsRemoteOrigin && presence.origin != _remote?.peer {
                 return fail(.protocolViolation("presence for origin \(presence.origin)"))
             }
             return [.presence(presence)]
@@ -252,7 +264,7 @@ public struct GossipSession<R: Reducer> {
             guard let sentAt = pingsInFlight.removeValue(forKey: nonce) else { return [] }
             return [.roundTrip(milliseconds: now >= sentAt ? now - sentAt : 0)]
         case .goodbye(let reason):
-            phase = .closed(reason)
+            _phase = .closed(reason)
             return [.close(reason)]
         case .snapshot(let header):
             guard configuration.remoteIsAuthority else {
@@ -278,7 +290,8 @@ public struct GossipSession<R: Reducer> {
         }
     }
 
-    private mutating func completeSnapshot() -> [Output] {
+    @inlinable
+    mutating func completeSnapshot() -> [Output] {
         guard let incoming = incomingSnapshot else { return [] }
         incomingSnapshot = nil
         return [.snapshotReceived(incoming.header, incoming.bytes)]
@@ -289,10 +302,11 @@ public struct GossipSession<R: Reducer> {
     /// Sends the authority's folded state (encoded by the app) to a remote
     /// that lacks updates no longer held one by one (see
     /// ``Output/remoteNeedsSnapshot(_:)``), then what it lacks above it.
+    @inlinable
     public mutating func sendSnapshot<Source: UpdateSource>(
         _ header: SnapshotHeader, state: [UInt8], from source: Source, store: ReplicatedStore<R>
     ) -> [Output] where Source.Action == R.Action {
-        guard phase == .open, configuration.sendsUpdates else { return [] }
+        guard _phase == .open, configuration.sendsUpdates else { return [] }
         precondition(header.byteCount == state.count, "the header must announce the state's length")
         var outputs: [Output] = [.send(.snapshot(header))]
         var offset = 0
@@ -301,47 +315,49 @@ public struct GossipSession<R: Reducer> {
             outputs.append(.send(.snapshotChunk(Array(state[offset..<end]))))
             offset = end
         }
-        remoteDigest = remoteDigest.union(header.digest)
+        _remoteDigest = _remoteDigest.union(header.digest)
         return outputs + pump(from: source, store: store)
     }
 
     /// Installs a snapshot received from the authority (decoded by the app
     /// from ``Output/snapshotReceived(_:_:)``) into `store`, and resends own
     /// updates it had to re-stamp.
+    @inlinable
     public mutating func installSnapshot<Source: UpdateSource>(
         _ snapshot: ReplicaSnapshot<R.State>, store: ReplicatedStore<R>, source: Source
     ) -> [Output] where Source.Action == R.Action {
-        guard phase == .open else { return [] }
+        guard _phase == .open else { return [] }
         let restamped = store.install(snapshot)
-        remoteDigest = remoteDigest.union(snapshot.digest)
+        _remoteDigest = _remoteDigest.union(snapshot.digest)
         guard let first = restamped.first else { return pump(from: source, store: store) }
         // The authority holds none of these: it would have folded them.
-        remoteDigest[store.peer] = first.seq - 1
+        _remoteDigest[store.peer] = first.seq - 1
         for index in inFlight.indices { inFlight[index] = min(inFlight[index], first.seq - 1) }
         return [.rebased(restamped)] + pump(from: source, store: store)
     }
 
-    private mutating func receive<Source: UpdateSource>(
+    @inlinable
+    mutating func receive<Source: UpdateSource>(
         _ batch: [Update<R.Action>], store: ReplicatedStore<R>, source: Source
     ) -> [Output] where Source.Action == R.Action {
-        guard configuration.acceptsUpdates, let remote else {
+        guard configuration.acceptsUpdates, let _remote else {
             return fail(.unauthorized("this link does not accept updates"))
         }
         var outputs: [Output] = []
         var accepted: [Update<R.Action>] = []
         var refusedStale = false
         for update in batch {
-            if configuration.bindsRemoteOrigin && update.origin != remote.peer {
+            if configuration.bindsRemoteOrigin && update.origin != _remote.peer {
                 return flush(accepted, into: outputs)
                     + fail(
-                        .protocolViolation("peer \(remote.peer) sent an update authored by \(update.origin)"))
+                        .protocolViolation("peer \(_remote.peer) sent an update authored by \(update.origin)"))
             }
             switch store.receive(update) {
             case .applied:
                 accepted.append(update)
-                remoteDigest.advance(update.origin, to: update.seq)
+                _remoteDigest.advance(update.origin, to: update.seq)
             case .duplicate:
-                remoteDigest.advance(update.origin, to: update.seq)
+                _remoteDigest.advance(update.origin, to: update.seq)
             case .rejected(let rejection):
                 if case .stale = rejection {
                     // Tell the origin once; it rebases everything from there.
@@ -357,15 +373,17 @@ public struct GossipSession<R: Reducer> {
         }
         outputs = flush(accepted, into: outputs)
         outputs.append(
-            .send(.ack(batches: 1, clock: reportableClock(store, ownSentThrough: remoteDigest[store.peer]))))
+            .send(.ack(batches: 1, clock: reportableClock(store, ownSentThrough: _remoteDigest[store.peer]))))
         return outputs + pump(from: source, store: store)
     }
 
-    private func flush(_ accepted: [Update<R.Action>], into outputs: [Output]) -> [Output] {
+    @inlinable
+    func flush(_ accepted: [Update<R.Action>], into outputs: [Output]) -> [Output] {
         accepted.isEmpty ? outputs : [.applied(accepted)] + outputs
     }
 
-    private mutating func remoteRejected<Source: UpdateSource>(
+    @inlinable
+    mutating func remoteRejected<Source: UpdateSource>(
         _ rejection: UpdateRejection, store: ReplicatedStore<R>, source: Source
     ) -> [Output] where Source.Action == R.Action {
         guard case .stale(let id, let timestamp, let frontier) = rejection, configuration.remoteIsAuthority,
@@ -377,7 +395,7 @@ public struct GossipSession<R: Reducer> {
         guard !rebased.isEmpty else { return [] }
         // The authority holds nothing of ours from `id.seq` on, and batches
         // still unacknowledged confirm nothing from there: it refused them.
-        remoteDigest[store.peer] = id.seq - 1
+        _remoteDigest[store.peer] = id.seq - 1
         for index in inFlight.indices { inFlight[index] = min(inFlight[index], id.seq - 1) }
         return [.rebased(rebased)] + pump(from: source, store: store)
     }
@@ -386,10 +404,11 @@ public struct GossipSession<R: Reducer> {
     /// `synced` (once) and any frontier that has become safe to announce.
     /// Call after anything that may have given the source more to send.
     /// - Complexity: O(origins · log origins) per batch, plus the batch.
+    @inlinable
     public mutating func pump<Source: UpdateSource>(
         from source: Source, store: ReplicatedStore<R>
     ) -> [Output] where Source.Action == R.Action {
-        guard phase == .open, configuration.sendsUpdates else { return [] }
+        guard _phase == .open, configuration.sendsUpdates else { return [] }
         var outputs: [Output] = []
         while inFlight.count < configuration.window {
             let (batch, missing) = nextBatch(from: source)
@@ -399,9 +418,9 @@ public struct GossipSession<R: Reducer> {
             inFlight.append(ownSeq)
             outputs.append(.send(.updates(batch)))
         }
-        let everythingSent = remoteDigest.covers(source.digest)
-        if everythingSent && !hasSentSynced {
-            hasSentSynced = true
+        let everythingSent = _remoteDigest.covers(source.digest)
+        if everythingSent && !_hasSentSynced {
+            _hasSentSynced = true
             outputs.append(.send(.synced))
         }
         if let frontier = pendingFrontier, everythingSent || allSent(below: frontier, from: source) {
@@ -412,12 +431,13 @@ public struct GossipSession<R: Reducer> {
         return outputs
     }
 
-    private mutating func nextBatch<Source: UpdateSource>(
+    @inlinable
+    mutating func nextBatch<Source: UpdateSource>(
         from source: Source
     ) -> ([Update<R.Action>], [PeerID]) where Source.Action == R.Action {
         // Scuttle-depth: origins the remote is furthest behind on go first.
         let lagging = source.digest.compactMap { origin, seq -> (PeerID, UInt64)? in
-            let held = remoteDigest[origin]
+            let held = _remoteDigest[origin]
             return seq > held ? (origin, seq - held) : nil
         }.sorted { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }
         var batch: [Update<R.Action>] = []
@@ -426,7 +446,7 @@ public struct GossipSession<R: Reducer> {
         for (origin, _) in lagging {
             let room = configuration.maxBatchUpdates - batch.count
             guard room > 0, bytes < configuration.maxBatchBytes else { break }
-            guard let updates = source.updates(of: origin, after: remoteDigest[origin], limit: room) else {
+            guard let updates = source.updates(of: origin, after: _remoteDigest[origin], limit: room) else {
                 missing.append(origin)
                 continue
             }
@@ -435,18 +455,19 @@ public struct GossipSession<R: Reducer> {
                 if !batch.isEmpty && bytes + size > configuration.maxBatchBytes { break }
                 bytes += size
                 batch.append(update)
-                remoteDigest.advance(origin, to: update.seq)
+                _remoteDigest.advance(origin, to: update.seq)
             }
         }
         return (batch, missing)
     }
 
     /// Whether every update stamped below `frontier` has been sent.
-    private func allSent<Source: UpdateSource>(
+    @inlinable
+    func allSent<Source: UpdateSource>(
         below frontier: Timestamp, from source: Source
     ) -> Bool where Source.Action == R.Action {
         source.digest.allSatisfy { origin, seq in
-            let held = remoteDigest[origin]
+            let held = _remoteDigest[origin]
             guard seq > held else { return true }
             guard let next = source.updates(of: origin, after: held, limit: 1)?.first else { return false }
             return next.timestamp >= frontier
@@ -455,6 +476,7 @@ public struct GossipSession<R: Reducer> {
 
     /// Queues a frontier announcement; it goes out once every update below
     /// it has been sent on this link, so the remote can fold at it safely.
+    @inlinable
     public mutating func announce<Source: UpdateSource>(
         frontier: Timestamp, from source: Source, store: ReplicatedStore<R>
     ) -> [Output] where Source.Action == R.Action {
@@ -465,8 +487,9 @@ public struct GossipSession<R: Reducer> {
 
     /// Sends presence, at most once per ``GossipSessionConfiguration/presenceInterval``
     /// per origin; in between, the latest one waits for ``tick(now:)``.
+    @inlinable
     public mutating func send(presence: Presence, now: UInt64) -> [Output] {
-        guard phase == .open else { return [] }
+        guard _phase == .open else { return [] }
         if let sentAt = presenceSentAt[presence.origin], now < sentAt &+ configuration.presenceInterval {
             pendingPresence[presence.origin] = presence
             return []
@@ -477,23 +500,25 @@ public struct GossipSession<R: Reducer> {
     }
 
     /// Tells the remote that `origin` left; drops its pending presence.
+    @inlinable
     public mutating func send(presenceGone origin: PeerID) -> [Output] {
-        guard phase == .open else { return [] }
+        guard _phase == .open else { return [] }
         pendingPresence[origin] = nil
         presenceSentAt[origin] = nil
         return [.send(.presenceGone(origin))]
     }
 
     /// Timer work: throttled presence, clock reports, pings, liveness.
+    @inlinable
     public mutating func tick(store: ReplicatedStore<R>, now: UInt64) -> [Output] {
-        guard phase == .open || phase == .awaitingHello else { return [] }
+        guard _phase == .open || _phase == .awaitingHello else { return [] }
         if now >= lastHeard &+ configuration.livenessTimeout { return fail(.timeout) }
         var outputs: [Output] = []
-        if phase == .open && now >= lastClockReport &+ configuration.clockReportInterval {
+        if _phase == .open && now >= lastClockReport &+ configuration.clockReportInterval {
             // An idle peer still lets the authority's frontier move with time.
             lastClockReport = now
             store.advanceClock(toAtLeast: now)
-            let clock = reportableClock(store, ownSentThrough: remoteDigest[store.peer])
+            let clock = reportableClock(store, ownSentThrough: _remoteDigest[store.peer])
             if clock > lastReportedClock {
                 lastReportedClock = clock
                 outputs.append(.send(.ack(batches: 0, clock: clock)))
@@ -505,7 +530,7 @@ public struct GossipSession<R: Reducer> {
             pendingPresence[origin] = nil
             outputs.append(.send(.presence(presence)))
         }
-        if phase == .open && now >= lastPingSent &+ configuration.pingInterval {
+        if _phase == .open && now >= lastPingSent &+ configuration.pingInterval {
             lastPingSent = now
             pingsInFlight[nextPingNonce] = now
             outputs.append(.send(.ping(nextPingNonce)))
@@ -515,27 +540,31 @@ public struct GossipSession<R: Reducer> {
     }
 
     /// Ends the session from this side: says goodbye with `reason`.
+    @inlinable
     public mutating func close(_ reason: CloseReason) -> [Output] {
-        if case .closed = phase { return [] }
-        let wasOpen = phase != .idle
-        phase = .closed(reason)
+        if case .closed = _phase { return [] }
+        let wasOpen = _phase != .idle
+        _phase = .closed(reason)
         return (wasOpen ? [.send(.goodbye(reason))] : []) + [.close(reason)]
     }
 
     /// The link dropped without a goodbye.
+    @inlinable
     public mutating func connectionLost() {
-        if case .closed = phase { return }
-        phase = .closed(.timeout)
+        if case .closed = _phase { return }
+        _phase = .closed(.timeout)
     }
 
-    private mutating func fail(_ reason: CloseReason) -> [Output] {
+    @inlinable
+    mutating func fail(_ reason: CloseReason) -> [Output] {
         close(reason)
     }
 
     /// Our clock as it may be reported: everything we record later is
     /// stamped after it, and so is every own update not yet sent on this
     /// link (so an authority never sets a frontier above what is in flight).
-    private func reportableClock(_ store: ReplicatedStore<R>, ownSentThrough sent: UInt64) -> Timestamp {
+    @inlinable
+    func reportableClock(_ store: ReplicatedStore<R>, ownSentThrough sent: UInt64) -> Timestamp {
         var clock = store.clock.latest
         if sent < store.digest[store.peer],
             let next = store.updates(of: store.peer, after: sent, limit: 1)?.first
