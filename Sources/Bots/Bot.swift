@@ -10,6 +10,10 @@ public enum BotPacing: Sendable, Hashable {
     case flatOut
     /// Flat out for `burst` milliseconds, then idle for `rest`, again and again.
     case bursty(burst: UInt64, rest: UInt64)
+    /// This many actions per second on a fixed schedule, whatever pauses the
+    /// brain asks for; a bot that falls behind goes on at once, so a slow
+    /// server shows as latency, not as less load.
+    case rate(actionsPerSecond: Double)
 }
 
 /// A bot peer: a ``BotBrain`` driving a ``BoardClient``, one gesture after
@@ -48,10 +52,15 @@ public struct Bot: Sendable {
         var statistics = Statistics()
         var stroke: ElementID?
         let tool = Self.tool(for: brain.behavior)
+        var schedule = start
         while !Task.isCancelled {
             for step in brain.nextGesture() {
                 guard !Task.isCancelled else { break }
                 do {
+                    if case .rate(let perSecond) = pacing, step.records {
+                        schedule += .seconds(1 / perSecond)
+                        if schedule > .now { try await Task.sleep(until: schedule, clock: .continuous) }
+                    }
                     switch step {
                     case .record(let action):
                         try await client.record(action)
@@ -75,7 +84,7 @@ public struct Bot: Sendable {
                         switch pacing {
                         case .asDrawn:
                             try await Task.sleep(for: .milliseconds(milliseconds))
-                        case .flatOut:
+                        case .flatOut, .rate:
                             await Task.yield()
                         case .bursty(let burst, let rest):
                             let elapsed = (ContinuousClock.now - start).milliseconds

@@ -29,6 +29,14 @@ public enum BotStep: Sendable, Hashable {
     case cursor(Point)
     /// Wait this long before the next step.
     case pause(milliseconds: UInt64)
+
+    /// Whether the step records an action.
+    public var records: Bool {
+        switch self {
+        case .record, .beginStroke, .extendStroke, .endStroke: true
+        case .cursor, .pause: false
+        }
+    }
 }
 
 /// A small, fast, seeded random number generator (SplitMix64), so a bot's

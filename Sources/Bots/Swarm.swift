@@ -35,6 +35,10 @@ public struct SwarmConfiguration: Sendable {
     public var disconnectsPerMinute: Double = 0
     /// Latency every bot adds to its own link, each way (chaos).
     public var addedLatency: AddedLatency?
+    /// Actions per second each drawing bot records on a fixed schedule,
+    /// instead of the pattern's pacing: a stated offered load. The pattern
+    /// still decides how bots join.
+    public var rate: Double?
     /// The behaviours bots take in turn (bot i gets entry i mod count):
     /// scribblers mostly, a few of everything else by default.
     public var behaviors: [BotBehavior] = [
@@ -110,6 +114,9 @@ public struct SwarmReport: Sendable, Codable {
     public var rooms: Int
     /// Seconds of drawing.
     public var duration: Int
+    /// The offered load, when stated (`rate`): actions per second each
+    /// drawing bot was scheduled to record.
+    public var offeredRatePerBot: Double?
     /// Actions the bots recorded.
     public var sent: Int
     /// Updates delivered to bots (each update counts once per receiving bot).
@@ -183,7 +190,8 @@ public struct SwarmReport: Sendable, Codable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case pattern, bots, rooms, duration, sent, delivered, throughput, latency, rewinds, replayDepthMean,
+        case pattern, bots, rooms, duration, offeredRatePerBot, sent, delivered, throughput, latency, rewinds,
+            replayDepthMean,
             replayDepthMax, replayDepths, refused, serverRefusals, reconnects, convergence, serverMemoryBytes,
             serverMemorySamples,
             chaos
@@ -275,10 +283,11 @@ public struct Swarm: Sendable {
             connections.withLock { $0[index] = Task { await client.run() } }
         }
         let pacing: BotPacing =
-            switch configuration.pattern {
-            case .steady: .asDrawn
-            case .bursty: .bursty(burst: 500, rest: 1_500)
-            case .thunderingHerd: .flatOut
+            switch (configuration.pattern, configuration.rate) {
+            case (_, let rate?): .rate(actionsPerSecond: rate)
+            case (.steady, nil): .asDrawn
+            case (.bursty, nil): .bursty(burst: 500, rest: 1_500)
+            case (.thunderingHerd, nil): .flatOut
             }
         var drawers: [Task<Bot.Statistics, Never>] = []
         for (index, client) in clients.enumerated() {
@@ -364,7 +373,8 @@ public struct Swarm: Sendable {
         for (reason, count) in finalMetrics?.updatesRejected ?? [:] { serverRefusals["update: \(reason)"] = count }
         return SwarmReport(
             pattern: configuration.pattern, bots: configuration.bots, rooms: configuration.rooms,
-            duration: configuration.duration, sent: sent, delivered: snapshot.delivered,
+            duration: configuration.duration, offeredRatePerBot: configuration.rate, sent: sent,
+            delivered: snapshot.delivered,
             throughput: Double(snapshot.delivered) / seconds,
             latency: .init(
                 p50: histogram.valueAtPercentile(50), p90: histogram.valueAtPercentile(90),

@@ -38,6 +38,9 @@ struct SwarmCommand: AsyncParsableCommand {
     @Option(help: "steady, bursty or thundering-herd.")
     var pattern = SwarmPattern.steady
 
+    @Option(help: "Actions per second each drawing bot records, on a fixed schedule (a stated offered load).")
+    var rate: Double?
+
     @Option(help: "Seed of the bots' drawing.")
     var seed: UInt64 = 1
 
@@ -67,6 +70,9 @@ struct SwarmCommand: AsyncParsableCommand {
         guard rooms >= 1, rooms <= bots else { throw ValidationError("--rooms must be between 1 and --bots") }
         guard try seconds() >= 1 else { throw ValidationError("--duration must be at least 1s") }
         _ = try behaviorList()
+        if let rate, !(rate > 0 && rate <= 100_000) {
+            throw ValidationError("--rate must be between 0 and 100000 actions per second")
+        }
         guard disconnectsPerMinute >= 0 else { throw ValidationError("--disconnects-per-minute must be ≥ 0") }
     }
 
@@ -114,6 +120,7 @@ struct SwarmCommand: AsyncParsableCommand {
         var configuration = SwarmConfiguration(
             host: host, port: port, bots: bots, rooms: rooms, duration: try seconds(), pattern: pattern, seed: seed)
         configuration.disconnectsPerMinute = disconnectsPerMinute
+        configuration.rate = rate
         if latency > 0 || jitter > 0 {
             configuration.addedLatency = AddedLatency(milliseconds: latency, jitter: jitter)
         }
@@ -166,9 +173,10 @@ struct SwarmCommand: AsyncParsableCommand {
     /// the whole process's, bots included.
     static func describe(_ report: SwarmReport, inProcess: Bool = false) -> String {
         let latency = report.latency
+        let offered = report.offeredRatePerBot.map { " (offered: \(Int($0)) per second per drawing bot)" } ?? ""
         var lines = [
             "swarm report: \(report.bots) bots, \(report.rooms) room(s), \(report.pattern.rawValue), \(report.duration) s",
-            "  sent        \(report.sent) actions",
+            "  sent        \(report.sent) actions\(offered)",
             "  delivered   \(report.delivered) updates (\(Int(report.throughput)) per second)",
             "  latency     p50 \(latency.p50) ms · p90 \(latency.p90) ms · p99 \(latency.p99) ms · "
                 + "p99.9 \(latency.p999) ms · max \(latency.max) ms",

@@ -66,3 +66,24 @@ import Whiteboard
         await server.stop()
     }
 }
+
+@Suite struct BotPacingTests {
+    @Test func aRatedBotNeverRunsAheadOfItsSchedule() async throws {
+        // Offline: records apply locally and queue, so only pacing limits them.
+        let client = try BoardClient(
+            configuration: ClientConfiguration(host: "127.0.0.1", port: 9, room: "paced", name: "bot"))
+        let bot = Bot(
+            client: client,
+            brain: BotBrain(behavior: .scribbler, seed: 3, area: Rect(minX: 0, minY: 0, maxX: 99, maxY: 49)),
+            name: "bot", color: 2)
+        let start = ContinuousClock.now
+        let drawing = Task { await bot.run(pacing: .rate(actionsPerSecond: 40)) }
+        try await Task.sleep(for: .milliseconds(500))
+        drawing.cancel()
+        let recorded = await drawing.value.recorded
+        let elapsed = (ContinuousClock.now - start) / .seconds(1)
+        #expect(recorded >= 1)
+        #expect(Double(recorded) <= 40 * elapsed + 1, "\(recorded) actions in \(elapsed) s")
+        #expect(await client.pendingCount == recorded)
+    }
+}
