@@ -119,7 +119,8 @@ public struct SwarmReport: Sendable, Codable {
     public var offeredRatePerBot: Double?
     /// Actions the bots recorded.
     public var sent: Int
-    /// Updates delivered to bots (each update counts once per receiving bot).
+    /// Updates delivered to bots (each update counts once per receiving bot);
+    /// only updates stamped since the run began, not a room's earlier history.
     public var delivered: Int
     /// Delivered updates per second of drawing.
     public var throughput: Double
@@ -220,11 +221,18 @@ public struct Swarm: Sendable {
         }
 
         let state = Mutex(State())
+        /// Updates stamped before this (wall-clock milliseconds) are history
+        /// a joining bot catches up on, not live traffic: not counted.
+        let start: UInt64
+
+        init(start: UInt64) {
+            self.start = start
+        }
 
         func record(_ stamps: [Timestamp], now: UInt64) {
             state.withLock { state in
-                state.delivered += stamps.count
-                for stamp in stamps {
+                for stamp in stamps where stamp.milliseconds >= start {
+                    state.delivered += 1
                     let latency = now >= stamp.milliseconds ? now - stamp.milliseconds : 0
                     _ = state.histogram.record(min(latency, 3_600_000))
                 }
@@ -251,7 +259,7 @@ public struct Swarm: Sendable {
         }
         var memorySamples: [SwarmReport.MemorySample] = []
         let sampleEvery = max(1, configuration.duration / 60)
-        let measurements = Measurements()
+        let measurements = Measurements(start: Self.now())
         var clients: [BoardClient] = []
         for index in 0..<configuration.bots {
             let behavior = configuration.behavior(of: index)

@@ -47,6 +47,26 @@ import Whiteboard
     }
 }
 
+@Suite(.serialized) struct SwarmMeasurementTests {
+    @Test func aRoomsEarlierHistoryIsNotCountedAsDelivered() async throws {
+        let server = try await RunningServer { $0.maxUpdatesPerSecond = 1_000_000 }
+        var first = SwarmConfiguration(
+            host: "127.0.0.1", port: server.port, bots: 4, rooms: 1, duration: 2, pattern: .thunderingHerd, seed: 1)
+        first.behaviors = [.scribbler]
+        let history = try await Swarm(configuration: first).run()
+        #expect(history.sent > 100)
+        // Newcomers catch up on that history when they join; it is not theirs.
+        var second = first
+        second.bots = 2
+        second.duration = 1
+        second.rate = 20
+        let report = try await Swarm(configuration: second).run()
+        #expect(report.delivered <= report.sent, "each update reaches at most the one other bot")
+        #expect(report.converged)
+        await server.stop()
+    }
+}
+
 @Suite struct ServerMetricsTests {
     @Test func readsMemoryAndRefusalsFromPrometheusText() async throws {
         let text = """
