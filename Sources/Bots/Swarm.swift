@@ -73,6 +73,11 @@ public struct SwarmProgress: Sendable {
     public var p99: UInt64
     /// Bots live now.
     public var live: Int
+    /// Reconnects so far.
+    public var reconnects: Int
+    /// Sessions the server ended and updates it rejected so far, when its
+    /// metrics can be read.
+    public var serverRefusals: Int?
     /// The server's resident memory at the latest sample, when known.
     public var serverMemoryBytes: Int?
 }
@@ -328,22 +333,29 @@ public struct Swarm: Sendable {
             }
         }
         var lastDelivered = 0
+        var refusedSoFar: Int?
         for second in 1...configuration.duration {
             try await Task.sleep(for: .seconds(1))
             let (delivered, p99) = measurements.state.withLock {
                 ($0.delivered, $0.histogram.totalCount > 0 ? $0.histogram.valueAtPercentile(99) : 0)
             }
             var live = 0
-            for client in clients where await client.state == .live { live += 1 }
+            var reconnects = 0
+            for client in clients {
+                if await client.state == .live { live += 1 }
+                reconnects += max(0, await client.liveConnections - 1)
+            }
             if second % sampleEvery == 0, let metrics = await readMetrics(), let memory = metrics.residentMemoryBytes {
                 memorySamples.append(
                     .init(
                         second: second, bytes: memory, retainedUpdates: metrics.retainedUpdates,
                         boardElements: metrics.boardElements))
+                refusedSoFar = metrics.sessionsEnded.values.reduce(0, +) + metrics.updatesRejected.values.reduce(0, +)
             }
             progress(
                 SwarmProgress(
                     second: second, delivered: delivered - lastDelivered, p99: p99, live: live,
+                    reconnects: reconnects, serverRefusals: refusedSoFar,
                     serverMemoryBytes: memorySamples.last?.bytes))
             lastDelivered = delivered
         }

@@ -148,12 +148,13 @@ struct SwarmCommand: AsyncParsableCommand {
         let report = try await Swarm(configuration: configuration).run(
             authority: authority, serverMetrics: serverMetrics
         ) { progress in
+            let refusals = progress.serverRefusals.map { "  server refusals \($0)" } ?? ""
             let memory =
                 progress.serverMemoryBytes.map { "  \(inProcess ? "process" : "server") RSS \($0 / 1_048_576) MB" }
                 ?? ""
             warn(
                 "t=\(progress.second)s  delivered \(progress.delivered)/s  p99 \(progress.p99) ms  "
-                    + "live \(progress.live)/\(bots)\(memory)")
+                    + "live \(progress.live)/\(bots)  reconnects \(progress.reconnects)\(refusals)\(memory)")
         }
         if let server = inProcessServer {
             await server.shutdown()

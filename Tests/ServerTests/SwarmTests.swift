@@ -3,6 +3,7 @@ import Client
 import Foundation
 import Scuttlebutt
 import Server
+import Synchronization
 import Testing
 import Whiteboard
 
@@ -17,6 +18,7 @@ import Whiteboard
         configuration.disconnectsPerMinute = 60
         if pattern == .bursty { configuration.addedLatency = AddedLatency(milliseconds: 20, jitter: 10) }
         let running = server.server
+        let seconds = Mutex<[SwarmProgress]>([])
         let report = try await Swarm(configuration: configuration).run(
             authority: { name in
                 guard let room = (try? await running.room(named: name)) ?? nil else { return nil }
@@ -24,7 +26,12 @@ import Whiteboard
                 let hash = await room.board.stateHash
                 return (digest, hash)
             },
-            serverMetrics: { await running.metricsText() })
+            serverMetrics: { await running.metricsText() },
+            progress: { progress in seconds.withLock { $0.append(progress) } })
+        let progress = seconds.withLock { $0 }
+        #expect(progress.map(\.second) == [1, 2])
+        #expect(progress.allSatisfy { $0.serverRefusals == 0 && $0.serverMemoryBytes != nil })
+        #expect(progress.map(\.delivered).reduce(0, +) <= report.delivered)
         #expect(report.sent > 0)
         #expect(report.delivered > 0, "bots in a room see each other's updates")
         #expect(report.latency.p50 <= report.latency.p99 && report.latency.p99 <= report.latency.max)
