@@ -225,8 +225,12 @@ public struct Timeline<R: Reducer> {
     }
 
     /// Folds the oldest entries into the base so that at most `maxCount`
-    /// remain. Folds on to the next snapshot, so no extra applies are needed
-    /// (and between `maxCount - interval` and `maxCount` entries remain).
+    /// remain. Folds on to the next valid snapshot within one snapshot
+    /// interval, so usually no extra applies are needed (and between
+    /// `maxCount - interval` and `maxCount` entries remain). When commuting
+    /// inserts have left the snapshots there stale, it folds exactly to the
+    /// limit and builds the base by applying entries; it never folds on past
+    /// one interval, which would take away the places late updates need.
     /// - Parameter ceiling: When given, nothing stamped at or after it is
     ///   folded, even if more than `maxCount` entries then remain.
     /// - Complexity: O(folded entries) footprint lookups.
@@ -235,9 +239,11 @@ public struct Timeline<R: Reducer> {
         let target = slots.count - maxCount - 1
         let limit = ceiling.map { firstIndex(atOrAfter: $0) - 1 } ?? slots.count - 1
         guard target >= 0, limit >= 0 else { return }
-        var position = target
-        while position < limit && !hasValidSnapshot(at: position) { position += 1 }
-        fold(through: min(position, limit))
+        let first = min(target, limit)
+        let last = min(limit, first + snapshotPolicy.interval)
+        var position = first
+        while position < last && !hasValidSnapshot(at: position) { position += 1 }
+        fold(through: hasValidSnapshot(at: position) ? position : first)
     }
 
     /// Folds every entry stamped strictly before `cutoff` into the base,
