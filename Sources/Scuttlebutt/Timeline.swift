@@ -228,9 +228,10 @@ public struct Timeline<R: Reducer> {
     /// remain. Folds on to the next valid snapshot within one snapshot
     /// interval, so usually no extra applies are needed (and between
     /// `maxCount - interval` and `maxCount` entries remain). When commuting
-    /// inserts have left the snapshots there stale, it folds exactly to the
-    /// limit and builds the base by applying entries; it never folds on past
-    /// one interval, which would take away the places late updates need.
+    /// inserts have left the snapshots there stale, it folds one interval
+    /// (so that the next folds are not one entry at a time) and builds the
+    /// base by applying entries; it never folds on past one interval, which
+    /// would take away the places late updates need.
     /// - Parameter ceiling: When given, nothing stamped at or after it is
     ///   folded, even if more than `maxCount` entries then remain.
     /// - Complexity: O(folded entries) footprint lookups.
@@ -243,7 +244,7 @@ public struct Timeline<R: Reducer> {
         let last = min(limit, first + snapshotPolicy.interval)
         var position = first
         while position < last && !hasValidSnapshot(at: position) { position += 1 }
-        fold(through: hasValidSnapshot(at: position) ? position : first)
+        fold(through: position)
     }
 
     /// Folds every entry stamped strictly before `cutoff` into the base,
