@@ -4,8 +4,8 @@ import Whiteboard
 
 /// Bursty, action-heavy board traffic as an authority-less replica receives
 /// it: 16 origins drawing strokes of 50 extends at 10 updates per
-/// millisecond in all, one update in 400 an erase (whose footprint is the
-/// whole board, so late arrivals behind it rewind), delivered in bursts of
+/// millisecond in all, one update in 400 an erase (it reads its area's
+/// tiles, so late points landing there rewind), delivered in bursts of
 /// 32 updates per origin, with every 8th burst arriving 512 updates late.
 let burstyBoardTraffic: [Update<BoardAction>] = {
     let origins = 16
