@@ -97,19 +97,31 @@ import Testing
         deinit { _ = try? run(["kill-server"]) }
     }
 
+    /// A server on a free port with its database in `folder`.
+    static func startServer(in folder: URL) async throws -> (ScuttleboardServer, Int, Task<Void, any Error>) {
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        var configuration = ServerConfiguration()
+        configuration.port = 0
+        configuration.databasePath = folder.appendingPathComponent("rooms.sqlite").path
+        let server = try ScuttleboardServer(configuration: configuration)
+        let (port, serving) = try await server.startInBackground()
+        return (server, port, serving)
+    }
+
+    /// Whether the board area (all but the status line) shows any of a
+    /// rectangle's half-block edges.
+    static func showsADrawing(_ lines: [String]) -> Bool {
+        lines.dropLast(2).contains { $0.contains("█") || $0.contains("▀") || $0.contains("▄") }
+    }
+
     @Test func twoPeopleDrawAndSeeEachOtherResizeAndQuitCleanly() async throws {
         guard FileManager.default.isExecutableFile(atPath: Self.executable.path) else {
             Issue.record("\(Self.executable.path) is not built; run swift build --build-tests")
             return
         }
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("scuttleboard-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
-        var configuration = ServerConfiguration()
-        configuration.port = 0
-        configuration.databasePath = folder.appendingPathComponent("rooms.sqlite").path
-        let server = try ScuttleboardServer(configuration: configuration)
-        let (port, serving) = try await server.startInBackground()
+        let (server, port, serving) = try await Self.startServer(in: folder)
         defer { serving.cancel() }
 
         let tmux = Tmux()
@@ -164,6 +176,44 @@ import Testing
         #expect(!before.isEmpty && before == restored, "the terminal modes are restored")
         let errors = try String(contentsOf: folder.appendingPathComponent("alice.err"), encoding: .utf8)
         #expect(errors.isEmpty, "nothing on stderr: \(errors)")
+        await server.shutdown()
+    }
+
+    @Test func viewersFitTheWholeBoardOrFollowSomeone() async throws {
+        guard FileManager.default.isExecutableFile(atPath: Self.executable.path) else {
+            Issue.record("\(Self.executable.path) is not built; run swift build --build-tests")
+            return
+        }
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("scuttleboard-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let (server, port, serving) = try await Self.startServer(in: folder)
+        defer { serving.cancel() }
+        let tmux = Tmux()
+        let binary = Self.executable.path
+        let connection = "--server 127.0.0.1:\(port) --room views"
+        try tmux.start("ada", columns: 80, rows: 24, "\(binary) draw \(connection) --name ada --no-local-db; sleep 60")
+        try tmux.start("wall", columns: 40, rows: 12, "\(binary) view \(connection) --fit; sleep 60")
+        try tmux.start("fan", columns: 40, rows: 12, "\(binary) view \(connection) --follow ada; sleep 60")
+        try tmux.start("plain", columns: 40, rows: 12, "\(binary) view \(connection); sleep 60")
+        for name in ["ada", "wall", "fan", "plain"] {
+            try await tmux.waitFor(name, "\(name) to be live") { lines in lines.contains { $0.contains("live") } }
+        }
+        // Ada pans far to the right (Shift+Right: 16 cells a press), then
+        // drags out a rectangle there and leaves the pointer on its corner.
+        for _ in 0..<8 { try tmux.type("ada", "\u{1B}[1;2C") }
+        try tmux.type("ada", "3")
+        try tmux.type("ada", "\u{1B}[<0;10;5M")
+        try tmux.type("ada", "\u{1B}[<32;30;10M")
+        try tmux.type("ada", "\u{1B}[<0;30;10m")
+        try await tmux.waitFor("ada", "ada's rectangle") { Self.showsADrawing($0) }
+        try await tmux.waitFor("wall", "the fitted wall display to show it") { Self.showsADrawing($0) }
+        try await tmux.waitFor("fan", "the follower to centre on ada") { lines in
+            Self.showsADrawing(lines) && lines.contains { $0.contains("ada") }
+        }
+        #expect(!Self.showsADrawing(try tmux.screen("plain")), "a viewer at the origin does not see it")
+        // It has the drawing all the same: panning there shows it.
+        for _ in 0..<8 { try tmux.type("plain", "\u{1B}[1;2C") }
+        try await tmux.waitFor("plain", "the plain viewer, panned, to show it") { Self.showsADrawing($0) }
         await server.shutdown()
     }
 }
