@@ -171,33 +171,6 @@ public protocol UpdateSource {
     func updates(of origin: PeerID, after seq: UInt64, limit: Int) -> [Update<Action>]?
 }
 
-/// Another source's updates up to a watermark per origin: what a server may
-/// relay and advertise when only durable updates count.
-public struct WatermarkedSource<Base: UpdateSource>: UpdateSource {
-    /// The updates.
-    public let base: Base
-    /// For each origin, the last seq that may be seen (at most the base's).
-    public let watermark: Digest
-
-    /// `base`, seen only up to `watermark`.
-    public init(_ base: Base, through watermark: Digest) {
-        self.base = base
-        self.watermark = watermark
-    }
-
-    /// What may be seen: the base's digest, capped by the watermark.
-    public var digest: Digest {
-        Digest(Dictionary(uniqueKeysWithValues: base.digest.map { ($0.key, min($0.value, watermark[$0.key])) }))
-    }
-
-    /// The base's updates of `origin` after `seq`, none past the watermark.
-    public func updates(of origin: PeerID, after seq: UInt64, limit: Int) -> [Update<Base.Action>]? {
-        let through = watermark[origin]
-        guard seq < through else { return [] }
-        return base.updates(of: origin, after: seq, limit: Int(min(UInt64(limit), through - seq)))
-    }
-}
-
 extension ReplicatedStore: UpdateSource {
     /// The reducer's action type.
     public typealias Action = R.Action

@@ -171,13 +171,6 @@ public struct GossipSession<R: Reducer> {
     /// Sends our hello.
     @inlinable
     public mutating func start(store: ReplicatedStore<R>, now: UInt64) -> [Output] {
-        start(store: store, advertising: store.digest, now: now)
-    }
-
-    /// Sends our hello, advertising `digest` (what we may send, e.g. only
-    /// what is durable) rather than everything the store holds.
-    @inlinable
-    public mutating func start(store: ReplicatedStore<R>, advertising digest: Digest, now: UInt64) -> [Output] {
         guard _phase == .idle else { return [] }
         _phase = .awaitingHello
         lastHeard = now
@@ -185,7 +178,7 @@ public struct GossipSession<R: Reducer> {
         let hello = Hello(
             protocolVersion: configuration.protocolVersion, peer: store.peer, name: configuration.name,
             room: configuration.room, role: configuration.role, credentials: configuration.credentials,
-            digest: digest, clock: reportableClock(store, ownSentThrough: store.confirmedOwnSeq))
+            digest: store.digest, clock: reportableClock(store, ownSentThrough: store.confirmedOwnSeq))
         return [.send(.hello(hello))]
     }
 

@@ -46,11 +46,6 @@ public actor Room {
     /// The encoded base at the current horizon, reused by every late joiner
     /// and checkpoint until the horizon moves.
     private var encodedBase: (header: SnapshotHeader, state: [UInt8])?
-    /// For each origin, the last seq the durable log holds. Only these are
-    /// relayed or advertised: a peer that saw an update the server then
-    /// lost in a crash could never get it confirmed, and its origin (a bot
-    /// without a local file, say) may be gone.
-    private var durable = Digest()
     /// A flush is queued on the room's executor.
     private var flushScheduled = false
     /// Updates arrived since the last flush: every session must pump.
@@ -99,12 +94,6 @@ public actor Room {
         }
         store.advanceFrontier(to: room.frontier)
         persistedFrontier = room.frontier
-        durable = store.digest
-    }
-
-    /// What sessions may send and advertise: the durable updates.
-    private var durableUpdates: WatermarkedSource<ReplicatedStore<BoardReducer>> {
-        WatermarkedSource(store, through: durable)
     }
 
     /// The board as the room holds it.
@@ -147,7 +136,7 @@ public actor Room {
         connections[id] = Connection(
             session: GossipSession(configuration: session, estimatedSize: { _ in 24 }), outbound: outbound,
             peer: hello.peer, rate: RateLimiter(perSecond: configuration.maxUpdatesPerSecond, now: now))
-        let started = connections[id]!.session.start(store: store, advertising: durableUpdates.digest, now: now)
+        let started = connections[id]!.session.start(store: store, now: now)
         await carryOut(started, for: id)
         await handle(.hello(hello), from: id)
         // The newcomer sees who is here at once, not when they next move.
@@ -169,7 +158,7 @@ public actor Room {
             await close(id, reason: .limitExceeded("more than \(configuration.maxUpdatesPerSecond) updates per second"))
             return
         }
-        let outputs = connections[id]!.session.handle(message, store: store, source: durableUpdates, now: now)
+        let outputs = connections[id]!.session.handle(message, store: store, now: now)
         await carryOut(outputs, for: id)
     }
 
@@ -219,8 +208,7 @@ public actor Room {
             persistedFrontier = frontier
         }
         for id in connections.keys where connections[id]?.isOpen == true {
-            let outputs = connections[id]!.session.announce(
-                frontier: store.frontier, from: durableUpdates, store: store)
+            let outputs = connections[id]!.session.announce(frontier: store.frontier, from: store, store: store)
             await carryOut(outputs, for: id)
         }
         if store.timeline.statistics.folded - foldedAtCheckpoint >= configuration.checkpointInterval {
@@ -266,7 +254,7 @@ public actor Room {
         else { return }
         counters.sentSnapshot()
         let outputs = connections[id]!.session.sendSnapshot(
-            base.header, state: base.state, from: durableUpdates, store: store)
+            base.header, state: base.state, from: store, store: store)
         await carryOut(outputs, for: id)
     }
 
@@ -301,7 +289,6 @@ public actor Room {
                     // Durable before the ack that follows this output goes out.
                     try await log.append(room: name, stored)
                     appendsInFlight -= 1
-                    for update in updates { durable.advance(update.origin, to: update.seq) }
                 } catch {
                     appendsInFlight -= 1
                     await close(id, reason: .shuttingDown)
@@ -371,7 +358,7 @@ public actor Room {
         if pumpPending {
             pumpPending = false
             for id in connections.keys where connections[id]?.isOpen == true {
-                let outputs = connections[id]!.session.pump(from: durableUpdates, store: store)
+                let outputs = connections[id]!.session.pump(from: store, store: store)
                 await carryOut(outputs, for: id)
             }
         }

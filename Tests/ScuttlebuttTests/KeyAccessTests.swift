@@ -92,21 +92,3 @@ struct TotalsReducer: Reducer {
         #expect(histogram.buckets.map(\.count) == [2, 2, 2, 1, 1, 1])
     }
 }
-
-@Suite struct WatermarkedSourceTests {
-    @Test func nothingPastTheWatermarkIsSeen() {
-        let store = ReplicatedStore(
-            peer: PeerID(1), reducer: TotalsReducer(), initialState: TotalsReducer.State(),
-            wallClock: ManualClock(milliseconds: 1_000))
-        for amount in 1...5 { _ = try? store.record(.add("a", amount)) }
-        let view = WatermarkedSource(store, through: Digest([PeerID(1): 3]))
-        #expect(view.digest == Digest([PeerID(1): 3]))
-        #expect(view.updates(of: PeerID(1), after: 0, limit: 10)?.map(\.seq) == [1, 2, 3])
-        #expect(view.updates(of: PeerID(1), after: 2, limit: 10)?.map(\.seq) == [3])
-        #expect(view.updates(of: PeerID(1), after: 3, limit: 10)?.isEmpty == true)
-        #expect(view.updates(of: PeerID(1), after: 0, limit: 2)?.map(\.seq) == [1, 2])
-        // A watermark past what the store holds shows only what it holds.
-        let ahead = WatermarkedSource(store, through: Digest([PeerID(1): 9, PeerID(2): 4]))
-        #expect(ahead.digest == Digest([PeerID(1): 5]))
-    }
-}
