@@ -2,12 +2,12 @@
 /// `{"type": "extendStroke", "stroke": "00000000000a11ce#1", "points": [[1, 2]]}`.
 extension BoardAction: Codable {
     enum CodingKeys: String, CodingKey {
-        case type, at, style, stroke, points, shape, from, to, text, element, by, area
+        case type, at, style, stroke, points, shape, from, to, text, element, by, area, gesture
     }
 
     enum Kind: String, Codable {
         case beginStroke, extendStroke, endStroke, addShape, addText, move, restyle, delete, eraseArea, clear, undo,
-            redo
+            redo, continueErase
     }
 
     /// Writes the action with a `type` field naming its case.
@@ -49,6 +49,10 @@ extension BoardAction: Codable {
             try container.encode(id, forKey: .element)
         case .eraseArea(let rect):
             try container.encode(Kind.eraseArea, forKey: .type)
+            try container.encode(rect, forKey: .area)
+        case .continueErase(let gesture, let rect):
+            try container.encode(Kind.continueErase, forKey: .type)
+            try container.encode(gesture, forKey: .gesture)
             try container.encode(rect, forKey: .area)
         case .clear: try container.encode(Kind.clear, forKey: .type)
         case .undo: try container.encode(Kind.undo, forKey: .type)
@@ -93,6 +97,9 @@ extension BoardAction: Codable {
             self = .delete(try container.decode(ElementID.self, forKey: .element))
         case .eraseArea:
             self = .eraseArea(try container.decode(Rect.self, forKey: .area))
+        case .continueErase:
+            self = .continueErase(
+                try container.decode(ElementID.self, forKey: .gesture), try container.decode(Rect.self, forKey: .area))
         case .clear: self = .clear
         case .undo: self = .undo
         case .redo: self = .redo

@@ -1,3 +1,5 @@
+import Scuttlebutt
+
 /// The kind of shape `addShape` creates.
 public enum ShapeKind: String, Sendable, Hashable, Codable, CaseIterable {
     /// A straight line.
@@ -33,6 +35,11 @@ public enum BoardAction: Sendable, Hashable {
     case delete(ElementID)
     /// Removes every visible element that touches the area.
     case eraseArea(Rect)
+    /// Erases further along an eraser drag that began with the origin's
+    /// own `eraseArea` named here: what it erases is hidden under that
+    /// first erase's mark and joins its undo record, so that one undo
+    /// brings back everything one drag erased (docs/UNDO.md, rule 14).
+    case continueErase(UpdateID, Rect)
     /// Removes everything created before this action in the total order
     /// (not what comes after it).
     case clear

@@ -46,7 +46,7 @@ public enum BoardActionCodec {
 
     enum Tag: UInt8 {
         case beginStroke = 0, extendStroke, endStroke, addShape, addText, move, restyle, delete, eraseArea, clear,
-            undo, redo
+            undo, redo, continueErase
     }
 
     /// The bytes of `action`, carried by the update named `context`.
@@ -96,9 +96,11 @@ public enum BoardActionCodec {
             writer.reference(id, context: context)
         case .eraseArea(let rect):
             writer.byte(Tag.eraseArea.rawValue)
-            writer.point(Point(rect.minX, rect.minY))
-            writer.signed(Int64(rect.maxX) - Int64(rect.minX))
-            writer.signed(Int64(rect.maxY) - Int64(rect.minY))
+            writer.area(rect)
+        case .continueErase(let gesture, let rect):
+            writer.byte(Tag.continueErase.rawValue)
+            writer.reference(gesture, context: context)
+            writer.area(rect)
         case .clear: writer.byte(Tag.clear.rawValue)
         case .undo: writer.byte(Tag.undo.rawValue)
         case .redo: writer.byte(Tag.redo.rawValue)
@@ -164,10 +166,9 @@ public enum BoardActionCodec {
         case .delete:
             return .delete(try reader.reference(context: context))
         case .eraseArea:
-            let corner = try reader.point()
-            let maxX = try reader.coordinate(adding: try reader.signed(), to: corner.x)
-            let maxY = try reader.coordinate(adding: try reader.signed(), to: corner.y)
-            return .eraseArea(Rect(minX: corner.x, minY: corner.y, maxX: maxX, maxY: maxY))
+            return .eraseArea(try reader.area())
+        case .continueErase:
+            return .continueErase(try reader.reference(context: context), try reader.area())
         case .clear: return .clear
         case .undo: return .undo
         case .redo: return .redo
@@ -196,6 +197,13 @@ struct ByteWriter {
     mutating func point(_ point: Point) {
         signed(Int64(point.x))
         signed(Int64(point.y))
+    }
+
+    /// An area: its top-left corner, then its extent.
+    mutating func area(_ rect: Rect) {
+        point(Point(rect.minX, rect.minY))
+        signed(Int64(rect.maxX) - Int64(rect.minX))
+        signed(Int64(rect.maxY) - Int64(rect.minY))
     }
 
     mutating func style(_ style: Style) {
@@ -265,6 +273,14 @@ struct ByteReader {
 
     mutating func point() throws(BoardCodecError) -> Point {
         Point(try coordinate(adding: try signed(), to: 0), try coordinate(adding: try signed(), to: 0))
+    }
+
+    /// An area written by ``ByteWriter/area(_:)``.
+    mutating func area() throws(BoardCodecError) -> Rect {
+        let corner = try point()
+        let maxX = try coordinate(adding: try signed(), to: corner.x)
+        let maxY = try coordinate(adding: try signed(), to: corner.y)
+        return Rect(minX: corner.x, minY: corner.y, maxX: maxX, maxY: maxY)
     }
 
     mutating func style() throws(BoardCodecError) -> Style {

@@ -97,7 +97,7 @@ extension BoardLimits {
             try check(offset)
         case .restyle(_, let style):
             try check(style)
-        case .eraseArea(let rect):
+        case .eraseArea(let rect), .continueErase(_, let rect):
             try check(Point(rect.minX, rect.minY))
             try check(Point(rect.maxX, rect.maxY))
             guard rect.minX <= rect.maxX && rect.minY <= rect.maxY else { throw .emptyArea(rect) }

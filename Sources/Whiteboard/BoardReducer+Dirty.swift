@@ -22,7 +22,7 @@ extension BoardReducer {
         case .endStroke(let id), .move(let id, _), .restyle(let id, _), .delete(let id):
             let regions = [before.elements[id]?.screenExtent, after.elements[id]?.screenExtent].compactMap { $0 }
             return regions.dropFirst().reduce(regions.first) { $0?.union($1) }
-        case .eraseArea, .clear, .undo, .redo:
+        case .eraseArea, .continueErase, .clear, .undo, .redo:
             return nil
         }
     }

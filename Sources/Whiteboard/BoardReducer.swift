@@ -93,7 +93,7 @@ public struct BoardReducer: Reducer {
             ])
         case .restyle(let id, _), .delete(let id):
             return .many([.element(id), .undoHistory(update.origin)])
-        case .eraseArea(let rect):
+        case .eraseArea(let rect), .continueErase(_, let rect):
             accesses = [(.undoHistory(update.origin), .exclusive), (.relocation, .read)]
             (area, tileAccess) = (rect, .read)
         case .undo, .redo:
@@ -174,15 +174,22 @@ public struct BoardReducer: Reducer {
             // Hidden elements too: the erase's mark then does not depend on
             // what others hid, so erases commute with every other hide.
             let touched = board.elements.values.filter { Self.touches($0, area) }.map(\.id)
-            hide(touched, by: update, in: &board)
+            hide(touched, by: update.id, for: update.origin, in: &board)
+        case .continueErase(let gesture, let area):
+            // Only the origin's own drag, begun before this part of it.
+            guard gesture.origin == update.origin, gesture.seq < update.seq else { return }
+            let touched = board.elements.values.filter { Self.touches($0, area) }.map(\.id)
+            extendErase(gesture, hiding: touched, for: update.origin, in: &board)
         case .clear:
             let before = board.elements.values.filter { $0.z < update.orderKey }.map(\.id)
-            hide(before, by: update, in: &board)
+            hide(before, by: update.id, for: update.origin, in: &board)
         case .undo:
-            guard let record = board.undoHistories[update.origin]?.popForUndo() else { return }
+            guard let record = board.undoHistories.mutateValue(forKey: update.origin, { $0.popForUndo() }) ?? nil
+            else { return }
             revert(record, in: &board)
         case .redo:
-            guard let record = board.undoHistories[update.origin]?.popForRedo() else { return }
+            guard let record = board.undoHistories.mutateValue(forKey: update.origin, { $0.popForRedo() }) ?? nil
+            else { return }
             reapply(record, in: &board)
         }
     }
@@ -192,26 +199,34 @@ public struct BoardReducer: Reducer {
         push(.created(element.id), for: element.id.origin, in: &board)
     }
 
-    private func hide(_ ids: [ElementID], by update: Update<BoardAction>, in board: inout Board) {
+    private func hide(_ ids: [ElementID], by mark: UpdateID, for origin: PeerID, in board: inout Board) {
         guard !ids.isEmpty else { return }
         // A canonical order, so that the undo record is equal everywhere.
         let sorted = ids.sorted { ($0.origin, $0.seq) < ($1.origin, $1.seq) }
-        for id in sorted { board.elements[id]?.hiddenBy.insert(update.id) }
-        push(.hid(sorted, by: update.id), for: update.origin, in: &board)
+        for id in sorted { board.elements.mutateValue(forKey: id) { $0.hiddenBy.insert(mark) } }
+        push(.hid(sorted, by: mark), for: origin, in: &board)
+    }
+
+    /// Hides `ids` under an eraser drag's mark (its first erase's id). When
+    /// the drag's record is the origin's latest, they join it, so one undo
+    /// reverts the whole drag; otherwise (it was undone, or erased nothing
+    /// so far) they start a record of their own under the same mark.
+    private func extendErase(_ gesture: UpdateID, hiding ids: [ElementID], for origin: PeerID, in board: inout Board) {
+        guard !ids.isEmpty else { return }
+        guard case .hid(let earlier, let mark)? = board.undoHistories[origin]?.latest, mark == gesture else {
+            hide(ids, by: gesture, for: origin, in: &board)
+            return
+        }
+        for id in ids { board.elements.mutateValue(forKey: id) { $0.hiddenBy.insert(gesture) } }
+        let merged = Set(earlier).union(ids).sorted { ($0.origin, $0.seq) < ($1.origin, $1.seq) }
+        board.undoHistories.mutateValue(forKey: origin) { $0.replaceLatest(with: .hid(merged, by: gesture)) }
     }
 
     /// Applies `change` to element `id` if it exists.
     /// - Returns: Whether the element exists and `change` reported an effect.
     @discardableResult
     private func modify(_ id: ElementID, in board: inout Board, _ change: (inout Element) -> Bool) -> Bool {
-        var changed = false
-        board.elements.updateValue(forKey: id) { element in
-            // Move the element out so that its storage stays uniquely referenced.
-            guard var current = element.take() else { return }
-            changed = change(&current)
-            element = current
-        }
-        return changed
+        board.elements.mutateValue(forKey: id, change) ?? false
     }
 
     private func push(_ record: UndoRecord, for origin: PeerID, in board: inout Board) {

@@ -61,6 +61,20 @@ struct UndoHistory: Sendable, Equatable {
         if height > 2 * Self.depth { compact() }
     }
 
+    /// The record the next undo would revert, if any.
+    var latest: UndoRecord? {
+        guard let node = done, node.height > floor else { return nil }
+        return node.record
+    }
+
+    /// Replaces the latest record (an eraser drag growing), as a new action
+    /// would: nothing can be redone afterwards.
+    /// - Precondition: ``latest`` is not nil.
+    mutating func replaceLatest(with record: UndoRecord) {
+        done = UndoNode(record, below: done!.below)
+        undone = nil
+    }
+
     /// The record to revert, moving it onto the redo stack.
     mutating func popForUndo() -> UndoRecord? {
         guard let node = done, node.height > floor else { return nil }

@@ -22,6 +22,7 @@ import Whiteboard
             .restyle(mine, Style(color: 0, brush: .solid, filled: true)),
             .delete(theirs),
             .eraseArea(Rect(minX: -3, minY: -3, maxX: 4, maxY: 9)),
+            .continueErase(mine, Rect(minX: 7, minY: -2, maxX: 8, maxY: 1)),
             .clear, .undo, .redo,
         ]
     }

@@ -49,7 +49,12 @@ func randomBoardSession(seed: UInt64, origins: Int = 3, actions: Int = 200) -> [
             script.record(origin, .delete(target!))
         case ..<0.72:
             let corner = point()
-            script.record(origin, .eraseArea(Rect(corner: corner, corner.offset(by: Point(6, 4)))))
+            let first = script.record(origin, .eraseArea(Rect(corner: corner, corner.offset(by: Point(6, 4)))))
+            // Sometimes a drag: a few more cells continue the first erase.
+            for step in 0..<Int.random(in: 0...2, using: &random) {
+                let next = corner.offset(by: Point(Int32(step + 1) * 3, 1))
+                script.record(origin, .continueErase(first.id, Rect(corner: next, next.offset(by: Point(2, 2)))))
+            }
         case ..<0.74:
             script.record(origin, .clear)
         case ..<0.87:

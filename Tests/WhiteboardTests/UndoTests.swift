@@ -167,6 +167,53 @@ import Whiteboard
         #expect(script.board.elements[box.id]?.isVisible == true)
     }
 
+    @Test func oneEraserDragIsOneUndo() {
+        var script = BoardScript()
+        let boxes = (0..<3).map { index in
+            let corner = Point(Int32(index) * 10, 0)
+            return script.record(
+                bob, .addShape(.rectangle, from: corner, to: corner.offset(by: Point(4, 4)), style: blue))
+        }
+        // The drag starts where nothing is, then crosses all three boxes.
+        let first = script.record(alice, .eraseArea(Rect(minX: 0, minY: 20, maxX: 0, maxY: 21)))
+        for index in 0..<3 {
+            script.record(
+                alice,
+                .continueErase(first.id, Rect(minX: Int32(index) * 10, minY: 2, maxX: Int32(index) * 10, maxY: 3)))
+        }
+        #expect(boxes.allSatisfy { script.board.elements[$0.id]?.hiddenBy == [first.id] }, "under the drag's one mark")
+        script.record(alice, .undo)
+        #expect(boxes.allSatisfy { script.board.elements[$0.id]?.isVisible == true }, "one undo brings all three back")
+        script.record(alice, .redo)
+        #expect(boxes.allSatisfy { script.board.elements[$0.id]?.isVisible == false })
+        script.record(alice, .undo)
+        script.record(alice, .undo)
+        #expect(boxes.allSatisfy { script.board.elements[$0.id]?.isVisible == true }, "nothing else to undo")
+    }
+
+    @Test func aDragContinuedAfterItsUndoStartsANewStep() {
+        var script = BoardScript()
+        let left = script.record(bob, .addShape(.rectangle, from: Point(0, 0), to: Point(4, 4), style: blue))
+        let right = script.record(bob, .addShape(.rectangle, from: Point(10, 0), to: Point(14, 4), style: blue))
+        let first = script.record(alice, .eraseArea(Rect(minX: 1, minY: 1, maxX: 1, maxY: 2)))
+        script.record(alice, .undo)
+        script.record(alice, .continueErase(first.id, Rect(minX: 10, minY: 1, maxX: 10, maxY: 2)))
+        #expect(script.board.elements[left.id]?.isVisible == true)
+        #expect(script.board.elements[right.id]?.isVisible == false)
+        script.record(alice, .redo)
+        #expect(script.board.elements[left.id]?.isVisible == true, "the new step ended redo (rule 3)")
+        script.record(alice, .undo)
+        #expect(script.board.elements[right.id]?.isVisible == true)
+    }
+
+    @Test func onlyTheOriginCanContinueItsOwnDrag() {
+        var script = BoardScript()
+        let box = script.record(bob, .addShape(.rectangle, from: Point(0, 0), to: Point(4, 4), style: blue))
+        let first = script.record(alice, .eraseArea(Rect(minX: 20, minY: 20, maxX: 20, maxY: 21)))
+        script.record(bob, .continueErase(first.id, Rect(minX: 1, minY: 1, maxX: 1, maxY: 2)))
+        #expect(script.board.elements[box.id]?.isVisible == true, "bob cannot erase under alice's mark")
+    }
+
     @Test func aStrokeStillBeingDrawnCannotBeMoved() {
         var script = BoardScript()
         let stroke = script.record(alice, .beginStroke(at: Point(0, 0), style: red))
