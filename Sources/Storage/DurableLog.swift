@@ -40,11 +40,8 @@ public final class DurableLog: Sendable {
                 if let path { try DatabasePool(path: path, configuration: configuration) } else {
                     try DatabaseQueue(configuration: configuration)
                 }
-            let migrator = Self.migrator
-            if try writer.read({ try migrator.hasBeenSuperseded($0) }) {
-                throw StorageError.newerSchema(path: shownPath)
-            }
-            try migrator.migrate(writer)
+            try writer.read { try Self.checkSchema($0, path: shownPath, forWriting: true) }
+            try Self.migrator.migrate(writer)
             self.writer = writer
         } catch let error as StorageError {
             throw error
@@ -54,10 +51,57 @@ public final class DurableLog: Sendable {
         committer = GroupCommitter(writer: writer)
     }
 
+    /// Opens an existing log to read it, and only that: the file is never
+    /// created, migrated or written (`rooms`, `export`, `replay`).
+    /// - Throws: ``StorageError/notFound(path:)`` when there is no such
+    ///   file, ``StorageError/notScuttleboard(path:)`` when it holds another
+    ///   application's data, and the schema errors of ``init(path:durability:)``.
+    public init(readingAt path: String) throws(StorageError) {
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), !isFolder.boolValue else {
+            throw .notFound(path: path)
+        }
+        self.path = path
+        durability = .normal
+        var configuration = Configuration()
+        configuration.label = "scuttleboard"
+        configuration.readonly = true
+        do {
+            let reader = try DatabaseQueue(path: path, configuration: configuration)
+            try reader.read { try Self.checkSchema($0, path: path, forWriting: false) }
+            writer = reader
+        } catch let error as StorageError {
+            throw error
+        } catch {
+            throw .cannotOpen(path: path, reason: String(describing: error))
+        }
+        committer = GroupCommitter(writer: writer)
+    }
+
+    /// Refuses a database this version must not touch: another
+    /// application's (migrating it would add our tables to it), a newer
+    /// Scuttleboard's, or, for reading only, one that needs migrating.
+    static func checkSchema(_ db: Database, path: String, forWriting: Bool) throws {
+        guard try db.tableExists("grdb_migrations") else {
+            let tables = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'") ?? 0
+            // A new, empty file is ours to set up; anything else is not ours.
+            if tables > 0 || !forWriting { throw StorageError.notScuttleboard(path: path) }
+            return
+        }
+        let migrator = Self.migrator
+        let applied = try migrator.appliedIdentifiers(db)
+        guard applied.contains(Self.firstMigration) else { throw StorageError.notScuttleboard(path: path) }
+        if !applied.isSubset(of: Set(migrator.migrations)) { throw StorageError.newerSchema(path: path) }
+        if !forWriting, try !migrator.hasCompletedMigrations(db) { throw StorageError.olderSchema(path: path) }
+    }
+
+    /// The identifier of the first migration: every Scuttleboard database has it.
+    static let firstMigration = "v1: rooms and updates"
+
     /// The schema, versioned: a migration is never edited once released.
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
-        migrator.registerMigration("v1: rooms and updates") { db in
+        migrator.registerMigration(firstMigration) { db in
             try db.execute(
                 sql: """
                     CREATE TABLE rooms (

@@ -4,6 +4,12 @@ public enum StorageError: Error, Sendable, CustomStringConvertible {
     case cannotOpen(path: String, reason: String)
     /// The database was written by a newer version of Scuttleboard.
     case newerSchema(path: String)
+    /// There is no database file there (reading commands never create one).
+    case notFound(path: String)
+    /// The file is a database, but not a Scuttleboard one: it is left alone.
+    case notScuttleboard(path: String)
+    /// The database needs migrating, which only a writing command does.
+    case olderSchema(path: String)
     /// A write or read failed.
     case failed(String)
 
@@ -13,6 +19,11 @@ public enum StorageError: Error, Sendable, CustomStringConvertible {
         case .cannotOpen(let path, let reason): return "cannot open database \(path): \(reason)"
         case .newerSchema(let path):
             return "database \(path) was written by a newer Scuttleboard; upgrade before opening it"
+        case .notFound(let path): return "no database at \(path)"
+        case .notScuttleboard(let path):
+            return "\(path) is not a Scuttleboard database (it was left untouched)"
+        case .olderSchema(let path):
+            return "database \(path) was written by an older Scuttleboard; run the server on it once to upgrade it"
         case .failed(let reason): return "database error: \(reason)"
         }
     }
