@@ -202,6 +202,11 @@ public struct GossipSession<R: Reducer> {
         guard case .awaitingHello = _phase, case .hello(let hello) = message else {
             guard _phase == .open else {
                 if case .closed = _phase { return [] }
+                if _phase == .awaitingHello, case .goodbye(let reason) = message {
+                    // Refused at the handshake: the remote says why instead of hello.
+                    _phase = .closed(reason)
+                    return [.close(reason)]
+                }
                 return fail(.protocolViolation("expected hello first"))
             }
             lastHeard = now

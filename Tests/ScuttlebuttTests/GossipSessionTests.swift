@@ -85,6 +85,17 @@ import Testing
         #expect(sentMessages(outputs).contains { if case .goodbye = $0 { true } else { false } })
     }
 
+    @Test func aGoodbyeInsteadOfHelloEndsTheSessionWithTheRemotesReason() {
+        let store = makeStore(1)
+        var session = makeSession()
+        _ = session.start(store: store, now: now)
+        let reason = CloseReason.unauthorized("room \"design\" needs an editor token")
+        let outputs = session.handle(.goodbye(reason), store: store, now: now)
+        #expect(closeReason(outputs) == reason, "the server's own words, not a protocol violation")
+        #expect(sentMessages(outputs).isEmpty, "nothing is said back to a peer that hung up")
+        #expect(session.phase == .closed(reason))
+    }
+
     @Test func aDifferentProtocolVersionIsRefused() {
         let store = makeStore(1)
         var session = makeSession()
