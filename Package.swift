@@ -62,6 +62,7 @@ let package = Package(
             name: "Server",
             dependencies: [
                 "Scuttlebutt", "Whiteboard", "Wire", "Storage",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -73,16 +74,22 @@ let package = Package(
             name: "Client",
             dependencies: [
                 "Scuttlebutt", "Whiteboard", "Wire", "Storage",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         // The system ncursesw library, wide characters included.
         .systemLibrary(name: "CNCursesW", path: "Sources/CNCursesW"),
+        // Async-signal-safe terminal restore, crash and stop signal handlers, in C.
+        .target(name: "CTerminalGuard"),
         // The terminal layer: input parsing, the UI state machine, screens, and curses on one thread.
         .target(
             name: "Terminal",
-            dependencies: ["Scuttlebutt", "Whiteboard", "CNCursesW"]
+            dependencies: [
+                "Scuttlebutt", "Whiteboard", "CNCursesW", "CTerminalGuard",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
         ),
         // Bot peers that draw like people (and like load), for the demo and the swarm.
         .target(
@@ -90,6 +97,7 @@ let package = Package(
             dependencies: [
                 "Scuttlebutt", "Whiteboard", "Client",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
         // The one executable, with a subcommand per job.
@@ -110,6 +118,9 @@ let package = Package(
                 .product(name: "HeapModule", package: "swift-collections"),
             ]
         ),
+        // Test support: processes and tmux servers that tests start, marked,
+        // always stopped, and reported when a test leaves them running.
+        .target(name: "TestHarness"),
         .testTarget(
             name: "ScuttlebuttTests",
             dependencies: [
@@ -138,14 +149,22 @@ let package = Package(
         .testTarget(
             name: "ServerTests",
             dependencies: [
-                "Server", "Client", "Storage", "Wire", "Scuttlebutt", "Whiteboard", "Bots",
+                "Server", "Client", "Storage", "Wire", "Scuttlebutt", "Whiteboard", "Bots", "TestHarness",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .testTarget(
             name: "TerminalTests",
-            dependencies: ["Terminal", "Whiteboard", "Scuttlebutt", "Server", "Bots"]
+            dependencies: ["Terminal", "Whiteboard", "Scuttlebutt", "Server", "Bots", "TestHarness"]
+        ),
+        .testTarget(
+            name: "CommandTests",
+            dependencies: [
+                "scuttleboard", "Client", "Terminal", "Storage", "Bots", "TestHarness",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
         ),
         .testTarget(
             name: "NetworkSimulatorTests",

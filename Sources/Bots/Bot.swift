@@ -18,7 +18,9 @@ public enum BotPacing: Sendable, Hashable {
 
 /// A bot peer: a ``BotBrain`` driving a ``BoardClient``, one gesture after
 /// another, until its task is cancelled. Its cursor is shown to everyone
-/// as presence.
+/// as presence. A tidy bot (``keepsAtMost``) deletes its oldest drawing
+/// whenever it has more than that many, so a board it shares with people
+/// stays legible.
 public struct Bot: Sendable {
     /// What a bot did.
     public struct Statistics: Sendable, Hashable {
@@ -34,14 +36,19 @@ public struct Bot: Sendable {
     public let name: String
     /// Its cursor colour.
     public let color: UInt8
+    /// At most this many of its own drawings stay on the board; nil keeps all.
+    public let keepsAtMost: Int?
     private let brain: BotBrain
 
     /// A bot that draws through `client` as `brain` decides.
-    public init(client: BoardClient, brain: BotBrain, name: String, color: UInt8) {
+    /// - Parameter keepsAtMost: When given, the bot deletes its oldest
+    ///   drawing whenever it has more than this many on the board.
+    public init(client: BoardClient, brain: BotBrain, name: String, color: UInt8, keepsAtMost: Int? = nil) {
         self.client = client
         self.brain = brain
         self.name = name
         self.color = color
+        self.keepsAtMost = keepsAtMost.map { max(1, $0) }
     }
 
     /// Draws until the task is cancelled.
@@ -51,6 +58,7 @@ public struct Bot: Sendable {
         var brain = self.brain
         var statistics = Statistics()
         var stroke: ElementID?
+        var drawings: [ElementID] = []
         let tool = Self.tool(for: brain.behavior)
         var schedule = start
         while !Task.isCancelled {
@@ -63,10 +71,14 @@ public struct Bot: Sendable {
                     }
                     switch step {
                     case .record(let action):
-                        try await client.record(action)
+                        let update = try await client.record(action)
                         statistics.recorded += 1
+                        if case .addShape = action { drawings.append(update.id) }
+                        if case .addText = action { drawings.append(update.id) }
                     case .beginStroke(let point, let style):
-                        stroke = try await client.record(.beginStroke(at: point, style: style)).id
+                        let id = try await client.record(.beginStroke(at: point, style: style)).id
+                        stroke = id
+                        drawings.append(id)
                         statistics.recorded += 1
                     case .extendStroke(let points):
                         guard let stroke else { continue }
@@ -102,6 +114,11 @@ public struct Bot: Sendable {
                     // The board refused it (an undo with nothing to undo, say).
                     statistics.refused += 1
                 }
+            }
+            // Between gestures, never inside a stroke.
+            if let keepsAtMost, drawings.count > keepsAtMost, !Task.isCancelled {
+                let oldest = drawings.removeFirst()
+                if (try? await client.record(.delete(oldest))) != nil { statistics.recorded += 1 }
             }
         }
         return statistics

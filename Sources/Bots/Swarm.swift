@@ -1,8 +1,8 @@
 import Client
 import Foundation
 import Histogram
+import NIOConcurrencyHelpers
 import Scuttlebutt
-import Synchronization
 import Whiteboard
 
 /// How a swarm's load arrives.
@@ -39,6 +39,9 @@ public struct SwarmConfiguration: Sendable {
     /// instead of the pattern's pacing: a stated offered load. The pattern
     /// still decides how bots join.
     public var rate: Double?
+    /// How long, after the bots stop drawing, every room gets to settle
+    /// (every bot holding every update) before the verdict is given.
+    public var settleTimeout: Duration = .seconds(30)
     /// The behaviours bots take in turn (bot i gets entry i mod count):
     /// scribblers mostly, a few of everything else by default.
     public var behaviors: [BotBehavior] = [
@@ -80,6 +83,9 @@ public struct SwarmProgress: Sendable {
     public var serverRefusals: Int?
     /// The server's resident memory at the latest sample, when known.
     public var serverMemoryBytes: Int?
+    /// After the bots stopped drawing: updates some bot still lacks (nil
+    /// while they draw).
+    public var settlingBehind: Int?
 }
 
 /// What a swarm run measured.
@@ -98,17 +104,56 @@ public struct SwarmReport: Sendable, Codable {
         public var max: UInt64
     }
 
+    /// How a room ended up.
+    public enum Outcome: String, Sendable, Codable {
+        /// Every bot (and the server, when it could be asked) holds the same
+        /// updates and the same board.
+        case converged
+        /// Some bot still lacked updates when the settle time ran out: the
+        /// room was still catching up (a load the machine could not keep
+        /// up with), which is not a disagreement.
+        case behind
+        /// Every bot holds the same updates but not the same board: a bug.
+        case diverged
+    }
+
     /// One room's verdict.
     public struct RoomVerdict: Sendable, Codable {
         /// The room.
         public var room: String
         /// Bots in it.
         public var bots: Int
-        /// Whether every bot (and the server, when it could be asked) holds
-        /// the same updates and the same board hash.
-        public var converged: Bool
+        /// Converged, still behind, or diverged.
+        public var outcome: Outcome
+        /// Updates the bots (and the server) still lacked, summed, when behind.
+        public var missing: Int
         /// The board hash most bots hold.
         public var stateHash: String
+
+        /// Whether every bot holds the same updates and the same board.
+        public var converged: Bool { outcome == .converged }
+    }
+
+    /// What the load generator did against what it was asked to do.
+    public struct Generator: Sendable, Codable {
+        /// Actions per second all drawing bots together were scheduled to
+        /// record (`rate` × drawing bots).
+        public var offeredPerSecond: Double
+        /// Actions per second they recorded.
+        public var achievedPerSecond: Double
+        /// Whether they recorded less than 90% of the schedule: the figures
+        /// then describe a lighter load than the one asked for.
+        public var fellBehind: Bool
+
+        /// Judges `sent` actions in `seconds` against `drawingBots` bots
+        /// each scheduled at `rate` actions a second; each bot's schedule
+        /// may lose one action at the end of the run.
+        public init(rate: Double, drawingBots: Int, sent: Int, seconds: Double) {
+            let seconds = max(0.001, seconds)
+            offeredPerSecond = rate * Double(drawingBots)
+            achievedPerSecond = Double(sent) / seconds
+            fellBehind = Double(sent) < 0.9 * (offeredPerSecond * seconds - Double(drawingBots))
+        }
     }
 
     /// The configuration, as words.
@@ -117,17 +162,24 @@ public struct SwarmReport: Sendable, Codable {
     public var bots: Int
     /// Rooms.
     public var rooms: Int
-    /// Seconds of drawing.
+    /// Seconds of drawing asked for.
     public var duration: Int
+    /// Seconds the bots actually drew (the clock, not the count of ticks).
+    public var drawingSeconds: Double
+    /// Seconds from the start to the last delivery (catching up included):
+    /// what ``throughput`` divides by.
+    public var deliverySeconds: Double
     /// The offered load, when stated (`rate`): actions per second each
     /// drawing bot was scheduled to record.
     public var offeredRatePerBot: Double?
+    /// The load generator against its schedule, when a rate was stated.
+    public var generator: Generator?
     /// Actions the bots recorded.
     public var sent: Int
     /// Updates delivered to bots (each update counts once per receiving bot);
     /// only updates stamped since the run began, not a room's earlier history.
     public var delivered: Int
-    /// Delivered updates per second of drawing.
+    /// Delivered updates per second, over ``deliverySeconds``.
     public var throughput: Double
     /// End-to-end latency: recorded by one bot until applied by another.
     public var latency: Latency
@@ -195,16 +247,11 @@ public struct SwarmReport: Sendable, Codable {
         }
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case pattern, bots, rooms, duration, offeredRatePerBot, sent, delivered, throughput, latency, rewinds,
-            replayDepthMean,
-            replayDepthMax, replayDepths, refused, serverRefusals, reconnects, convergence, serverMemoryBytes,
-            serverMemorySamples,
-            chaos
-    }
-
     /// Whether every room converged.
     public var converged: Bool { convergence.allSatisfy(\.converged) }
+    /// Whether some room diverged: its bots hold the same updates but not
+    /// the same board (a bug, never a matter of load).
+    public var diverged: Bool { convergence.contains { $0.outcome == .diverged } }
 }
 
 /// A swarm of bot peers against one server: load, measurement and a
@@ -223,9 +270,11 @@ public struct Swarm: Sendable {
         struct State {
             var histogram = Histogram<UInt64>(highestTrackableValue: 3_600_000, numberOfSignificantValueDigits: .three)
             var delivered = 0
+            /// When the latest counted update arrived.
+            var lastDelivery: ContinuousClock.Instant?
         }
 
-        let state = Mutex(State())
+        let state = NIOLockedValueBox(State())
         /// Updates stamped before this (wall-clock milliseconds) are history
         /// a joining bot catches up on, not live traffic: not counted.
         let start: UInt64
@@ -235,9 +284,10 @@ public struct Swarm: Sendable {
         }
 
         func record(_ stamps: [Timestamp], now: UInt64) {
-            state.withLock { state in
+            state.withLockedValue { state in
                 for stamp in stamps where stamp.milliseconds >= start {
                     state.delivered += 1
+                    state.lastDelivery = .now
                     let latency = now >= stamp.milliseconds ? now - stamp.milliseconds : 0
                     _ = state.histogram.record(min(latency, 3_600_000))
                 }
@@ -245,28 +295,34 @@ public struct Swarm: Sendable {
         }
     }
 
-    /// Runs the swarm: bots join, draw for the duration, stop, and wait (at
-    /// most 15 s) until every room has settled.
+    /// Runs the swarm: checks that the server is there, lets the bots join
+    /// and draw for the duration (by the clock), stops them, and waits (at
+    /// most ``SwarmConfiguration/settleTimeout``) until every room has
+    /// settled.
     /// - Parameters:
     ///   - authority: The server's view of a room (its digest and board
     ///     hash), when the server runs in this process.
     ///   - serverMetrics: The server's Prometheus metrics text, when it can
     ///     be read: its memory is sampled as the run goes (every second, or
     ///     sixty times over longer runs), its refusals read at the end.
-    ///   - progress: Called once a second while bots draw.
+    ///   - shouldStop: Asked once a second; true ends the drawing early
+    ///     (the report then covers the time actually drawn).
+    ///   - progress: Called once a second while bots draw and settle.
+    /// - Throws: ``ConnectionFailure`` when the server cannot be reached.
     public func run(
         authority: (@Sendable (String) async -> (Digest, UInt64)?)? = nil,
         serverMetrics: (@Sendable () async -> String?)? = nil,
+        shouldStop: () -> Bool = { false },
         progress: @Sendable (SwarmProgress) -> Void = { _ in }
     ) async throws -> SwarmReport {
+        try await BoardClient.checkReachable(host: configuration.host, port: configuration.port)
         func readMetrics() async -> ServerMetrics? {
             await serverMetrics?().map(ServerMetrics.init(prometheusText:))
         }
         var memorySamples: [SwarmReport.MemorySample] = []
         let sampleEvery = max(1, configuration.duration / 60)
         let measurements = Measurements(start: Self.now())
-        var clients: [BoardClient] = []
-        for index in 0..<configuration.bots {
+        let clients: [BoardClient] = try (0..<configuration.bots).map { index in
             let behavior = configuration.behavior(of: index)
             var settings = ClientConfiguration(
                 host: configuration.host, port: configuration.port, room: configuration.room(of: index),
@@ -275,7 +331,7 @@ public struct Swarm: Sendable {
             settings.minReconnectDelay = 50
             settings.maxReconnectDelay = 2_000
             settings.addedLatency = configuration.addedLatency
-            clients.append(try BoardClient(configuration: settings))
+            return try BoardClient(configuration: settings)
         }
         var watchers: [Task<Void, Never>] = []
         for client in clients {
@@ -288,12 +344,13 @@ public struct Swarm: Sendable {
                     }
                 })
         }
-        let connections = Mutex<[Int: Task<Void, Never>]>([:])
+        let start = ContinuousClock.now
+        let connections = NIOLockedValueBox<[Int: Task<Void, Never>]>([:])
         for (index, client) in clients.enumerated() {
             if configuration.pattern != .thunderingHerd {
                 try await Task.sleep(for: .milliseconds(1_000 / max(1, configuration.bots)))
             }
-            connections.withLock { $0[index] = Task { await client.run() } }
+            connections.withLockedValue { $0[index] = Task { await client.run() } }
         }
         let pacing: BotPacing =
             switch (configuration.pattern, configuration.rate) {
@@ -302,6 +359,7 @@ public struct Swarm: Sendable {
             case (.bursty, nil): .bursty(burst: 500, rest: 1_500)
             case (.thunderingHerd, nil): .flatOut
             }
+        let drawingStart = ContinuousClock.now
         var drawers: [Task<Bot.Statistics, Never>] = []
         for (index, client) in clients.enumerated() {
             let behavior = configuration.behavior(of: index)
@@ -322,7 +380,7 @@ public struct Swarm: Sendable {
                 guard !Task.isCancelled else { return }
                 let index = Int.random(in: 0..<clients.count, using: &random)
                 let client = clients[index]
-                connections.withLock { tasks in
+                connections.withLockedValue { tasks in
                     tasks[index]?.cancel()
                     tasks[index] = Task {
                         // Give the old connection a moment to close first.
@@ -334,9 +392,8 @@ public struct Swarm: Sendable {
         }
         var lastDelivered = 0
         var refusedSoFar: Int?
-        for second in 1...configuration.duration {
-            try await Task.sleep(for: .seconds(1))
-            let (delivered, p99) = measurements.state.withLock {
+        func status(second: Int, behind: Int?) async -> SwarmProgress {
+            let (delivered, p99) = measurements.state.withLockedValue {
                 ($0.delivered, $0.histogram.totalCount > 0 ? $0.histogram.valueAtPercentile(99) : 0)
             }
             var live = 0
@@ -345,6 +402,31 @@ public struct Swarm: Sendable {
                 if await client.state == .live { live += 1 }
                 reconnects += max(0, await client.liveConnections - 1)
             }
+            defer { lastDelivered = delivered }
+            return SwarmProgress(
+                second: second, delivered: delivered - lastDelivered, p99: p99, live: live, reconnects: reconnects,
+                serverRefusals: refusedSoFar, serverMemoryBytes: memorySamples.last?.bytes, settlingBehind: behind)
+        }
+        // The bots stop by the clock, however late the progress ticks run on
+        // a loaded machine: a run never draws longer than asked.
+        let drawingEnd = drawingStart + .seconds(configuration.duration)
+        let stoppedAt = NIOLockedValueBox<ContinuousClock.Instant?>(nil)
+        let drawing = drawers
+        let stopDrawing = { @Sendable in
+            stoppedAt.withLockedValue { stopped in
+                guard stopped == nil else { return }
+                stopped = .now
+                for drawer in drawing { drawer.cancel() }
+            }
+        }
+        let stopper = Task {
+            try? await Task.sleep(until: drawingEnd, clock: .continuous)
+            stopDrawing()
+        }
+        var second = 0
+        while second < configuration.duration && !shouldStop() {
+            second += 1
+            try await Task.sleep(until: drawingStart + .seconds(second), clock: .continuous)
             if second % sampleEvery == 0, let metrics = await readMetrics(), let memory = metrics.residentMemoryBytes {
                 memorySamples.append(
                     .init(
@@ -352,24 +434,26 @@ public struct Swarm: Sendable {
                         boardElements: metrics.boardElements))
                 refusedSoFar = metrics.sessionsEnded.values.reduce(0, +) + metrics.updatesRejected.values.reduce(0, +)
             }
-            progress(
-                SwarmProgress(
-                    second: second, delivered: delivered - lastDelivered, p99: p99, live: live,
-                    reconnects: reconnects, serverRefusals: refusedSoFar,
-                    serverMemoryBytes: memorySamples.last?.bytes))
-            lastDelivered = delivered
+            progress(await status(second: second, behind: nil))
         }
+        stopDrawing()
+        stopper.cancel()
         chaos.cancel()
         var sent = 0
         var refusedCount = 0
-        for drawer in drawers {
-            drawer.cancel()
+        var scheduledBots = 0
+        for (index, drawer) in drawers.enumerated() {
             let statistics = await drawer.value
             sent += statistics.recorded
             refusedCount += statistics.refused
+            if configuration.behavior(of: index) != .lurker { scheduledBots += 1 }
         }
-        let convergence = try await settle(clients, authority: authority)
-        let snapshot = measurements.state.withLock { $0 }
+        let drawingSeconds = ((stoppedAt.withLockedValue { $0 } ?? .now) - drawingStart) / .seconds(1)
+        let convergence = try await settle(clients, authority: authority) { behind in
+            second += 1
+            progress(await status(second: second, behind: behind))
+        }
+        let snapshot = measurements.state.withLockedValue { $0 }
         var rewinds = 0
         var deepest = 0
         var depths = ReplayDepthHistogram()
@@ -383,19 +467,23 @@ public struct Swarm: Sendable {
             depths.merge(statistics.replayDepths)
             reconnects += max(0, await client.liveConnections - 1)
         }
-        connections.withLock { tasks in tasks.values.forEach { $0.cancel() } }
+        connections.withLockedValue { tasks in tasks.values.forEach { $0.cancel() } }
         watchers.forEach { $0.cancel() }
         let histogram = snapshot.histogram
-        let seconds = Double(configuration.duration)
+        let deliverySeconds = max(0.001, ((snapshot.lastDelivery ?? .now) - start) / .seconds(1))
         let finalMetrics = await readMetrics()
         var serverRefusals: [String: Int] = [:]
         for (reason, count) in finalMetrics?.sessionsEnded ?? [:] { serverRefusals["session: \(reason)"] = count }
         for (reason, count) in finalMetrics?.updatesRejected ?? [:] { serverRefusals["update: \(reason)"] = count }
+        let generator = configuration.rate.map {
+            SwarmReport.Generator(rate: $0, drawingBots: scheduledBots, sent: sent, seconds: drawingSeconds)
+        }
         return SwarmReport(
             pattern: configuration.pattern, bots: configuration.bots, rooms: configuration.rooms,
-            duration: configuration.duration, offeredRatePerBot: configuration.rate, sent: sent,
+            duration: configuration.duration, drawingSeconds: drawingSeconds, deliverySeconds: deliverySeconds,
+            offeredRatePerBot: configuration.rate, generator: generator, sent: sent,
             delivered: snapshot.delivered,
-            throughput: Double(snapshot.delivered) / seconds,
+            throughput: Double(snapshot.delivered) / deliverySeconds,
             latency: .init(
                 p50: histogram.valueAtPercentile(50), p90: histogram.valueAtPercentile(90),
                 p99: histogram.valueAtPercentile(99), p999: histogram.valueAtPercentile(99.9),
@@ -410,38 +498,50 @@ public struct Swarm: Sendable {
                 disconnectsPerMinute: configuration.disconnectsPerMinute))
     }
 
-    /// Waits until, room by room, every bot holds the same updates (at most
-    /// 15 s), then compares their boards (and the server's, if known).
+    /// Waits until, room by room, every bot (and the server, if known)
+    /// holds the same updates, at most ``SwarmConfiguration/settleTimeout``
+    /// in all, reporting how far behind they are once a second; then
+    /// compares their boards.
     private func settle(
-        _ clients: [BoardClient], authority: (@Sendable (String) async -> (Digest, UInt64)?)?
+        _ clients: [BoardClient], authority: (@Sendable (String) async -> (Digest, UInt64)?)?,
+        progress: (Int) async -> Void
     ) async throws -> [SwarmReport.RoomVerdict] {
         let rooms = Dictionary(grouping: clients.indices, by: { configuration.room(of: $0) })
-        let deadline = ContinuousClock.now + .seconds(15)
-        var verdicts: [SwarmReport.RoomVerdict] = []
-        for (room, members) in rooms.sorted(by: { $0.key < $1.key }) {
-            var converged = false
-            var hashes: [UInt64] = []
-            repeat {
+            .sorted { $0.key < $1.key }
+        let deadline = ContinuousClock.now + configuration.settleTimeout
+        var nextReport = ContinuousClock.now + .seconds(1)
+        while true {
+            var verdicts: [SwarmReport.RoomVerdict] = []
+            for (room, members) in rooms {
                 var digests: [Digest] = []
-                hashes = []
+                var hashes: [UInt64] = []
                 for index in members {
                     digests.append(await clients[index].digest)
                     hashes.append(await clients[index].board.stateHash)
                 }
-                var agreed = Set(digests).count == 1 && Set(hashes).count == 1
-                if agreed, let authority, let (digest, hash) = await authority(room) {
-                    agreed = digest == digests[0] && hash == hashes[0]
+                let server = await authority?(room)
+                if let server {
+                    digests.append(server.0)
+                    hashes.append(server.1)
                 }
-                converged = agreed
-                if !converged { try await Task.sleep(for: .milliseconds(100)) }
-            } while !converged && ContinuousClock.now < deadline
-            let common = Dictionary(grouping: hashes, by: { $0 }).max { $0.value.count < $1.value.count }?.key ?? 0
-            verdicts.append(
-                SwarmReport.RoomVerdict(
-                    room: room, bots: members.count, converged: converged,
-                    stateHash: String(common, radix: 16)))
+                let everything = digests.reduce(Digest()) { $0.union($1) }
+                let missing = digests.reduce(0) { $0 + Int(clamping: everything.totalCount - $1.totalCount) }
+                let outcome: SwarmReport.Outcome =
+                    missing > 0 ? .behind : (Set(hashes).count == 1 ? .converged : .diverged)
+                let common = Dictionary(grouping: hashes, by: { $0 }).max { $0.value.count < $1.value.count }?.key ?? 0
+                verdicts.append(
+                    SwarmReport.RoomVerdict(
+                        room: room, bots: members.count, outcome: outcome, missing: missing,
+                        stateHash: String(common, radix: 16)))
+            }
+            let behind = verdicts.reduce(0) { $0 + $1.missing }
+            if behind == 0 || ContinuousClock.now >= deadline { return verdicts }
+            if ContinuousClock.now >= nextReport {
+                await progress(behind)
+                nextReport = ContinuousClock.now + .seconds(1)
+            }
+            try await Task.sleep(for: .milliseconds(100))
         }
-        return verdicts
     }
 
     private static func now() -> UInt64 { UInt64(Date().timeIntervalSince1970 * 1_000) }

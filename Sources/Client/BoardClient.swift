@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import Scuttlebutt
@@ -16,6 +17,10 @@ public enum ConnectionState: Sendable, Hashable {
     case syncing
     /// Caught up; updates flow as they happen.
     case live
+    /// The server refused this client for a reason that retrying cannot
+    /// change (a wrong token, another protocol version, a bad room name):
+    /// the client stopped trying. The reason is the server's own.
+    case refused(reason: String)
 }
 
 /// What a client tells the app that shows it.
@@ -85,6 +90,45 @@ public struct AddedLatency: Sendable, Hashable {
     }
 }
 
+/// What an app shows of a ``BoardClient``, as of its latest change.
+public struct ClientView: Sendable {
+    /// The board as the replica holds it.
+    public var board: Board
+    /// Everyone else's presence.
+    public var others: [PeerID: BoardPresence]
+    /// Own updates the server has not confirmed yet.
+    public var pending: Int
+    /// The connection now.
+    public var connection: ConnectionState
+    /// The latest round trip to the server, in milliseconds, while connected.
+    public var roundTrip: UInt64?
+
+    /// A view of the given facts (by default: an empty board, nobody else, offline).
+    public init(
+        board: Board = Board(), others: [PeerID: BoardPresence] = [:], pending: Int = 0,
+        connection: ConnectionState = .offline(reason: nil), roundTrip: UInt64? = nil
+    ) {
+        self.board = board
+        self.others = others
+        self.pending = pending
+        self.connection = connection
+        self.roundTrip = roundTrip
+    }
+}
+
+/// Why the client would not do what it was asked.
+public enum ClientError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// A viewer cannot record: the server would never accept the update.
+    case readOnly(PeerRole)
+
+    /// A sentence for people.
+    public var description: String {
+        switch self {
+        case .readOnly(let role): "a \(role) cannot draw"
+        }
+    }
+}
+
 /// A peer of a Scuttleboard room: a local replica of the board that stays
 /// usable offline, and a connection that syncs it whenever it can.
 ///
@@ -115,6 +159,22 @@ public actor BoardClient {
     public private(set) var state = ConnectionState.offline(reason: nil)
     /// The last refusal from the server (a wrong token, say), if any.
     public private(set) var lastRefusal: CloseReason?
+    /// Why the last connection attempt failed, if it did (nil again once a
+    /// connection is made).
+    public private(set) var lastConnectionFailure: ConnectionFailure?
+    private var roundTrip: UInt64?
+    /// Whether the current connection's session ever opened.
+    private var sessionOpened = false
+    /// What ``view`` shows, and the doorbells of ``changes()``.
+    private nonisolated let published = NIOLockedValueBox(Published())
+    /// The confirmed own seq last written to the local database.
+    private var storedConfirmation: UInt64 = 0
+    private var confirmationStoredAt = ContinuousClock.now
+
+    private struct Published: Sendable {
+        var view = ClientView()
+        var doorbells: [AsyncStream<Void>.Continuation] = []
+    }
 
     /// Opens the local database, reloads what it holds, and is ready to
     /// ``run()``.
@@ -137,9 +197,26 @@ public actor BoardClient {
         for stored in try local?.load(room: configuration.room).updates ?? [] {
             if let update = stored.decoded(with: BoardActionCodec.decode) { _ = store.receive(update) }
         }
+        // What the server confirmed before the last run is not pending now.
+        let confirmed = try local?.setting(Self.confirmationKey(configuration.room)).map(Self.decodeSeq) ?? 0
+        store.confirmOwn(through: confirmed)
         self.local = local
         self.peer = peer
         self.store = store
+        self.storedConfirmation = confirmed
+        published.withLockedValue {
+            $0.view.board = store.state
+            $0.view.pending = Int(store.digest[peer] - store.confirmedOwnSeq)
+        }
+    }
+
+    /// The settings key of the confirmed own seq for `room`.
+    static func confirmationKey(_ room: String) -> String { "confirmed:\(room)" }
+
+    static func encodeSeq(_ seq: UInt64) -> [UInt8] { (0..<8).map { UInt8(truncatingIfNeeded: seq >> (8 * $0)) } }
+
+    static func decodeSeq(_ bytes: [UInt8]) -> UInt64 {
+        bytes.prefix(8).enumerated().reduce(0) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
     }
 
     /// The board as this replica holds it.
@@ -160,19 +237,38 @@ public actor BoardClient {
     /// Everyone else's presence.
     public var others: [PeerID: BoardPresence] { presence }
 
-    /// Events for the app, from now on.
+    /// Events for the app, from now on: every one of them, in order (the
+    /// stream is unbounded, so read it promptly). A screen wants
+    /// ``changes()`` and ``view`` instead.
     public func events() -> AsyncStream<ClientEvent> {
         let (stream, continuation) = AsyncStream.makeStream(of: ClientEvent.self)
         continuations.append(continuation)
         return stream
     }
 
+    /// The board, presence and connection as of the latest change, read
+    /// without waiting for the client: a screen draws from it at its own
+    /// pace, whatever arrives meanwhile. Kept up to date once ``changes()``
+    /// has been called.
+    public nonisolated var view: ClientView { published.withLockedValue { $0.view } }
+
+    /// Rings after every change to ``view``; rings that come while one is
+    /// waiting to be read merge into it (at most one is ever buffered), so
+    /// a slow reader never falls behind, it only skips to the latest.
+    public nonisolated func changes() -> AsyncStream<Void> {
+        let (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        published.withLockedValue { $0.doorbells.append(continuation) }
+        return stream
+    }
+
     // MARK: Drawing
 
     /// Records an action: applied at once, stored locally, sent when connected.
-    /// - Throws: The board's validation error; nothing is recorded then.
+    /// - Throws: ``ClientError/readOnly(_:)`` for a viewer, or the board's
+    ///   validation error; nothing is recorded then.
     @discardableResult
     public func record(_ action: BoardAction) async throws -> Update<BoardAction> {
+        guard configuration.role.mayAuthor else { throw ClientError.readOnly(configuration.role) }
         let update = try store.record(action)
         try await local?.append(room: configuration.room, [Self.stored(update)])
         emit(.boardChanged)
@@ -191,26 +287,36 @@ public actor BoardClient {
 
     // MARK: Connecting
 
-    /// Connects, and reconnects with backoff, until the task is cancelled.
+    /// Connects, and reconnects with backoff, until the task is cancelled
+    /// or the server refuses the client for good (``ConnectionState/refused(reason:)``:
+    /// a wrong token, another protocol version, a bad room name).
     public func run() async {
         var attempt = 0
         while !Task.isCancelled {
+            var opened = false
             do {
-                try await connectOnce()
+                opened = try await connectOnce()
                 attempt = state == .live ? 0 : attempt
             } catch {
-                // Refused or unreachable: wait and try again.
+                lastConnectionFailure = ConnectionFailure(error, host: configuration.host, port: configuration.port)
             }
             session = nil
             outbound = nil
             delayedOutbound = nil
+            roundTrip = nil
             // What the old session wanted sent belongs to a closed link.
             pendingOutputs = []
+            storeConfirmation(force: true)
             // Presence is relayed by the server: without it nobody is known
             // to be here, so no ghost cursors stay on screen.
             for origin in presence.keys { emit(.presence(origin, nil)) }
             presence = [:]
-            setState(.offline(reason: lastRefusal?.description ?? "connection lost"))
+            if !opened, let refusal = lastRefusal, Self.isFinal(refusal) {
+                setState(.refused(reason: refusal.description))
+                return
+            }
+            setState(
+                .offline(reason: lastRefusal?.description ?? lastConnectionFailure?.description ?? "connection lost"))
             attempt += 1
             let ceiling = min(configuration.maxReconnectDelay, configuration.minReconnectDelay << min(attempt, 16))
             try? await Task.sleep(
@@ -220,9 +326,35 @@ public actor BoardClient {
         setState(.offline(reason: "stopped"))
     }
 
-    private func connectOnce() async throws {
+    /// Whether a refusal at the handshake means that retrying cannot help.
+    static func isFinal(_ refusal: CloseReason) -> Bool {
+        switch refusal {
+        case .unauthorized, .versionMismatch, .protocolViolation: true
+        case .normal, .updateRejected, .timeout, .slowConsumer, .snapshotRequired, .shuttingDown, .limitExceeded:
+            false
+        }
+    }
+
+    /// Tries one connection to the server and closes it: whether a swarm
+    /// or a tool can reach the server at all, before it starts.
+    /// - Throws: ``ConnectionFailure``, saying why not.
+    public static func checkReachable(host: String, port: Int) async throws(ConnectionFailure) {
+        do {
+            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .connectTimeout(.seconds(5))
+                .connect(host: host, port: port).get()
+            try? await channel.close()
+        } catch {
+            throw ConnectionFailure(error, host: host, port: port)
+        }
+    }
+
+    /// One connection, until it ends.
+    /// - Returns: Whether the session opened (the server's hello arrived).
+    private func connectOnce() async throws -> Bool {
         setState(.connecting)
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connectTimeout(.seconds(5))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .connect(host: configuration.host, port: configuration.port) { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -230,6 +362,8 @@ public actor BoardClient {
                     return try NIOAsyncChannel<Message, Message>(wrappingChannelSynchronously: channel)
                 }
             }
+        lastConnectionFailure = nil
+        sessionOpened = false
         try await channel.executeThenClose { inbound, outbound in
             var settings = GossipSessionConfiguration(
                 name: configuration.name, room: configuration.room, role: configuration.role)
@@ -281,6 +415,7 @@ public actor BoardClient {
                 group.cancelAll()
             }
         }
+        return sessionOpened
     }
 
     /// Handles one message from the server.
@@ -289,9 +424,15 @@ public actor BoardClient {
     private func handle(_ message: Message) async -> Bool {
         guard var current = session else { return false }
         let wasOpen = current.isOpen
+        let confirmedBefore = store.confirmedOwnSeq
         let outputs = current.handle(message, store: store, now: now)
         session = current
         await carryOut(outputs)
+        if current.isOpen { sessionOpened = true }
+        if store.confirmedOwnSeq != confirmedBefore {
+            storeConfirmation(force: false)
+            publish()
+        }
         guard session != nil else { return false }
         // Presence can only go out once the server's hello is in.
         if !wasOpen, current.isOpen, let ownPresence { await setPresence(ownPresence) }
@@ -304,6 +445,7 @@ public actor BoardClient {
     }
 
     private func tick() async {
+        storeConfirmation(force: false)
         guard var session else { return }
         let outputs = session.tick(store: store, now: now)
         self.session = session
@@ -365,6 +507,7 @@ public actor BoardClient {
                 presence[origin] = nil
                 emit(.presence(origin, nil))
             case .roundTrip(let milliseconds):
+                roundTrip = milliseconds
                 emit(.roundTrip(milliseconds: milliseconds))
             case .close(let reason):
                 if reason != .normal { lastRefusal = reason }
@@ -401,6 +544,37 @@ public actor BoardClient {
 
     private func emit(_ event: ClientEvent) {
         for continuation in continuations { continuation.yield(event) }
+        publish()
+    }
+
+    /// Brings ``view`` up to date and rings the doorbells, when anyone
+    /// listens (a replica nobody shows keeps its board unshared, so its
+    /// updates never pay for a copy).
+    private func publish() {
+        guard published.withLockedValue({ !$0.doorbells.isEmpty }) else { return }
+        let store = self.store
+        let view = ClientView(
+            board: store.state, others: presence, pending: Int(store.digest[peer] - store.confirmedOwnSeq),
+            connection: state, roundTrip: state == .live || state == .syncing ? roundTrip : nil)
+        published.withLockedValue { published in
+            published.view = view
+            for doorbell in published.doorbells { doorbell.yield() }
+        }
+    }
+
+    /// Writes the confirmed own seq to the local database, so that a
+    /// restarted client does not count confirmed work as pending; at most
+    /// twice a second unless `force`d.
+    private func storeConfirmation(force: Bool) {
+        guard let local, store.confirmedOwnSeq > storedConfirmation else { return }
+        guard force || ContinuousClock.now - confirmationStoredAt > .milliseconds(500) else { return }
+        do {
+            try local.setSetting(Self.confirmationKey(configuration.room), Self.encodeSeq(store.confirmedOwnSeq))
+            storedConfirmation = store.confirmedOwnSeq
+            confirmationStoredAt = .now
+        } catch {
+            // Only the pending count after a restart depends on it.
+        }
     }
 
     static func stored(_ update: Update<BoardAction>) -> StoredUpdate {

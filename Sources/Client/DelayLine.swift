@@ -1,11 +1,11 @@
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// Holds elements back by an ``AddedLatency`` and hands them on in the
 /// order they came: each is due at its arrival plus the latency plus a
 /// random jitter, but never before the one ahead of it.
 final class DelayLine<Element: Sendable>: Sendable {
     private let latency: AddedLatency
-    private let lastDue = Mutex(ContinuousClock.now)
+    private let lastDue = NIOLockedValueBox(ContinuousClock.now)
     private let stream: AsyncStream<(due: ContinuousClock.Instant, element: Element)>
     private let continuation: AsyncStream<(due: ContinuousClock.Instant, element: Element)>.Continuation
 
@@ -17,7 +17,7 @@ final class DelayLine<Element: Sendable>: Sendable {
     /// Takes an element in, due after the latency and jitter.
     func push(_ element: Element) {
         let delay = latency.milliseconds + UInt64.random(in: 0...latency.jitter)
-        let due = lastDue.withLock { last in
+        let due = lastDue.withLockedValue { last in
             last = max(last, ContinuousClock.now + .milliseconds(delay))
             return last
         }

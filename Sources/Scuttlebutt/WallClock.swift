@@ -11,25 +11,25 @@ public protocol WallClock: Sendable {
 
 /// A wall clock that only moves when told to: for tests and simulation.
 public final class ManualClock: WallClock {
-    private let now: Mutex<UInt64>
+    private let now: Atomic<UInt64>
 
     /// A clock that reads `milliseconds` until moved.
     public init(milliseconds: UInt64 = 1_000_000) {
-        self.now = Mutex(milliseconds)
+        self.now = Atomic(milliseconds)
     }
 
     /// The current reading.
     public func milliseconds() -> UInt64 {
-        now.withLock { $0 }
+        now.load(ordering: .acquiring)
     }
 
     /// Moves the clock forward by `delta` milliseconds.
     public func advance(by delta: UInt64) {
-        now.withLock { $0 += delta }
+        now.add(delta, ordering: .acquiringAndReleasing)
     }
 
     /// Sets the reading; the clock may go backwards, as real clocks do.
     public func set(milliseconds: UInt64) {
-        now.withLock { $0 = milliseconds }
+        now.store(milliseconds, ordering: .releasing)
     }
 }

@@ -10,18 +10,30 @@ struct MetricsEndpoint {
     let port: Int
     let render: @Sendable () async -> String
 
-    /// Serves until the task is cancelled.
-    func run(onListening: @Sendable (Int) -> Void) async throws {
-        let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .bind(host: host, port: port) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(
-                        wrappingChannelSynchronously: channel)
+    typealias Listener = NIOAsyncChannel<
+        NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, Never
+    >
+
+    /// Binds the port.
+    /// - Throws: ``ServerError/cannotListen(host:port:reason:)``.
+    func bind() async throws(ServerError) -> Listener {
+        do {
+            return try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .bind(host: host, port: port) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                        return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(
+                            wrappingChannelSynchronously: channel)
+                    }
                 }
-            }
-        onListening(listener.channel.localAddress?.port ?? port)
+        } catch {
+            throw ServerError(listeningOn: host, port: port, error)
+        }
+    }
+
+    /// Serves on a bound listener until the task is cancelled.
+    func serve(_ listener: Listener) async throws {
         try await withThrowingDiscardingTaskGroup { group in
             try await listener.executeThenClose { connections in
                 for try await connection in connections {

@@ -1,8 +1,8 @@
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import Scuttlebutt
-import Synchronization
 import Storage
 import Whiteboard
 import Wire
@@ -24,7 +24,7 @@ public final class ScuttleboardServer: Sendable {
     /// Connections and refusals, counted.
     public let counters = ServerCounters()
     private let registry: RoomRegistry
-    private let lifecycle = Mutex<(listener: (any Channel)?, stopping: Bool)>((nil, false))
+    private let lifecycle = NIOLockedValueBox<(listener: (any Channel)?, stopping: Bool)>((nil, false))
 
     /// Opens the durable log; nothing listens until ``run(onListening:)``.
     public init(configuration: ServerConfiguration) throws(StorageError) {
@@ -48,21 +48,33 @@ public final class ScuttleboardServer: Sendable {
         onMetricsListening: @escaping @Sendable (Int) -> Void = { _ in }
     ) async throws {
         let maxFrameSize = configuration.maxFrameSize
-        let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .bind(host: configuration.host, port: configuration.port) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addGossipFrameCoders(
-                        BoardActionCodec.self, maxFrameSize: maxFrameSize)
-                    // Output half-closure lets a goodbye reach the peer before the
-                    // socket closes (see `closeGracefully`).
-                    return try NIOAsyncChannel<Message, Message>(
-                        wrappingChannelSynchronously: channel,
-                        configuration: .init(isOutboundHalfClosureEnabled: true))
+        // The metrics port first: a server that cannot serve what it was
+        // asked to serve says so before it takes any connection.
+        let metrics = configuration.metricsPort.map {
+            MetricsEndpoint(host: configuration.host, port: $0) { await self.metricsText() }
+        }
+        let metricsListener = try await metrics?.bind()
+        let listener: NIOAsyncChannel<NIOAsyncChannel<Message, Message>, Never>
+        do {
+            listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                .bind(host: configuration.host, port: configuration.port) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addGossipFrameCoders(
+                            BoardActionCodec.self, maxFrameSize: maxFrameSize)
+                        // Output half-closure lets a goodbye reach the peer before the
+                        // socket closes (see `closeGracefully`).
+                        return try NIOAsyncChannel<Message, Message>(
+                            wrappingChannelSynchronously: channel,
+                            configuration: .init(isOutboundHalfClosureEnabled: true))
+                    }
                 }
-            }
-        let alreadyStopping = lifecycle.withLock { state in
+        } catch {
+            try? await metricsListener?.channel.close()
+            throw ServerError(listeningOn: configuration.host, port: configuration.port, error)
+        }
+        let alreadyStopping = lifecycle.withLockedValue { state in
             state.listener = listener.channel
             return state.stopping
         }
@@ -72,11 +84,9 @@ public final class ScuttleboardServer: Sendable {
             "listening", metadata: ["port": "\(listener.channel.localAddress?.port ?? configuration.port)"])
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { try await self.runTimer() }
-            let metrics = configuration.metricsPort.map {
-                MetricsEndpoint(host: configuration.host, port: $0) { await self.metricsText() }
-            }
-            let metricsTask = metrics.map { endpoint in
-                Task { try await endpoint.run(onListening: onMetricsListening) }
+            let metricsTask = metricsListener.map { listener in
+                onMetricsListening(listener.channel.localAddress?.port ?? 0)
+                return Task { try await metrics?.serve(listener) }
             }
             defer { metricsTask?.cancel() }
             try await listener.executeThenClose { connections in
@@ -160,7 +170,7 @@ public final class ScuttleboardServer: Sendable {
     /// connections have closed (each within about 2 s) and the log is
     /// checkpointed. Nothing acknowledged is lost: acks follow durability.
     public func shutdown() async {
-        let listener = lifecycle.withLock { state in
+        let listener = lifecycle.withLockedValue { state in
             state.stopping = true
             return state.listener
         }
@@ -168,7 +178,7 @@ public final class ScuttleboardServer: Sendable {
         for room in await registry.loaded { await room.closeAll(.shuttingDown) }
     }
 
-    private var isStopping: Bool { lifecycle.withLock { $0.stopping } }
+    private var isStopping: Bool { lifecycle.withLockedValue { $0.stopping } }
 
     private func runTimer() async throws {
         while !Task.isCancelled && !isStopping {

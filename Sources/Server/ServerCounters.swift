@@ -1,9 +1,9 @@
+import NIOConcurrencyHelpers
 import Scuttlebutt
-import Synchronization
 
 /// What the server counts, for logs and metrics: every refusal by reason.
 public final class ServerCounters: Sendable {
-    private let state = Mutex(Snapshot())
+    private let state = NIOLockedValueBox(Snapshot())
 
     /// A copy of the counters at one moment.
     public struct Snapshot: Sendable, Hashable {
@@ -26,11 +26,11 @@ public final class ServerCounters: Sendable {
     init() {}
 
     /// The counters now.
-    public var snapshot: Snapshot { state.withLock { $0 } }
+    public var snapshot: Snapshot { state.withLockedValue { $0 } }
 
     /// Counts a new connection; false when `limit` connections are open already.
     func admitConnection(limit: Int) -> Bool {
-        state.withLock { counters in
+        state.withLockedValue { counters in
             guard counters.connectionsOpen < limit else { return false }
             counters.connectionsOpen += 1
             counters.connectionsAccepted += 1
@@ -39,27 +39,27 @@ public final class ServerCounters: Sendable {
     }
 
     func connectionClosed() {
-        state.withLock { $0.connectionsOpen -= 1 }
+        state.withLockedValue { $0.connectionsOpen -= 1 }
     }
 
     func received(_ count: Int) {
-        state.withLock { $0.updatesIn += count }
+        state.withLockedValue { $0.updatesIn += count }
     }
 
     func sent(_ count: Int) {
-        state.withLock { $0.updatesOut += count }
+        state.withLockedValue { $0.updatesOut += count }
     }
 
     func sentSnapshot() {
-        state.withLock { $0.snapshotsSent += 1 }
+        state.withLockedValue { $0.snapshotsSent += 1 }
     }
 
     func checkpointed() {
-        state.withLock { $0.checkpoints += 1 }
+        state.withLockedValue { $0.checkpoints += 1 }
     }
 
     func refused(_ reason: CloseReasonName) {
-        state.withLock { $0.refusals[reason.rawValue, default: 0] += 1 }
+        state.withLockedValue { $0.refusals[reason.rawValue, default: 0] += 1 }
     }
 }
 

@@ -3,8 +3,8 @@ import Whiteboard
 
 /// What the app must do after an input event.
 public enum DrawingEffect: Sendable, Hashable {
-    /// Record this action (for `beginStroke`, then call
-    /// ``DrawingController/strokeBegan(_:)`` with the update's id).
+    /// Record this action (for `beginStroke` and `eraseArea`, then call
+    /// ``DrawingController/gestureBegan(_:)`` with the update's id).
     case record(BoardAction)
     /// Leave.
     case quit
@@ -16,8 +16,9 @@ public enum Gesture: Sendable, Hashable {
     case stroke(ElementID?, last: Point)
     /// A line, rectangle or ellipse being dragged out.
     case shape(ShapeKind, from: Point, to: Point)
-    /// The eraser, held down; the last cell it erased.
-    case erase(last: Rect)
+    /// The eraser, held down; the id of its first erase once recorded (the
+    /// rest of the drag continues it), and the last cell it erased.
+    case erase(ElementID?, last: Rect)
     /// An element being dragged.
     case move(ElementID, from: Point, to: Point)
     /// The board being dragged with a modifier or the middle/right button.
@@ -67,6 +68,11 @@ public struct DrawingController: Sendable {
     /// How many colours the terminal shows (8, 16 or 256).
     public var colorCount: Int
 
+    /// Lines about the keys of the command around the board (viewer or
+    /// replay keys), shown in the help before the common ones: where they
+    /// take a key the common ones name, theirs is what the key does.
+    public var modeHelp: [String] = []
+
     /// The brushes `b` cycles through.
     public static let brushes: [Brush] = [.solid, .glyph("█"), .glyph("#"), .glyph("*"), .glyph("o"), .glyph("+")]
 
@@ -95,9 +101,15 @@ public struct DrawingController: Sendable {
         viewport.mode = mode
     }
 
-    /// The `beginStroke` just recorded got this id; extends now name it.
-    public mutating func strokeBegan(_ id: ElementID) {
-        if case .stroke(nil, let last) = gesture { gesture = .stroke(id, last: last) }
+    /// The `beginStroke` or `eraseArea` that started the gesture was
+    /// recorded as this update: the stroke's extends, or the drag's further
+    /// erases, name it from now on.
+    public mutating func gestureBegan(_ id: ElementID) {
+        switch gesture {
+        case .stroke(nil, let last): gesture = .stroke(id, last: last)
+        case .erase(nil, let last): gesture = .erase(id, last: last)
+        default: break
+        }
     }
 
     // MARK: Input
@@ -151,10 +163,10 @@ public struct DrawingController: Sendable {
         case .backTab:
             let count = DrawingTool.allCases.count
             select(DrawingTool.allCases[(Int(tool.rawValue) + count - 1) % count])
-        case .character("c"): color = UInt8((Int(color) + 1) % min(16, colorCount))
-        case .character("C"): color = UInt8((Int(color) + min(16, colorCount) - 1) % min(16, colorCount))
-        case .character("+"): color = UInt8((Int(color) + 1) % colorCount)
-        case .character("-"): color = UInt8((Int(color) + colorCount - 1) % colorCount)
+        case .character("c"): color = Self.nextVisibleColor(after: color, step: 1, within: min(16, colorCount))
+        case .character("C"): color = Self.nextVisibleColor(after: color, step: -1, within: min(16, colorCount))
+        case .character("+"): color = Self.nextVisibleColor(after: color, step: 1, within: colorCount)
+        case .character("-"): color = Self.nextVisibleColor(after: color, step: -1, within: colorCount)
         case .character("p"): showsPalette.toggle()
         case .character("b"):
             let index = Self.brushes.firstIndex(of: brush) ?? 0
@@ -178,6 +190,19 @@ public struct DrawingController: Sendable {
             break
         }
         return []
+    }
+
+    /// The next colour from `color` in steps of `step`, among the first
+    /// `count` palette entries, that shows on a dark background: black and
+    /// the darkest greys are skipped (the palette still offers them).
+    static func nextVisibleColor(after color: UInt8, step: Int, within count: Int) -> UInt8 {
+        var candidate = Int(color)
+        for _ in 0..<count {
+            candidate = ((candidate + step) % count + count) % count
+            let (red, green, blue) = Palette.rgb(UInt8(candidate))
+            if max(red, green, blue) >= 60 { return UInt8(candidate) }
+        }
+        return color
     }
 
     private mutating func select(_ newTool: DrawingTool) {
@@ -286,7 +311,7 @@ public struct DrawingController: Sendable {
             textEntry = TextEntry(position: point, text: "")
         case .eraser:
             let area = cellArea(at: point)
-            gesture = .erase(last: area)
+            gesture = .erase(nil, last: area)
             return [.record(.eraseArea(area))]
         case .select:
             let hit = board.visibleElements(in: cellArea(at: point)).last
@@ -308,11 +333,13 @@ public struct DrawingController: Sendable {
             return [.record(.extendStroke(id, points: [point]))]
         case .shape(let kind, let from, _):
             gesture = .shape(kind, from: from, to: point)
-        case .erase(let last):
+        case .erase(let first, let last):
             let area = cellArea(at: point)
             guard area != last else { return [] }
-            gesture = .erase(last: area)
-            return [.record(.eraseArea(area))]
+            gesture = .erase(first, last: area)
+            // One drag, one undo: the rest of it continues the first erase.
+            guard let first else { return [] }
+            return [.record(.continueErase(first, area))]
         case .move(let id, let from, _):
             gesture = .move(id, from: from, to: point)
         case .pan(let grabbed):
@@ -385,10 +412,9 @@ public struct DrawingController: Sendable {
 
     /// The help overlay's lines (at most 64 characters wide).
     public var helpLines: [String] {
-        var lines = [
-            "Scuttleboard: keys and mouse",
-            "",
-            "left button   draw with the current tool",
+        var lines = ["Scuttleboard: keys and mouse", ""] + modeHelp
+        if !isReadOnly { lines.append("left button   draw with the current tool") }
+        lines += [
             "middle/right  drag the board (or Ctrl/Alt + left)",
             "wheel         pan up and down (Shift: sideways)",
             "arrows        pan (Shift: faster); PgUp/PgDn: a screen",

@@ -32,10 +32,22 @@ public struct ReplayController: Sendable {
     private var kept: [Int: Board] = [0: Board()]
     private let reducer = BoardReducer()
 
-    /// A replay of `updates` (in total order) at `speed`.
+    /// The speeds a replay takes: from an eighth to 1024 times real time.
+    public static let speeds: ClosedRange<Double> = 0.125...1_024
+
+    /// The replay's keys, for the help overlay.
+    public static let helpLines = [
+        "Space         play or pause",
+        ". / ,         one update forward / back",
+        "] / [         seek a tenth forward / back",
+        "0 $ Home End  the start / the end of the history",
+        "+ / -         twice / half as fast",
+    ]
+
+    /// A replay of `updates` (in total order) at `speed` (clamped to ``speeds``).
     public init(updates: [Update<BoardAction>], speed: Double = 1) {
         self.updates = updates
-        self.speed = max(0.125, speed)
+        self.speed = speed.isNaN ? 1 : min(Self.speeds.upperBound, max(Self.speeds.lowerBound, speed))
         playhead = updates.first?.timestamp.milliseconds ?? 0
     }
 
@@ -72,8 +84,8 @@ public struct ReplayController: Sendable {
         case .character("["): seek(to: position - max(1, updates.count / 10))
         case .character("0"), .home: seek(to: 0)
         case .character("$"), .end: seek(to: updates.count)
-        case .character("+"): speed = min(1_024, speed * 2)
-        case .character("-"): speed = max(0.125, speed / 2)
+        case .character("+"): speed = min(Self.speeds.upperBound, speed * 2)
+        case .character("-"): speed = max(Self.speeds.lowerBound, speed / 2)
         default: return nil
         }
         return []

@@ -5,30 +5,34 @@ import Whiteboard
 public struct StatusLine: Sendable, Hashable {
     /// The room's name.
     public var room: String
-    /// People in the room, this one included; nil where nobody is (replay).
+    /// The connection in a word or two: live, syncing…, connecting…,
+    /// offline, refused (or what a replay is doing).
+    public var connection: String
+    /// Why it is offline or refused, if known.
+    public var detail: String?
+    /// Whether the connection is live (shown in green) or not (in yellow).
+    public var isLive: Bool
+    /// People in the room, this one included; nil when unknown (offline, replay).
     public var online: Int?
-    /// The last round trip to the server, in milliseconds.
+    /// The last round trip to the server, in milliseconds; nil when offline.
     public var latency: UInt64?
     /// Own updates the server has not confirmed.
     public var pending: Int
-    /// Live, syncing, connecting, or offline (and why).
-    public var connection: String
-    /// Whether the connection is live (shown in green) or not (in yellow).
-    public var isLive: Bool
     /// Who is followed (`view`), if anyone.
     public var following: String?
 
     /// A status line.
     public init(
-        room: String, online: Int?, latency: UInt64?, pending: Int, connection: String, isLive: Bool,
-        following: String? = nil
+        room: String, connection: String, detail: String? = nil, isLive: Bool, online: Int? = nil,
+        latency: UInt64? = nil, pending: Int = 0, following: String? = nil
     ) {
         self.room = room
+        self.connection = connection
+        self.detail = detail
+        self.isLive = isLive
         self.online = online
         self.latency = latency
         self.pending = pending
-        self.connection = connection
-        self.isLive = isLive
         self.following = following
     }
 }
@@ -104,40 +108,50 @@ public struct ScreenComposer: Sendable {
 
     private func drawStatusBar(into screen: inout CellGrid, controller: DrawingController, status: StatusLine) {
         let row = screen.rows - 1
-        var column = 0
-        func put(_ text: String, _ color: UInt8 = Self.barForeground) {
-            for scalar in text.unicodeScalars where column < screen.columns {
-                screen[column, row] = Cell(
-                    BoardLimits.isSingleCell(scalar) ? scalar : "?", foreground: color, background: Self.barBackground)
-                column += 1
-            }
-        }
         for index in 0..<screen.columns {
             screen[index, row] = Cell(" ", foreground: Self.barForeground, background: Self.barBackground)
         }
-        put(" \(status.room) ")
-        if let online = status.online { put("│ \(online) online ") }
-        if let latency = status.latency { put("│ \(latency) ms ") }
-        if status.pending > 0 { put("│ \(status.pending) pending ", 214) }
-        put("│ ")
-        put(status.connection, status.isLive ? 114 : 214)
-        put(" ")
-        if let following = status.following { put("│ following \(following) ") }
+        var column = 0
+        for segment in StatusBarLayout.fit(Self.segments(controller: controller, status: status), width: screen.columns)
+        {
+            if segment.alignsRight { column = max(column, screen.columns - segment.width) }
+            for scalar in segment.text.unicodeScalars where column < screen.columns {
+                screen[column, row] = Cell(
+                    BoardLimits.isSingleCell(scalar) ? scalar : "?", foreground: segment.color,
+                    background: Self.barBackground)
+                column += 1
+            }
+        }
+    }
+
+    /// The status bar's parts, in order, each with how much it matters when
+    /// the terminal is too narrow for all of them.
+    static func segments(controller: DrawingController, status: StatusLine) -> [StatusBarLayout.Segment] {
+        typealias Segment = StatusBarLayout.Segment
+        let warning: UInt8 = 214
+        var segments = [Segment(" \(status.room) ", priority: 9)]
+        segments.append(Segment("│ \(status.connection) ", color: status.isLive ? 114 : warning, priority: 10))
+        if let detail = status.detail {
+            segments.append(Segment("(\(detail)) ", color: warning, priority: 6, shrinks: true))
+        }
+        if let online = status.online { segments.append(Segment("│ \(online) online ", priority: 5)) }
+        if let latency = status.latency { segments.append(Segment("│ \(latency) ms ", priority: 4)) }
+        if status.pending > 0 { segments.append(Segment("│ \(status.pending) pending ", color: warning, priority: 7)) }
+        if let following = status.following { segments.append(Segment("│ following \(following) ", priority: 5)) }
         if controller.isReadOnly {
-            put("│ viewing ")
+            segments.append(Segment("│ viewing ", priority: 8))
         } else {
-            put("│ \(Self.toolName(controller.tool)) ")
-            put("│ ")
-            put("■", controller.color)
-            put(" \(controller.color) ")
-            if case .glyph(let glyph) = controller.brush { put("│ brush \(glyph) ") }
+            segments.append(Segment("│ \(Self.toolName(controller.tool)) ", priority: 8))
+            segments.append(Segment("│ ", priority: 8))
+            segments.append(Segment("■", color: controller.color, priority: 8))
+            segments.append(Segment(" \(controller.color) ", priority: 8))
+            if case .glyph(let glyph) = controller.brush { segments.append(Segment("│ brush \(glyph) ", priority: 3)) }
         }
-        if let notice = controller.notice { put("│ \(notice) ", 223) }
-        let help = "? help "
-        if column + help.count < screen.columns {
-            column = screen.columns - help.count
-            put(help)
+        if let notice = controller.notice {
+            segments.append(Segment("│ \(notice) ", color: 223, priority: 6, shrinks: true))
         }
+        segments.append(Segment(" ? help ", priority: 10, alignsRight: true))
+        return segments
     }
 
     /// A tool's name as the status bar shows it.

@@ -1,7 +1,9 @@
 import CNCursesW
+import CTerminalGuard
 import Dispatch
 import Foundation
-import Synchronization
+import Glibc
+import NIOConcurrencyHelpers
 import Whiteboard
 
 /// What the terminal reports to the app.
@@ -10,8 +12,9 @@ public enum TerminalEvent: Sendable, Hashable {
     case input(InputEvent)
     /// The terminal now has this many columns and rows.
     case resized(columns: Int, rows: Int)
-    /// SIGTERM or SIGHUP arrived: leave now.
-    case terminated
+    /// Leave now: SIGINT, SIGTERM, SIGHUP or SIGQUIT arrived (`signal`), or
+    /// the terminal went away (`signal` is nil).
+    case terminated(signal: Int32?)
 }
 
 /// The real terminal, through ncursesw, driven from one thread of its own:
@@ -19,16 +22,31 @@ public enum TerminalEvent: Sendable, Hashable {
 /// keyboard happens there. The app posts whole frames with ``show(_:)`` and
 /// reads ``events``; the device draws only the cells that changed.
 ///
-/// The terminal is restored when ``stop()`` is called, when the process
-/// exits, and on SIGTERM or SIGHUP (reported as ``TerminalEvent/terminated``
-/// so the app can stop cleanly).
+/// Input is never held up by drawing: a posted frame wakes the thread at
+/// once, a newer frame replaces one not yet drawn, and the thread reads the
+/// keyboard between frames.
+///
+/// The terminal is given back in every case:
+/// - when ``stop()`` is called (or the device is released);
+/// - on SIGINT, SIGTERM, SIGHUP and SIGQUIT, which are reported as
+///   ``TerminalEvent/terminated(signal:)`` so that the app can stop cleanly;
+///   if it has not stopped the device ``stopGracePeriod`` later, the device
+///   restores the terminal and ends the process itself;
+/// - on a crash (SIGSEGV, SIGBUS, SIGILL, SIGTRAP, SIGABRT, SIGFPE): a
+///   handler restores it with async-signal-safe calls before the crash is
+///   reported (`CTerminalGuard`);
+/// - on `kill -9`, which no handler sees: ``TerminalSupervisor`` runs the
+///   app as a child and restores the terminal when the child dies.
 public final class TerminalDevice: Sendable {
     /// Input, resizes and termination, in order.
     public let events: AsyncStream<TerminalEvent>
     /// How many colours the terminal shows.
-    public var colorCount: Int { state.withLock { $0.colorCount } }
+    public var colorCount: Int { state.withLockedValue { $0.colorCount } }
     /// The size when the device started.
     public let initialSize: (columns: Int, rows: Int)
+    /// How long the app has to stop after a termination signal before the
+    /// device restores the terminal and ends the process.
+    public static let stopGracePeriod: Duration = .seconds(2)
 
     private struct State {
         var pendingFrame: CellGrid?
@@ -37,10 +55,12 @@ public final class TerminalDevice: Sendable {
     }
 
     private let continuation: AsyncStream<TerminalEvent>.Continuation
-    private let state = Mutex(State())
-    private let resized: ResizeFlag
+    private let state = NIOLockedValueBox(State())
+    /// Written to wake the terminal thread (a frame, or stop); read by it.
+    private let wakePipe: WakePipe
+    /// The signal handlers write signal numbers here; the thread reads them.
+    private let signalPipe: WakePipe
     private let finished = DispatchSemaphore(value: 0)
-    private let signalSources: Mutex<[any DispatchSourceSignal]>
 
     /// Takes over the terminal: raw mode, the alternate screen, mouse
     /// reporting (SGR 1006 with 1003 any-motion).
@@ -51,29 +71,14 @@ public final class TerminalDevice: Sendable {
         var rows: Int32 = 0
         scuttleboard_window_size(1, &columns, &rows)
         guard columns > 0, rows > 1 else { throw .notATerminal }
+        guard let wakePipe = WakePipe(), let signalPipe = WakePipe() else { throw .notATerminal }
         initialSize = (Int(columns), Int(rows))
         let (events, continuation) = AsyncStream.makeStream(of: TerminalEvent.self)
         self.events = events
         self.continuation = continuation
+        self.wakePipe = wakePipe
+        self.signalPipe = signalPipe
         let ready = DispatchSemaphore(value: 0)
-        let queue = DispatchQueue(label: "scuttleboard.terminal.signals")
-        let resized = ResizeFlag()
-        self.resized = resized
-        var sources: [any DispatchSourceSignal] = []
-        for number in [SIGWINCH, SIGTERM, SIGHUP] {
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
-            source.setEventHandler {
-                if number == SIGWINCH {
-                    resized.raise()
-                } else {
-                    continuation.yield(.terminated)
-                }
-            }
-            source.resume()
-            sources.append(source)
-        }
-        signalSources = Mutex(sources)
         let thread = Thread { [self] in
             setUp()
             ready.signal()
@@ -97,19 +102,22 @@ public final class TerminalDevice: Sendable {
     /// Draws `frame` (the whole screen) as soon as the terminal thread can;
     /// a newer frame replaces one not yet drawn.
     public func show(_ frame: CellGrid) {
-        state.withLock { $0.pendingFrame = frame }
+        state.withLockedValue { $0.pendingFrame = frame }
+        wakePipe.ring()
     }
 
     /// Restores the terminal (idempotent) and waits until it is restored.
     public func stop() {
-        let wasRunning = state.withLock { state in
+        let wasRunning = state.withLockedValue { state in
             defer { state.running = false }
             return state.running
         }
         guard wasRunning else { return }
+        wakePipe.ring()
         finished.wait()
-        signalSources.withLock { sources in for source in sources { source.cancel() } }
         continuation.finish()
+        wakePipe.close()
+        signalPipe.close()
     }
 
     deinit { stop() }
@@ -121,6 +129,9 @@ public final class TerminalDevice: Sendable {
 
     private func setUp() {
         setlocale(LC_ALL, "")
+        // Remember the modes before curses changes them, for the crash path.
+        scuttleboard_guard_arm(0)
+        scuttleboard_signals_to_pipe(signalPipe.writeEnd)
         initscr()
         raw()
         noecho()
@@ -131,15 +142,25 @@ public final class TerminalDevice: Sendable {
             use_default_colors()
         }
         let colors = Int(scuttleboard_colors())
-        state.withLock { $0.colorCount = colors >= 256 ? 256 : (colors >= 16 ? 16 : 8) }
-        TerminalRestorer.activate()
+        state.withLockedValue { $0.colorCount = colors >= 256 ? 256 : (colors >= 16 ? 16 : 8) }
+        // What undoes the above on this terminal: mouse off, attributes off,
+        // the cursor back, the normal screen.
+        let undo = Self.mouseOff + ["sgr0", "cnorm", "rmcup"].compactMap(Self.capability).joined()
+        undo.withCString { scuttleboard_guard_set_undo($0, strlen($0)) }
         writeRaw(Self.mouseOn)
     }
 
     private func tearDown() {
         writeRaw(Self.mouseOff)
         endwin()
-        TerminalRestorer.deactivate()
+        scuttleboard_guard_disarm()
+        scuttleboard_signals_restore()
+    }
+
+    /// A terminfo string capability, if the terminal has it.
+    private static func capability(_ name: String) -> String? {
+        guard let value = name.withCString({ tigetstr($0) }), Int(bitPattern: value) != -1 else { return nil }
+        return String(cString: value)
     }
 
     private func runLoop() {
@@ -147,39 +168,80 @@ public final class TerminalDevice: Sendable {
         var screen = CursesScreen()
         var buffer = [UInt8](repeating: 0, count: 4_096)
         var escapeSince: UInt64?
-        while state.withLock({ $0.running }) {
-            var descriptor = pollfd(fd: 0, events: Int16(POLLIN), revents: 0)
-            if poll(&descriptor, 1, 15) > 0, descriptor.revents & Int16(POLLIN) != 0 {
+        var stopDeadline: (at: UInt64, signal: Int32?)?
+        while state.withLockedValue({ $0.running }) {
+            var descriptors = [
+                pollfd(fd: 0, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: wakePipe.readEnd, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: signalPipe.readEnd, events: Int16(POLLIN), revents: 0),
+            ]
+            // Wake for a pending lone Escape and for the stop deadline.
+            let timeout: Int32 = escapeSince != nil || stopDeadline != nil ? 10 : 1_000
+            let ready = poll(&descriptors, 3, timeout)
+            if ready > 0, descriptors[0].revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 {
                 let count = read(0, &buffer, buffer.count)
                 if count > 0 {
                     for event in parser.feed(buffer[0..<count]) { continuation.yield(.input(event)) }
                     escapeSince = parser.hasPending ? DispatchTime.now().uptimeNanoseconds : nil
-                } else if count == 0 {
+                } else if count == 0 || (errno != EINTR && errno != EAGAIN) {
                     // The terminal went away.
-                    continuation.yield(.terminated)
+                    terminate(signal: nil, deadline: &stopDeadline)
                 }
             }
+            if ready > 0, descriptors[2].revents & Int16(POLLIN) != 0 {
+                for signal in signalPipe.drain() {
+                    if Int32(signal) == SIGWINCH {
+                        resize(&screen)
+                    } else {
+                        terminate(signal: Int32(signal), deadline: &stopDeadline)
+                    }
+                }
+            }
+            if ready > 0, descriptors[1].revents & Int16(POLLIN) != 0 { _ = wakePipe.drain() }
             if let since = escapeSince, DispatchTime.now().uptimeNanoseconds - since > 40_000_000 {
                 for event in parser.flushPendingEscape() { continuation.yield(.input(event)) }
                 escapeSince = nil
             }
-            if resized.take() {
-                var columns: Int32 = 0
-                var rows: Int32 = 0
-                scuttleboard_window_size(1, &columns, &rows)
-                if columns > 0, rows > 1 {
-                    resizeterm(rows, columns)
-                    screen.invalidate()
-                    continuation.yield(.resized(columns: Int(columns), rows: Int(rows)))
-                }
-            }
-            if let frame = state.withLock({ state -> CellGrid? in
+            if let frame = state.withLockedValue({ state -> CellGrid? in
                 defer { state.pendingFrame = nil }
                 return state.pendingFrame
-            }) {
+            }), scuttleboard_guard_is_armed() != 0 {
                 screen.draw(frame, colorCount: colorCount)
             }
+            if let deadline = stopDeadline, DispatchTime.now().uptimeNanoseconds > deadline.at {
+                giveUpWaitingForTheApp(signal: deadline.signal)
+            }
         }
+    }
+
+    /// Tells the app to stop, and starts the clock on it.
+    private func terminate(signal: Int32?, deadline: inout (at: UInt64, signal: Int32?)?) {
+        continuation.yield(.terminated(signal: signal))
+        guard deadline == nil else { return }
+        let grace = UInt64(Self.stopGracePeriod.components.seconds) * 1_000_000_000
+        deadline = (DispatchTime.now().uptimeNanoseconds + grace, signal)
+    }
+
+    /// The app did not stop in time after a termination signal: give the
+    /// terminal back and end the process with the signal's status.
+    private func giveUpWaitingForTheApp(signal: Int32?) -> Never {
+        writeRaw(Self.mouseOff)
+        endwin()
+        scuttleboard_guard_disarm()
+        let name = signal.map { "signal \($0)" } ?? "the terminal closing"
+        let message = "scuttleboard: still running \(Self.stopGracePeriod) after \(name); exiting\n"
+        _ = message.withCString { write(2, $0, strlen($0)) }
+        _exit(128 + (signal ?? SIGHUP))
+    }
+
+    private func resize(_ screen: inout CursesScreen) {
+        var columns: Int32 = 0
+        var rows: Int32 = 0
+        scuttleboard_window_size(1, &columns, &rows)
+        guard columns > 0, rows > 1 else { return }
+        resizeterm(rows, columns)
+        screen.invalidate()
+        continuation.yield(.resized(columns: Int(columns), rows: Int(rows)))
     }
 
     private func writeRaw(_ text: String) {
@@ -188,13 +250,38 @@ public final class TerminalDevice: Sendable {
     }
 }
 
-/// Set by SIGWINCH, taken by the terminal thread.
-private final class ResizeFlag: Sendable {
-    private let flag = Atomic<Bool>(false)
+/// A non-blocking pipe that wakes a `poll`: one byte per ring.
+private final class WakePipe: Sendable {
+    let readEnd: Int32
+    let writeEnd: Int32
 
-    func raise() { flag.store(true, ordering: .releasing) }
+    init?() {
+        var ends: [Int32] = [-1, -1]
+        guard scuttleboard_pipe(&ends, 1) == 0 else { return nil }
+        (readEnd, writeEnd) = (ends[0], ends[1])
+    }
 
-    func take() -> Bool { flag.exchange(false, ordering: .acquiring) }
+    /// Wakes the reader; a full pipe is already ringing.
+    func ring() {
+        var byte: UInt8 = 1
+        _ = write(writeEnd, &byte, 1)
+    }
+
+    /// Everything written so far.
+    func drain() -> [UInt8] {
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 64)
+        while true {
+            let count = read(readEnd, &buffer, buffer.count)
+            guard count > 0 else { return bytes }
+            bytes += buffer[0..<count]
+        }
+    }
+
+    func close() {
+        Glibc.close(readEnd)
+        Glibc.close(writeEnd)
+    }
 }
 
 /// Why the terminal could not be used.
@@ -204,28 +291,8 @@ public enum TerminalError: Error, CustomStringConvertible, Sendable {
 
     /// A sentence for people.
     public var description: String {
-        "this command needs a terminal (standard input and output must be a TTY); try --headless"
+        "this command needs a terminal: standard input and output must be a TTY"
     }
-}
-
-/// Restores the terminal if the process exits while curses is active.
-private enum TerminalRestorer {
-    nonisolated(unsafe) static var registered = false
-    static let active = Atomic<Bool>(false)
-
-    static func activate() {
-        active.store(true, ordering: .releasing)
-        guard !registered else { return }
-        registered = true
-        atexit {
-            guard TerminalRestorer.active.exchange(false, ordering: .acquiringAndReleasing) else { return }
-            let off = Array("\u{1B}[?1003l\u{1B}[?1006l".utf8)
-            _ = off.withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
-            endwin()
-        }
-    }
-
-    static func deactivate() { active.store(false, ordering: .releasing) }
 }
 
 /// The cells curses shows, and colour pairs allocated on demand. Used only

@@ -19,11 +19,15 @@ public enum WireFormat {
             snapshotChunk
     }
 
-    /// Limits on string fields, in bytes.
-    enum StringLimit {
-        static let name = 64
-        static let room = 128
-        static let credentials = 256
-        static let reason = 1_024
+    /// Limits on string fields, in bytes of UTF-8.
+    public enum StringLimit {
+        /// A peer's display name in `hello`.
+        public static let name = 64
+        /// A room's name.
+        public static let room = 128
+        /// A token.
+        public static let credentials = 256
+        /// A refusal's or close reason's words.
+        public static let reason = 1_024
     }
 }

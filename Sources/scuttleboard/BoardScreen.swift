@@ -6,8 +6,14 @@ import Whiteboard
 
 /// The interactive board in a terminal, for `draw`, `view` and `demo`: the
 /// terminal's input goes through the ``DrawingController``, what it records
-/// goes to the ``BoardClient``, and every change redraws the screen from the
-/// ``ScreenComposer``.
+/// goes to the ``BoardClient``, and the screen is drawn from the client's
+/// latest ``ClientView`` by the ``ScreenComposer``.
+///
+/// Input first, frames paced: every turn handles all the input that has
+/// arrived before drawing anything, and draws at most one frame per
+/// ``frameInterval``, from the latest board, however many updates arrived
+/// since the last one. Nothing queues between the network and the screen:
+/// the client's changes are a doorbell and a view, not a stream of events.
 struct BoardScreen {
     /// How the viewer frames the board.
     enum Framing: Equatable {
@@ -19,36 +25,37 @@ struct BoardScreen {
         case follow(String)
     }
 
+    /// How a session at the board ended.
+    enum Ending: Equatable {
+        /// The person quit, or a signal asked us to.
+        case quit
+        /// The server refused this client before it ever got in.
+        case refused(String)
+    }
+
+    /// At most one frame per this interval (about 60 a second).
+    static let frameInterval: Duration = .milliseconds(16)
+
     let client: BoardClient
     let name: String
     let color: UInt8
     let isReadOnly: Bool
     var framing = Framing.free
-
-    private enum Event {
-        case terminal(TerminalEvent)
-        case client(ClientEvent)
-        case tick
-    }
+    /// The command's own keys, for the help overlay.
+    var modeHelp: [String] = []
 
     /// Takes over the terminal until the person quits; the terminal is
     /// restored whatever happens.
-    func run() async throws {
+    func run() async throws -> Ending {
         let device = try TerminalDevice()
-        let (events, sink) = AsyncStream.makeStream(of: Event.self)
-        let clientEvents = await client.events()
+        let inbox = ScreenInbox()
+        let changes = client.changes()
         let feeders = [
             Task {
-                for await event in device.events { sink.yield(.terminal(event)) }
+                for await event in device.events { inbox.post(event) }
             },
             Task {
-                for await event in clientEvents { sink.yield(.client(event)) }
-            },
-            Task {
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: .milliseconds(250))
-                    sink.yield(.tick)
-                }
+                for await _ in changes { inbox.markChanged() }
             },
         ]
         let connection = Task { await client.run() }
@@ -57,95 +64,119 @@ struct BoardScreen {
             connection.cancel()
             device.stop()
         }
-        await loop(events, device: device)
+        return await loop(inbox, device: device)
     }
 
-    private func loop(_ events: AsyncStream<Event>, device: TerminalDevice) async {
+    /// What the loop carries from turn to turn.
+    private struct Turn {
+        var controller: DrawingController
+        var composer: ScreenComposer
+        var framing: Framing
+        var lastPresence: BoardPresence?
+        var everLive = false
+    }
+
+    private func loop(_ inbox: ScreenInbox, device: TerminalDevice) async -> Ending {
         let size = device.initialSize
         var controller = DrawingController(
             viewport: Viewport(origin: .zero, columns: size.columns, rows: size.rows - 1), color: color,
             isReadOnly: isReadOnly, colorCount: device.colorCount)
-        var composer = ScreenComposer(columns: size.columns, rows: size.rows)
-        var framing = self.framing
-        var latency: UInt64?
-        var connection = ConnectionState.connecting
-        var lastPresence: BoardPresence?
+        controller.modeHelp = modeHelp
+        var turn = Turn(
+            controller: controller, composer: ScreenComposer(columns: size.columns, rows: size.rows),
+            framing: framing)
         if !isReadOnly {
             // Others see us in the room at once, before we touch anything.
             let presence = BoardPresence(
                 name: name, color: color, cursor: nil, tool: controller.tool, viewport: controller.viewport.canvasRect)
-            lastPresence = presence
+            turn.lastPresence = presence
             await client.setPresence(presence)
         }
-        await redraw(&composer, controller: &controller, framing: framing, latency: latency, connection: connection)
-            .map(device.show)
-        for await event in events {
-            switch event {
-            case .terminal(.input(let input)):
-                if isReadOnly, case .key(let key) = input, let changed = await viewerKey(key, framing: framing) {
-                    framing = changed
-                    break
-                }
-                if case .mouse(let mouse) = input, mouse.button == .left || mouse.button.isWheel, framing != .free,
-                    mouse.action == .press
-                {
-                    // Panning by hand leaves fit and follow.
-                    framing = .free
-                }
-                let board = await client.board
-                for effect in controller.handle(input, board: board) {
-                    switch effect {
-                    case .quit:
-                        return
-                    case .record(let action):
-                        do {
-                            let update = try await client.record(action)
-                            if case .beginStroke = action { controller.strokeBegan(update.id) }
-                        } catch {
-                            controller.notice = "\(error)"
-                        }
-                    }
-                }
-                if !isReadOnly {
-                    let presence = BoardPresence(
-                        name: name, color: controller.color, cursor: controller.pointer, tool: controller.tool,
-                        viewport: controller.viewport.canvasRect)
-                    if presence != lastPresence {
-                        lastPresence = presence
-                        await client.setPresence(presence)
-                    }
-                }
-            case .terminal(.resized(let columns, let rows)):
-                controller.resize(columns: columns, rows: rows - 1)
-                composer = ScreenComposer(columns: columns, rows: rows)
-            case .terminal(.terminated):
-                return
-            case .client(.roundTrip(let milliseconds)):
-                latency = milliseconds
-            case .client(.state(let state)):
-                connection = state
-            case .client(.received):
-                // boardChanged follows and redraws.
-                continue
-            case .client(.boardChanged), .client(.presence), .tick:
-                break
+        var lastFrame: ContinuousClock.Instant?
+        while true {
+            var batch = await inbox.next()
+            if let ending = await handle(batch.events, &turn) { return ending }
+            // Pace the frames; input that arrives meanwhile still goes first.
+            if let lastFrame, ContinuousClock.now < lastFrame + Self.frameInterval {
+                try? await Task.sleep(until: lastFrame + Self.frameInterval, clock: .continuous)
+                batch = inbox.take()
+                if let ending = await handle(batch.events, &turn) { return ending }
             }
-            if let frame = await redraw(
-                &composer, controller: &controller, framing: framing, latency: latency, connection: connection)
-            {
-                device.show(frame)
+            let view = client.view
+            if case .live = view.connection { turn.everLive = true }
+            if case .refused(let reason) = view.connection, !turn.everLive { return .refused(reason) }
+            device.show(frame(view, &turn))
+            lastFrame = .now
+        }
+    }
+
+    /// Handles terminal events in order.
+    /// - Returns: How the session ends, if one of them ends it.
+    private func handle(_ events: [TerminalEvent], _ turn: inout Turn) async -> Ending? {
+        for event in events {
+            switch event {
+            case .input(let input):
+                if await handle(input, &turn) { return .quit }
+            case .resized(let columns, let rows):
+                turn.controller.resize(columns: columns, rows: rows - 1)
+                turn.composer = ScreenComposer(columns: columns, rows: rows)
+            case .terminated:
+                return .quit
             }
         }
+        return nil
+    }
+
+    /// Handles one input event.
+    /// - Returns: Whether the person quit.
+    private func handle(_ input: InputEvent, _ turn: inout Turn) async -> Bool {
+        if isReadOnly, case .key(let key) = input, let changed = viewerKey(key, framing: turn.framing) {
+            turn.framing = changed
+            return false
+        }
+        if case .mouse(let mouse) = input, mouse.button == .left || mouse.button.isWheel, turn.framing != .free,
+            mouse.action == .press
+        {
+            // Panning by hand leaves fit and follow.
+            turn.framing = .free
+        }
+        for effect in turn.controller.handle(input, board: client.view.board) {
+            switch effect {
+            case .quit:
+                return true
+            case .record(let action):
+                do {
+                    let update = try await client.record(action)
+                    switch action {
+                    case .beginStroke, .eraseArea: turn.controller.gestureBegan(update.id)
+                    default: break
+                    }
+                } catch {
+                    turn.controller.notice = "\(error)"
+                }
+            }
+        }
+        if !isReadOnly {
+            let controller = turn.controller
+            let presence = BoardPresence(
+                name: name, color: controller.color, cursor: controller.pointer, tool: controller.tool,
+                viewport: controller.viewport.canvasRect)
+            if presence != turn.lastPresence {
+                turn.lastPresence = presence
+                await client.setPresence(presence)
+            }
+        }
+        return false
     }
 
     /// `view`'s own keys: f fits the board, n follows the next person, Esc
     /// stops following.
-    private func viewerKey(_ key: Key, framing: Framing) async -> Framing? {
+    private func viewerKey(_ key: Key, framing: Framing) -> Framing? {
         switch key {
         case .character("f"):
             return framing == .fit ? .free : .fit
         case .character("n"):
-            let names = await client.others.values.map(\.name).sorted()
+            let names = client.view.others.values.map(\.name).sorted()
             guard !names.isEmpty else { return framing }
             if case .follow(let current) = framing, let index = names.firstIndex(of: current) {
                 return .follow(names[(index + 1) % names.count])
@@ -158,46 +189,65 @@ struct BoardScreen {
         }
     }
 
-    private func redraw(
-        _ composer: inout ScreenComposer, controller: inout DrawingController, framing: Framing, latency: UInt64?,
-        connection: ConnectionState
-    ) async -> CellGrid? {
-        let board = await client.board
-        let others = await client.others
-        let viewport = controller.viewport
+    /// The keys `view` adds, for the help overlay.
+    static let viewerHelp = [
+        "f             fit the whole board to the screen (again: free)",
+        "n             follow the next person's cursor; Esc: stop",
+    ]
+
+    /// The screen for `view` as it is now.
+    private func frame(_ view: ClientView, _ turn: inout Turn) -> CellGrid {
+        let viewport = turn.controller.viewport
         var following: String?
-        switch framing {
+        switch turn.framing {
         case .free:
             break
         case .fit:
-            let fitted = ViewerFraming.fitting(board.visibleBounds, columns: viewport.columns, rows: viewport.rows)
-            controller.show(origin: fitted.origin, mode: fitted.mode)
+            let fitted = ViewerFraming.fitting(view.board.visibleBounds, columns: viewport.columns, rows: viewport.rows)
+            turn.controller.show(origin: fitted.origin, mode: fitted.mode)
         case .follow(let person):
             following = person
-            if let cursor = others.values.first(where: { $0.name == person })?.cursor {
-                controller.show(
+            if let cursor = view.others.values.first(where: { $0.name == person })?.cursor {
+                turn.controller.show(
                     origin: ViewerFraming.centered(
                         on: cursor, columns: viewport.columns, rows: viewport.rows, mode: viewport.mode),
                     mode: viewport.mode)
             }
         }
-        let status = StatusLine(
-            room: client.configuration.room, online: others.count + 1, latency: latency,
-            pending: await client.pendingCount, connection: Self.describe(connection),
-            isLive: connection == .live, following: following)
-        return composer.compose(
-            board: board, controller: controller, others: Array(others.values), status: status)
+        return turn.composer.compose(
+            board: view.board, controller: turn.controller, others: Array(view.others.values),
+            status: Self.status(of: view, room: client.configuration.room, following: following))
     }
 
-    /// The status bar's words for a connection state.
-    static func describe(_ state: ConnectionState) -> String {
-        switch state {
-        case .live: "live"
-        case .syncing: "syncing…"
-        case .connecting: "connecting…"
+    /// The status bar's facts for a client's view.
+    static func status(of view: ClientView, room: String, following: String? = nil) -> StatusLine {
+        let connected: Bool
+        var status: StatusLine
+        switch view.connection {
+        case .live:
+            status = StatusLine(room: room, connection: "live", isLive: true)
+            connected = true
+        case .syncing:
+            status = StatusLine(room: room, connection: "syncing…", isLive: false)
+            connected = true
+        case .connecting:
+            status = StatusLine(room: room, connection: "connecting…", isLive: false)
+            connected = false
         case .offline(let reason):
-            "offline (\(reason ?? "not connected")): drawing continues, syncs when back"
+            status = StatusLine(
+                room: room, connection: "offline", detail: reason.map { "\($0); drawing goes on" }, isLive: false)
+            connected = false
+        case .refused(let reason):
+            status = StatusLine(room: room, connection: "refused", detail: reason, isLive: false)
+            connected = false
         }
+        if connected {
+            status.online = view.others.count + 1
+            status.latency = view.roundTrip
+        }
+        status.pending = view.pending
+        status.following = following
+        return status
     }
 }
 

@@ -7,34 +7,45 @@ import Whiteboard
 
 /// Where a client connects and who it is: shared by `draw` and `view`.
 struct ConnectionOptions: ParsableArguments {
-    @Option(help: "The server, as HOST:PORT.")
-    var server = "127.0.0.1:7070"
+    @Option(help: "The server, as HOST:PORT.", transform: ArgumentParsing.endpoint)
+    var server = Endpoint(host: "127.0.0.1", port: 7070)
 
-    @Option(help: "The room to join.")
+    @Option(help: "The room to join.", transform: ArgumentParsing.room)
     var room: String
 
-    @Option(help: "The room's token, if it has one.")
+    @Option(help: "The room's token, if it has one.", transform: ArgumentParsing.token)
     var token: String?
 
-    /// The host and port of `--server`.
-    func endpoint() throws -> (host: String, port: Int) {
-        guard let colon = server.lastIndex(of: ":"), let port = Int(server[server.index(after: colon)...]),
-            (1...65_535).contains(port), colon != server.startIndex
-        else {
-            throw ValidationError("--server takes HOST:PORT, not \"\(server)\"")
-        }
-        return (String(server[..<colon]), port)
-    }
-
     /// A client configuration for this server and room.
-    func configuration(name: String, role: PeerRole, localDatabase: String?) throws -> ClientConfiguration {
-        let (host, port) = try endpoint()
-        var configuration = ClientConfiguration(host: host, port: port, room: room, name: name)
+    func configuration(name: String, role: PeerRole, localDatabase: String?) -> ClientConfiguration {
+        var configuration = ClientConfiguration(host: server.host, port: server.port, room: room, name: name)
         configuration.role = role
         configuration.token = token
         configuration.localDatabase = localDatabase
         return configuration
     }
+}
+
+/// Runs a board screen to its end: a refusal by the server (a wrong
+/// token, say) ends the command with the server's reason.
+func runScreen(_ screen: BoardScreen) async throws {
+    let ending: BoardScreen.Ending
+    do {
+        ending = try await screen.run()
+    } catch {
+        throw CommandFailure(error)
+    }
+    if case .refused(let reason) = ending {
+        throw CommandFailure(message: "the server refused to let us in: \(reason)")
+    }
+}
+
+/// Runs an interactive command in a supervised child, which gives the
+/// terminal back however the child ends; returns in the child (or when
+/// there is no terminal to guard), throws the child's exit status in the
+/// parent.
+func superviseTerminal(environment: [String: String] = [:]) throws {
+    if let status = TerminalSupervisor.superviseIfNeeded(environment: environment) { throw ExitCode(status) }
 }
 
 /// A colour for a name, stable across runs: one of the 15 bright-enough
@@ -57,42 +68,38 @@ struct Draw: AsyncParsableCommand {
 
     @OptionGroup var connection: ConnectionOptions
 
-    @Option(help: "The name others see beside your cursor.")
+    @Option(help: "The name others see beside your cursor (1 to 32 characters).", transform: ArgumentParsing.personName)
     var name: String
 
-    @Option(help: "Your colour, a palette index 0-255 (default: one derived from your name).")
+    @Option(
+        help: "Your colour, a palette index 0-255 (default: one derived from your name).",
+        transform: { UInt8(try ArgumentParsing.integer($0, in: 0...255)) })
     var color: UInt8?
 
-    @Option(help: "The SQLite file keeping what you draw until the server has it (default: under ~/.scuttleboard).")
+    @Option(
+        help: "The SQLite file keeping what you draw until the server has it (default: under ~/.scuttleboard).",
+        transform: ArgumentParsing.writableFile)
     var localDb: String?
 
     @Flag(help: "Keep the offline queue in memory only (lost if the client quits while offline).")
     var noLocalDb = false
 
     func validate() throws {
-        guard !name.isEmpty, name.count <= BoardPresence.maxNameLength else {
-            throw ValidationError("--name must be 1 to \(BoardPresence.maxNameLength) characters")
-        }
+        if noLocalDb, localDb != nil { throw ValidationError("--local-db and --no-local-db exclude each other") }
     }
 
     func run() async throws {
+        try superviseTerminal()
         let path = try noLocalDb ? nil : (localDb ?? defaultLocalDatabase())
         let client: BoardClient
         do {
             client = try BoardClient(
                 configuration: connection.configuration(name: name, role: .editor, localDatabase: path))
-        } catch let error as ValidationError {
-            throw error
         } catch {
             throw CommandFailure(error)
         }
-        do {
-            try await BoardScreen(
-                client: client, name: name, color: color ?? defaultColor(for: name), isReadOnly: false
-            ).run()
-        } catch {
-            throw CommandFailure(error)
-        }
+        try await runScreen(
+            BoardScreen(client: client, name: name, color: color ?? defaultColor(for: name), isReadOnly: false))
     }
 
     /// `~/.scuttleboard/NAME@ROOM@SERVER.sqlite`, created as needed.
@@ -121,31 +128,32 @@ struct View: AsyncParsableCommand {
 
     @OptionGroup var connection: ConnectionOptions
 
-    @Option(help: "The name the room's presence list shows for this viewer.")
+    @Option(
+        help: "The name the room's presence list shows for this viewer.", transform: ArgumentParsing.personName)
     var name = "viewer"
 
     @Flag(help: "Start with the whole board fitted to the screen.")
     var fit = false
 
-    @Option(help: "Start following this person's cursor.")
+    @Option(help: "Start following this person's cursor.", transform: ArgumentParsing.personName)
     var follow: String?
 
+    func validate() throws {
+        if fit, follow != nil { throw ValidationError("--fit and --follow exclude each other") }
+    }
+
     func run() async throws {
+        try superviseTerminal()
         let client: BoardClient
         do {
             client = try BoardClient(
                 configuration: connection.configuration(name: name, role: .viewer, localDatabase: nil))
-        } catch let error as ValidationError {
-            throw error
         } catch {
             throw CommandFailure(error)
         }
         var screen = BoardScreen(client: client, name: name, color: 7, isReadOnly: true)
         screen.framing = follow.map { .follow($0) } ?? (fit ? .fit : .free)
-        do {
-            try await screen.run()
-        } catch {
-            throw CommandFailure(error)
-        }
+        screen.modeHelp = BoardScreen.viewerHelp
+        try await runScreen(screen)
     }
 }

@@ -7,33 +7,29 @@ import Whiteboard
 
 struct Replay: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Play a room's history back in the terminal.",
+        abstract: "Play a room's history back in the terminal (the database is only read).",
         discussion: """
             Keys: Space plays or pauses, . and , step one update forward and back, ] and [ seek by a tenth, \
             0 and $ (Home, End) go to the start and the end, + and - change the speed, arrows pan, \
-            m switches to braille pixels, q quits.
+            m switches to braille pixels, ? shows the keys, q quits.
             """)
 
-    @Option(help: "The SQLite file holding the room.")
-    var db = "./scuttleboard.sqlite"
+    @OptionGroup var database: StoredDatabaseOptions
 
-    @Option(help: "The room to replay.")
+    @Option(help: "The room to replay.", transform: ArgumentParsing.room)
     var room: String
 
-    @Option(help: "How many times faster than it happened (quiet spells are cut to a second).")
+    @Option(
+        parsing: .unconditional,
+        help: "How many times faster than it happened, 0.125 to 1024 (quiet spells are cut to a second).",
+        transform: { try ArgumentParsing.number($0, in: ReplayController.speeds) })
     var speed: Double = 1
 
-    func validate() throws {
-        guard speed > 0 else { throw ValidationError("--speed must be positive") }
-    }
-
     func run() async throws {
-        guard FileManager.default.fileExists(atPath: db) else {
-            throw CommandFailure(message: "no database at \(db)")
-        }
+        let log = try database.open()
         let updates: [Update<BoardAction>]
         do {
-            updates = try DurableLog(path: db).history(room: room).map { stored in
+            updates = try log.history(room: room).map { stored in
                 guard let update = stored.decoded(with: BoardActionCodec.decode) else {
                     throw CommandFailure(message: "update \(stored.origin)#\(stored.seq) does not decode")
                 }
@@ -44,7 +40,12 @@ struct Replay: AsyncParsableCommand {
         } catch {
             throw CommandFailure(error)
         }
-        guard !updates.isEmpty else { throw CommandFailure(message: "room \"\(room)\" has nothing stored in \(db)") }
+        guard !updates.isEmpty else {
+            let names = (try? log.rooms().map(\.name)) ?? []
+            let others = names.isEmpty ? "it holds no rooms" : "rooms there: \(names.joined(separator: ", "))"
+            throw CommandFailure(message: "room \"\(room)\" has nothing stored in \(database.db); \(others)")
+        }
+        try superviseTerminal()
         do {
             try await play(updates)
         } catch {
@@ -60,6 +61,7 @@ struct Replay: AsyncParsableCommand {
         var controller = DrawingController(
             viewport: Viewport(origin: .zero, columns: size.columns, rows: size.rows - 1), isReadOnly: true,
             colorCount: device.colorCount)
+        controller.modeHelp = ReplayController.helpLines
         // Start framed on everything the room ever drew.
         var whole = ReplayController(updates: updates)
         whole.seek(to: updates.count)
@@ -81,7 +83,9 @@ struct Replay: AsyncParsableCommand {
         for await event in ticks {
             switch event {
             case .input(.key(let key)):
-                if let effects = replay.handle(key) {
+                if controller.showsHelp {
+                    _ = controller.handle(.key(key), board: replay.board)
+                } else if let effects = replay.handle(key) {
                     if effects.contains(.quit) { return }
                 } else if controller.handle(.key(key), board: replay.board).contains(.quit) {
                     return
@@ -103,8 +107,7 @@ struct Replay: AsyncParsableCommand {
             }
             let time = replay.shownTime.map { Self.clock($0) } ?? "start"
             let status = StatusLine(
-                room: "replay \(room)", online: nil, latency: nil, pending: 0,
-                connection: "\(replay.summary) \(time)", isLive: replay.isPlaying)
+                room: "replay \(room)", connection: "\(replay.summary) \(time)", isLive: replay.isPlaying)
             device.show(composer.compose(board: replay.board, controller: controller, others: [], status: status))
         }
     }

@@ -30,9 +30,11 @@ struct Scuttleboard: AsyncParsableCommand {
         ])
 }
 
-/// Options shared by the commands that open the database.
+/// Where `serve` keeps its rooms.
 struct DatabaseOptions: ParsableArguments {
-    @Option(name: .long, help: "The SQLite file holding every room.")
+    @Option(
+        name: .long, help: "The SQLite file holding every room (created if missing).",
+        transform: ArgumentParsing.writableFile)
     var db = "./scuttleboard.sqlite"
 
     @Flag(name: .long, help: "Keep everything in memory; nothing is written to disk.")
@@ -41,13 +43,36 @@ struct DatabaseOptions: ParsableArguments {
     var path: String? { memory ? nil : db }
 }
 
+/// The database a reading command (`rooms`, `export`, `replay`) reads: it
+/// must exist, and it is opened read-only, never created or migrated.
+struct StoredDatabaseOptions: ParsableArguments {
+    @Option(name: .long, help: "The SQLite file to read (it is never created or changed).")
+    var db = "./scuttleboard.sqlite"
+
+    /// The log, opened read-only.
+    func open() throws -> DurableLog {
+        do {
+            return try DurableLog(readingAt: db)
+        } catch {
+            throw CommandFailure(error)
+        }
+    }
+}
+
 struct Serve: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Run the server.")
+    static let configuration = CommandConfiguration(
+        abstract: "Run the server.",
+        discussion: """
+            Rooms load from the SQLite file when someone joins and unload when idle. SIGINT or SIGTERM stops \
+            the server gracefully: sessions are told why, rooms are checkpointed.
+            """)
 
     @Option(help: "The address to listen on.")
     var host = "127.0.0.1"
 
-    @Option(help: "The port to listen on (0 picks a free one).")
+    @Option(
+        parsing: .unconditional, help: "The port to listen on (0 picks a free one).",
+        transform: { try ArgumentParsing.port($0, allowingAny: true) })
     var port = 7070
 
     @OptionGroup var database: DatabaseOptions
@@ -55,7 +80,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "When an update counts as stored: full (fsync each commit), normal (survives kill -9), off.")
     var durability = Durability.normal
 
-    @Option(help: "The largest frame accepted from a peer, in bytes.")
+    @Option(
+        parsing: .unconditional, help: "The largest frame accepted from a peer, in bytes (1 KiB to 64 MiB).",
+        transform: { try ArgumentParsing.integer($0, in: 1_024...(64 << 20)) })
     var maxFrame = 1 << 20
 
     @Option(
@@ -70,26 +97,52 @@ struct Serve: AsyncParsableCommand {
             "A JSON file of room tokens: {\"rooms\": {\"name\": {\"editor\": \"…\", \"viewer\": \"…\"}}}."))
     var config: String?
 
-    @Option(help: "Connections served at once.")
+    @Option(
+        parsing: .unconditional, help: "Connections served at once.",
+        transform: { try ArgumentParsing.integer($0, in: 1...1_000_000) })
     var maxConnections = 1_000
 
-    @Option(help: "Rooms held at once.")
+    @Option(
+        parsing: .unconditional, help: "Rooms held at once.",
+        transform: { try ArgumentParsing.integer($0, in: 1...1_000_000) })
     var maxRooms = 1_000
 
-    @Option(help: "Updates one connection may send per second (bursts up to twice that).")
+    @Option(
+        parsing: .unconditional, help: "Updates one connection may send per second (bursts up to twice that).",
+        transform: { try ArgumentParsing.integer($0, in: 1...100_000_000) })
     var rateLimit = 2_000
 
-    @Option(help: "Seconds a room stays in memory after its last session ends.")
-    var idleRoomTimeout = 300
+    @Option(
+        parsing: .unconditional,
+        help: "How long a room stays in memory after its last session ends: 300 (seconds), 30s, 5m, 1h.",
+        transform: ArgumentParsing.duration)
+    var idleRoomTimeout: Duration = .seconds(300)
 
-    @Option(help: "Write a room's state to the database after this many updates fold (bounds restart time).")
+    @Option(
+        parsing: .unconditional,
+        help: "Write a room's state to the database after this many updates fold (bounds restart time).",
+        transform: { try ArgumentParsing.integer($0, in: 1...100_000_000) })
     var checkpointInterval = 10_000
 
-    @Option(help: "Serve Prometheus metrics at /metrics and /healthz on this HTTP port (0: any free port).")
+    @Option(
+        parsing: .unconditional,
+        help: "Serve Prometheus metrics at /metrics and /healthz on this HTTP port (0: any free port).",
+        transform: { try ArgumentParsing.port($0, allowingAny: true) })
     var metricsPort: Int?
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel = "info"
+
+    func validate() throws {
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+        }
+        guard !host.isEmpty else { throw ValidationError("--host needs an address, such as 127.0.0.1 or 0.0.0.0") }
+        if let metricsPort, metricsPort != 0, metricsPort == port {
+            throw ValidationError("--metrics-port must differ from --port")
+        }
+        _ = try roomAccess()
+    }
 
     /// The room tokens from --config and --token (flags win).
     func roomAccess() throws -> [String: RoomAccess] {
@@ -108,6 +161,12 @@ struct Serve: AsyncParsableCommand {
                 throw ValidationError("--token takes ROOM=EDITOR-TOKEN[:VIEWER-TOKEN], not \"\(token)\"")
             }
             let secrets = parts[1].split(separator: ":", maxSplits: 1).map(String.init)
+            do {
+                _ = try ArgumentParsing.room(String(parts[0]))
+                for secret in secrets { _ = try ArgumentParsing.token(secret) }
+            } catch {
+                throw ValidationError("--token \"\(token)\": \(error)")
+            }
             access[String(parts[0])] = RoomAccess(editor: secrets[0], viewer: secrets.count > 1 ? secrets[1] : nil)
         }
         return access
@@ -125,12 +184,11 @@ struct Serve: AsyncParsableCommand {
         configuration.maxRooms = maxRooms
         configuration.maxUpdatesPerSecond = rateLimit
         configuration.metricsPort = metricsPort
-        configuration.idleRoomTimeout = UInt64(max(0, idleRoomTimeout)) * 1_000
-        guard checkpointInterval > 0 else { throw ValidationError("--checkpoint-interval must be at least 1") }
+        configuration.idleRoomTimeout =
+            UInt64(idleRoomTimeout.components.seconds) * 1_000
+            + UInt64(idleRoomTimeout.components.attoseconds / 1_000_000_000_000_000)
         configuration.checkpointInterval = checkpointInterval
-        guard let level = Logger.Level(rawValue: logLevel) else {
-            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
-        }
+        let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
@@ -155,32 +213,45 @@ struct Serve: AsyncParsableCommand {
             source.resume()
             return source
         }
-        try await server.run(
-            onListening: { port in say("scuttleboard serving on \(host):\(port), rooms stored in \(store)") },
-            onMetricsListening: { port in say("metrics on http://\(host):\(port)/metrics") })
+        do {
+            try await server.run(
+                onListening: { port in say("scuttleboard serving on \(host):\(port), rooms stored in \(store)") },
+                onMetricsListening: { port in say("metrics on http://\(host):\(port)/metrics") })
+        } catch let error as ServerError {
+            throw CommandFailure(error)
+        }
         signals.forEach { $0.cancel() }
         say("scuttleboard stopped")
     }
 }
 
 struct Rooms: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List the rooms stored in the database.")
+    static let configuration = CommandConfiguration(
+        abstract: "List the rooms stored in a database (read-only).")
 
-    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var database: StoredDatabaseOptions
 
     func run() throws {
-        let log: DurableLog
         let rooms: [RoomSummary]
         do {
-            log = try DurableLog(path: database.path)
-            rooms = try log.rooms()
+            rooms = try database.open().rooms()
+        } catch let failure as CommandFailure {
+            throw failure
         } catch {
             throw CommandFailure(error)
         }
-        if rooms.isEmpty { print("no rooms in \(database.path ?? "memory")") }
+        if rooms.isEmpty { say("no rooms in \(database.db)") }
         for room in rooms {
-            print("\(room.name)\t\(room.updateCount) updates\t\(room.originCount) origins")
+            let last = room.lastTimestamp.map { " · last update \(Self.time($0.milliseconds))" } ?? ""
+            say("\(room.name)\t\(room.updateCount) updates\t\(room.originCount) origins\(last)")
         }
+    }
+
+    /// A log time as a UTC date and time.
+    static func time(_ milliseconds: UInt64) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.string(from: Date(timeIntervalSince1970: Double(milliseconds) / 1_000))
     }
 }
 
@@ -194,7 +265,7 @@ struct Export: ParsableCommand {
         case svg, ansi, text, json
     }
 
-    @Option(help: "The room to export.")
+    @Option(help: "The room to export.", transform: ArgumentParsing.room)
     var room: String
 
     @Option(help: "svg (vectors), ansi (colour text for a terminal), text, or json (the action log).")
@@ -203,17 +274,20 @@ struct Export: ParsableCommand {
     @Option(help: "For ansi and text: half-block (default) or braille.")
     var mode = RasterMode.halfBlock
 
-    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var database: StoredDatabaseOptions
 
     func run() throws {
+        let log = try database.open()
         let history: [StoredUpdate]
         do {
-            history = try DurableLog(path: database.path).history(room: room)
+            history = try log.history(room: room)
         } catch {
             throw CommandFailure(error)
         }
         guard !history.isEmpty else {
-            throw CommandFailure(message: "room \"\(room)\" has nothing stored in \(database.path ?? "memory")")
+            let names = (try? log.rooms().map(\.name)) ?? []
+            let others = names.isEmpty ? "it holds no rooms" : "rooms there: \(names.joined(separator: ", "))"
+            throw CommandFailure(message: "room \"\(room)\" has nothing stored in \(database.db); \(others)")
         }
         var updates: [Update<BoardAction>] = []
         for update in history {

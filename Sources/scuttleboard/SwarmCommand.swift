@@ -20,25 +20,37 @@ struct SwarmCommand: AsyncParsableCommand {
             end-to-end latency percentiles, rewinds, refusals, reconnects, and a convergence verdict per room.
             Chaos: --latency/--jitter hold back every bot's messages each way; --disconnects-per-minute drops \
             random bots' connections. With --metrics (or --in-process) the server's memory is sampled through \
-            the run and its refusals are reported by reason. Exits 2 if a room did not converge.
+            the run and its refusals are reported by reason. Throughput is measured over the real time the \
+            deliveries took; with --rate the report says whether the bots kept to their schedule. SIGINT stops \
+            the bots early and still reports. Exits 2 if a room diverged (the same updates gave different \
+            boards), 3 if a room had not finished catching up within --settle, 1 if the server cannot be reached.
             """)
 
-    @Option(help: "The server, as HOST:PORT (ignored with --in-process).")
-    var server = "127.0.0.1:7070"
+    @Option(help: "The server, as HOST:PORT (ignored with --in-process).", transform: ArgumentParsing.endpoint)
+    var server = Endpoint(host: "127.0.0.1", port: 7070)
 
-    @Option(help: "How many bots.")
+    @Option(
+        parsing: .unconditional, help: "How many bots (1 to 10000).",
+        transform: { try ArgumentParsing.integer($0, in: 1...10_000) })
     var bots = 16
 
-    @Option(help: "How many rooms they spread over.")
+    @Option(
+        parsing: .unconditional, help: "How many rooms they spread over (1 to --bots).",
+        transform: { try ArgumentParsing.integer($0, in: 1...10_000) })
     var rooms = 2
 
-    @Option(help: "How long they draw: 30, 30s, 2m.")
-    var duration = "30s"
+    @Option(
+        parsing: .unconditional, help: "How long they draw, in whole seconds: 30, 30s, 2m, 1h.",
+        transform: ArgumentParsing.duration)
+    var duration: Duration = .seconds(30)
 
     @Option(help: "steady, bursty or thundering-herd.")
     var pattern = SwarmPattern.steady
 
-    @Option(help: "Actions per second each drawing bot records, on a fixed schedule (a stated offered load).")
+    @Option(
+        parsing: .unconditional,
+        help: "Actions per second each drawing bot records, on a fixed schedule (a stated offered load).",
+        transform: { try ArgumentParsing.number($0, in: 0.01...100_000) })
     var rate: Double?
 
     @Option(help: "Seed of the bots' drawing.")
@@ -47,14 +59,27 @@ struct SwarmCommand: AsyncParsableCommand {
     @Option(help: "Behaviours bots take in turn, comma-separated: scribbler, shapes, text, eraser, lurker.")
     var behaviors = "scribbler,scribbler,shapes,text,scribbler,eraser,scribbler,lurker"
 
-    @Option(help: "Random disconnects per minute across the swarm.")
+    @Option(
+        parsing: .unconditional, help: "Random disconnects per minute across the swarm (0 to 6000).",
+        transform: { try ArgumentParsing.number($0, in: 0...6_000) })
     var disconnectsPerMinute: Double = 0
 
-    @Option(help: "Milliseconds every bot holds back each message, each way (chaos).")
+    @Option(
+        parsing: .unconditional, help: "Milliseconds every bot holds back each message, each way (chaos).",
+        transform: { UInt64(try ArgumentParsing.integer($0, in: 0...60_000)) })
     var latency: UInt64 = 0
 
-    @Option(help: "Up to this many more milliseconds, at random per message (order is kept, as over TCP).")
+    @Option(
+        parsing: .unconditional,
+        help: "Up to this many more milliseconds, at random per message (order is kept, as over TCP).",
+        transform: { UInt64(try ArgumentParsing.integer($0, in: 0...60_000)) })
     var jitter: UInt64 = 0
+
+    @Option(
+        parsing: .unconditional,
+        help: "How long rooms get to settle after the bots stop, before the verdict: 30s, 2m.",
+        transform: ArgumentParsing.duration)
+    var settle: Duration = .seconds(30)
 
     @Flag(help: "Run the server in this process too (loopback, a temporary SQLite file).")
     var inProcess = false
@@ -66,25 +91,16 @@ struct SwarmCommand: AsyncParsableCommand {
     var json = false
 
     func validate() throws {
-        guard bots >= 1, bots <= 10_000 else { throw ValidationError("--bots must be between 1 and 10000") }
-        guard rooms >= 1, rooms <= bots else { throw ValidationError("--rooms must be between 1 and --bots") }
-        guard try seconds() >= 1 else { throw ValidationError("--duration must be at least 1s") }
+        guard rooms <= bots else { throw ValidationError("--rooms must be at most --bots (\(bots))") }
+        guard duration.components.attoseconds == 0 else {
+            throw ValidationError("--duration of a swarm is whole seconds (30, 30s, 2m)")
+        }
         _ = try behaviorList()
-        if let rate, !(rate > 0 && rate <= 100_000) {
-            throw ValidationError("--rate must be between 0 and 100000 actions per second")
+        if let metrics {
+            guard let url = URL(string: metrics), url.scheme == "http" || url.scheme == "https", url.host != nil else {
+                throw ValidationError("--metrics takes an http URL such as http://127.0.0.1:9100/metrics")
+            }
         }
-        guard disconnectsPerMinute >= 0 else { throw ValidationError("--disconnects-per-minute must be ≥ 0") }
-    }
-
-    /// `--duration` in seconds.
-    func seconds() throws -> Int {
-        let text = duration.lowercased()
-        let (number, unit) =
-            text.hasSuffix("m") ? (text.dropLast(), 60) : text.hasSuffix("s") ? (text.dropLast(), 1) : (text[...], 1)
-        guard let value = Int(number) else {
-            throw ValidationError("--duration takes 30, 30s or 2m, not \"\(duration)\"")
-        }
-        return value * unit
     }
 
     /// `--behaviors` as behaviours.
@@ -98,29 +114,32 @@ struct SwarmCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        var host = "127.0.0.1"
-        var port = 0
+        var host = server.host
+        var port = server.port
         var inProcessServer: ScuttleboardServer?
         var serving: Task<Void, any Error>?
+        var scratch: URL?
+        defer { if let scratch { try? FileManager.default.removeItem(at: scratch) } }
         if inProcess {
+            let database = FileManager.default.temporaryDirectory
+                .appendingPathComponent("scuttleboard-swarm-\(UUID().uuidString.prefix(8)).sqlite")
+            scratch = database
             var configuration = ServerConfiguration()
             configuration.port = 0
-            configuration.databasePath =
-                FileManager.default.temporaryDirectory
-                .appendingPathComponent("scuttleboard-swarm-\(UUID().uuidString.prefix(8)).sqlite").path
+            configuration.databasePath = database.path
             configuration.maxUpdatesPerSecond = 1_000_000
             configuration.maxConnections = max(1_000, bots + 10)
             let server = try ScuttleboardServer(configuration: configuration)
             (port, serving) = try await server.startInBackground()
+            host = "127.0.0.1"
             inProcessServer = server
-        } else {
-            let endpoint = try ConnectionOptions.parse(["--room", "unused", "--server", server]).endpoint()
-            (host, port) = endpoint
         }
         var configuration = SwarmConfiguration(
-            host: host, port: port, bots: bots, rooms: rooms, duration: try seconds(), pattern: pattern, seed: seed)
+            host: host, port: port, bots: bots, rooms: rooms, duration: Int(duration.components.seconds),
+            pattern: pattern, seed: seed)
         configuration.disconnectsPerMinute = disconnectsPerMinute
         configuration.rate = rate
+        configuration.settleTimeout = settle
         if latency > 0 || jitter > 0 {
             configuration.addedLatency = AddedLatency(milliseconds: latency, jitter: jitter)
         }
@@ -137,24 +156,24 @@ struct SwarmCommand: AsyncParsableCommand {
         var serverMetrics: (@Sendable () async -> String?)?
         if let server = inProcessServer {
             serverMetrics = { await server.metricsText() }
-        } else if let metrics {
-            guard let url = URL(string: metrics) else { throw ValidationError("--metrics is not a URL: \(metrics)") }
+        } else if let metrics, let url = URL(string: metrics) {
             serverMetrics = { await Self.fetch(url) }
-            guard await Self.fetch(url) != nil else { throw ValidationError("cannot read \(metrics)") }
+            guard await Self.fetch(url) != nil else { throw CommandFailure(message: "cannot read \(metrics)") }
         }
         warn(
             "swarm: \(bots) bots in \(rooms) room(s) on \(host):\(port), \(pattern.rawValue), \(configuration.duration) s"
         )
-        let report = try await Swarm(configuration: configuration).run(
-            authority: authority, serverMetrics: serverMetrics
-        ) { progress in
-            let refusals = progress.serverRefusals.map { "  server refusals \($0)" } ?? ""
-            let memory =
-                progress.serverMemoryBytes.map { "  \(inProcess ? "process" : "server") RSS \($0 / 1_048_576) MB" }
-                ?? ""
-            warn(
-                "t=\(progress.second)s  delivered \(progress.delivered)/s  p99 \(progress.p99) ms  "
-                    + "live \(progress.live)/\(bots)  reconnects \(progress.reconnects)\(refusals)\(memory)")
+        let stopRequest = StopRequest()
+        defer { stopRequest.cancel() }
+        let report: SwarmReport
+        do {
+            report = try await Swarm(configuration: configuration).run(
+                authority: authority, serverMetrics: serverMetrics, shouldStop: { stopRequest.isRequested }
+            ) { progress in
+                warn(Self.describe(progress, bots: bots, inProcess: inProcess))
+            }
+        } catch let failure as ConnectionFailure {
+            throw CommandFailure(message: "cannot start the swarm: \(failure)")
         }
         if let server = inProcessServer {
             await server.shutdown()
@@ -167,18 +186,43 @@ struct SwarmCommand: AsyncParsableCommand {
         } else {
             say(Self.describe(report, inProcess: inProcess))
         }
-        if !report.converged { throw ExitCode(2) }
+        if report.diverged { throw ExitCode(2) }
+        if !report.converged { throw ExitCode(3) }
+    }
+
+    /// One progress line.
+    static func describe(_ progress: SwarmProgress, bots: Int, inProcess: Bool) -> String {
+        let refusals = progress.serverRefusals.map { "  server refusals \($0)" } ?? ""
+        let memory =
+            progress.serverMemoryBytes.map { "  \(inProcess ? "process" : "server") RSS \($0 / 1_048_576) MB" } ?? ""
+        let phase = progress.settlingBehind.map { "  settling: \($0) updates still to deliver" } ?? ""
+        return "t=\(progress.second)s  delivered \(progress.delivered)/s  p99 \(progress.p99) ms  "
+            + "live \(progress.live)/\(bots)  reconnects \(progress.reconnects)\(refusals)\(memory)\(phase)"
     }
 
     /// The report for people. With the server `inProcess`, its memory is
     /// the whole process's, bots included.
     static func describe(_ report: SwarmReport, inProcess: Bool = false) -> String {
         let latency = report.latency
-        let offered = report.offeredRatePerBot.map { " (offered: \(Int($0)) per second per drawing bot)" } ?? ""
+        let offered = report.offeredRatePerBot.map { " (offered: \(Self.number($0)) per second per drawing bot)" } ?? ""
+        let drawn = Self.number(report.drawingSeconds)
         var lines = [
-            "swarm report: \(report.bots) bots, \(report.rooms) room(s), \(report.pattern.rawValue), \(report.duration) s",
+            "swarm report: \(report.bots) bots, \(report.rooms) room(s), \(report.pattern.rawValue), "
+                + "\(report.duration) s asked, \(drawn) s drawn",
             "  sent        \(report.sent) actions\(offered)",
-            "  delivered   \(report.delivered) updates (\(Int(report.throughput)) per second)",
+        ]
+        if let generator = report.generator {
+            let verdict =
+                generator.fellBehind
+                ? "FELL BEHIND its schedule: the figures below are for a lighter load than asked"
+                : "kept to its schedule"
+            lines.append(
+                "  generator   \(Self.number(generator.achievedPerSecond)) actions/s of "
+                    + "\(Self.number(generator.offeredPerSecond)) offered: \(verdict)")
+        }
+        lines += [
+            "  delivered   \(report.delivered) updates in \(Self.number(report.deliverySeconds)) s "
+                + "(\(Int(report.throughput)) per second)",
             "  latency     p50 \(latency.p50) ms · p90 \(latency.p90) ms · p99 \(latency.p99) ms · "
                 + "p99.9 \(latency.p999) ms · max \(latency.max) ms",
             "  rewinds     \(report.rewinds) (mean depth \(report.replayDepthMean), deepest \(report.replayDepthMax))",
@@ -190,6 +234,11 @@ struct SwarmCommand: AsyncParsableCommand {
             "  refused     \(Self.describe(report.refused)) by bots · \(Self.describe(report.serverRefusals)) by the server",
             "  reconnects  \(report.reconnects)",
         ]
+        if report.drawingSeconds > Double(report.duration) * 1.1 {
+            lines.append(
+                "  note        the bots drew \(drawn) s instead of \(report.duration) s: the machine was too busy to stop them on time"
+            )
+        }
         if let memory = report.serverMemoryBytes {
             let samples = report.serverMemorySamples.map(\.bytes)
             let range = samples.min().map { "; \($0 / 1_048_576)–\(samples.max()! / 1_048_576) MB over the run" } ?? ""
@@ -211,14 +260,26 @@ struct SwarmCommand: AsyncParsableCommand {
         if chaos.latency > 0 || chaos.jitter > 0 || chaos.disconnectsPerMinute > 0 {
             lines.append(
                 "  chaos       +\(chaos.latency) ms (jitter \(chaos.jitter) ms) each way, "
-                    + "\(chaos.disconnectsPerMinute) disconnects/min")
+                    + "\(Self.number(chaos.disconnectsPerMinute)) disconnects/min")
         }
         for verdict in report.convergence {
-            lines.append(
-                "  \(verdict.room): \(verdict.bots) bots, \(verdict.converged ? "converged" : "DID NOT CONVERGE") "
-                    + "(board \(verdict.stateHash))")
+            let outcome =
+                switch verdict.outcome {
+                case .converged: "converged"
+                case .behind:
+                    "DID NOT FINISH CATCHING UP: \(verdict.missing) updates still on their way when the settle time ran out"
+                case .diverged: "DID NOT CONVERGE: the same updates gave different boards"
+                }
+            lines.append("  \(verdict.room): \(verdict.bots) bots, \(outcome) (board \(verdict.stateHash))")
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// A number as people read it: whole when it is, else one decimal.
+    static func number(_ value: Double) -> String {
+        let tenths = (value * 10).rounded()
+        return tenths.truncatingRemainder(dividingBy: 10) == 0 || value >= 100
+            ? String(Int(value.rounded())) : String(format: "%.1f", tenths / 10)
     }
 
     /// Counts by reason, as words.

@@ -1,5 +1,7 @@
 import Client
 import Foundation
+import Glibc
+import NIOCore
 import Scuttlebutt
 import Server
 import Testing
@@ -67,6 +69,75 @@ import Whiteboard
         await server.stop()
     }
 
+    @Test func workTheServerConfirmedIsNotPendingAfterARestart() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("scuttleboard-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let database = folder.appendingPathComponent("client.sqlite").path
+        let server = try await RunningServer()
+        do {
+            let client = try BoardClient(
+                configuration: clientConfiguration(port: server.port, room: "synced", database: database))
+            let running = Task { await client.run() }
+            for index in 0..<17 { try await client.record(text(index)) }
+            try await eventually(20, "everything confirmed") { await client.pendingCount == 0 }
+            running.cancel()
+            await running.value
+        }
+        await server.stop()
+        // Restarted while the server is away: nothing it confirmed is pending.
+        let restarted = try BoardClient(
+            configuration: clientConfiguration(port: server.port, room: "synced", database: database))
+        #expect(await restarted.pendingCount == 0)
+        #expect(await restarted.board.visibleElements.count == 17)
+        _ = restarted.changes()
+        #expect(restarted.view.pending == 0)
+        try await restarted.record(text(17))
+        #expect(await restarted.pendingCount == 1, "new work is")
+    }
+
+    @Test func aRefusalAtTheHandshakeIsShownAndEndsTheRetries() async throws {
+        let server = try await RunningServer {
+            $0.roomAccess = ["locked": RoomAccess(editor: "s3cret", viewer: nil)]
+        }
+        var settings = clientConfiguration(port: server.port, room: "locked")
+        settings.token = "wrong"
+        let client = try BoardClient(configuration: settings)
+        let changes = client.changes()
+        try await withTimeout(20, "run() to give up") { await client.run() }
+        guard case .refused(let reason) = await client.state else {
+            Issue.record("state \(await client.state)")
+            return
+        }
+        #expect(reason.hasPrefix("unauthorized:") && reason.contains("editor token"), "\(reason)")
+        #expect(await client.lastRefusal == .unauthorized("room \"locked\" needs an editor token"))
+        #expect(client.view.connection == .refused(reason: reason), "the screen sees it")
+        _ = changes
+        #expect(server.server.counters.snapshot.refusals["unauthorized"] == 1, "refused once, not again and again")
+        await server.stop()
+    }
+
+    @Test func aServerThatIsNotThereIsNamedForWhatItIs() async throws {
+        let port = try await freePort()
+        let client = try BoardClient(configuration: clientConfiguration(port: port, room: "nobody"))
+        let running = Task { await client.run() }
+        try await eventually(20, "the first failed attempt") {
+            if case .offline(let reason?) = await client.state { return reason.contains("connection refused") }
+            return false
+        }
+        #expect(await client.lastConnectionFailure == .refused(host: "127.0.0.1", port: port))
+        running.cancel()
+        await running.value
+    }
+
+    @Test func aViewerCannotRecord() async throws {
+        var settings = clientConfiguration(port: 9, room: "watch")
+        settings.role = .viewer
+        let client = try BoardClient(configuration: settings)
+        await #expect(throws: ClientError.readOnly(.viewer)) { try await client.record(text(0)) }
+        #expect(await client.digest.totalCount == 0, "nothing entered the replica")
+    }
+
     @Test func aClientReconnectsAfterTheServerRestarts() async throws {
         let server = try await RunningServer()
         let client = try BoardClient(configuration: clientConfiguration(port: server.port, room: "resilient"))
@@ -127,5 +198,29 @@ import Whiteboard
         for task in running { task.cancel() }
         for task in running { await task.value }
         await server.stop()
+    }
+}
+
+@Suite struct ConnectionFailureTests {
+    @Test func errorsAreNamedByTheirCause() {
+        #expect(
+            ConnectionFailure(IOError(errnoCode: ECONNREFUSED, reason: "connect"), host: "h", port: 1)
+                == .refused(host: "h", port: 1))
+        #expect(
+            ConnectionFailure(IOError(errnoCode: EHOSTUNREACH, reason: "connect"), host: "h", port: 1)
+                == .unreachable(host: "h", port: 1))
+        #expect(
+            ConnectionFailure(ChannelError.connectTimeout(.seconds(5)), host: "h", port: 1)
+                == .timedOut(host: "h", port: 1))
+        do {
+            _ = try SocketAddress.makeAddressResolvingHost("no-such-host.invalid", port: 1)
+            Issue.record("an .invalid name resolved")
+        } catch {
+            #expect(ConnectionFailure(error, host: "nowhere", port: 1) == .cannotResolve(host: "nowhere"))
+        }
+        #expect(
+            ConnectionFailure.refused(host: "h", port: 1).description
+                == "connection refused by h:1 (is the server running?)")
+        #expect(ConnectionFailure.cannotResolve(host: "nowhere").description == "cannot resolve host \"nowhere\"")
     }
 }

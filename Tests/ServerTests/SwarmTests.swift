@@ -1,9 +1,9 @@
 import Bots
 import Client
 import Foundation
+import NIOConcurrencyHelpers
 import Scuttlebutt
 import Server
-import Synchronization
 import Testing
 import Whiteboard
 
@@ -18,7 +18,7 @@ import Whiteboard
         configuration.disconnectsPerMinute = 60
         if pattern == .bursty { configuration.addedLatency = AddedLatency(milliseconds: 20, jitter: 10) }
         let running = server.server
-        let seconds = Mutex<[SwarmProgress]>([])
+        let seconds = NIOLockedValueBox<[SwarmProgress]>([])
         let report = try await Swarm(configuration: configuration).run(
             authority: { name in
                 guard let room = (try? await running.room(named: name)) ?? nil else { return nil }
@@ -27,9 +27,9 @@ import Whiteboard
                 return (digest, hash)
             },
             serverMetrics: { await running.metricsText() },
-            progress: { progress in seconds.withLock { $0.append(progress) } })
-        let progress = seconds.withLock { $0 }
-        #expect(progress.map(\.second) == [1, 2])
+            progress: { progress in seconds.withLockedValue { $0.append(progress) } })
+        let progress = seconds.withLockedValue { $0 }.filter { $0.settlingBehind == nil }
+        #expect(progress.map(\.second) == [1, 2], "one line a second while the bots draw")
         #expect(progress.allSatisfy { $0.serverRefusals == 0 && $0.serverMemoryBytes != nil })
         #expect(progress.map(\.delivered).reduce(0, +) <= report.delivered)
         #expect(report.sent > 0)
@@ -57,17 +57,23 @@ import Whiteboard
 @Suite(.serialized) struct SwarmMeasurementTests {
     @Test func aRoomsEarlierHistoryIsNotCountedAsDelivered() async throws {
         let server = try await RunningServer { $0.maxUpdatesPerSecond = 1_000_000 }
-        var first = SwarmConfiguration(
-            host: "127.0.0.1", port: server.port, bots: 4, rooms: 1, duration: 2, pattern: .thunderingHerd, seed: 1)
-        first.behaviors = [.scribbler]
-        let history = try await Swarm(configuration: first).run()
-        #expect(history.sent > 100)
+        // 300 updates of history in the swarm's room, from an earlier visitor.
+        let earlier = try BoardClient(
+            configuration: ClientConfiguration(host: "127.0.0.1", port: server.port, room: "swarm-0", name: "earlier"))
+        let visiting = Task { await earlier.run() }
+        for index in 0..<300 {
+            try await earlier.record(
+                .addText(at: Point(0, Int32(index)), text: "line \(index)", style: Style(color: 2)))
+        }
+        try await eventually(20, "the history stored") { await earlier.pendingCount == 0 }
+        visiting.cancel()
+        await visiting.value
         // Newcomers catch up on that history when they join; it is not theirs.
-        var second = first
-        second.bots = 2
-        second.duration = 1
-        second.rate = 20
-        let report = try await Swarm(configuration: second).run()
+        var configuration = SwarmConfiguration(
+            host: "127.0.0.1", port: server.port, bots: 2, rooms: 1, duration: 1, pattern: .thunderingHerd, seed: 1)
+        configuration.behaviors = [.scribbler]
+        configuration.rate = 20
+        let report = try await Swarm(configuration: configuration).run()
         #expect(report.delivered <= report.sent, "each update reaches at most the one other bot")
         #expect(report.converged)
         await server.stop()
@@ -113,5 +119,64 @@ import Whiteboard
         // However slowly the machine runs the bot, it can only fall behind.
         #expect(Double(recorded) <= 40 * elapsed + 1, "\(recorded) actions in \(elapsed) s")
         #expect(await client.pendingCount == recorded)
+    }
+}
+
+/// The report says what really happened: throughput over the real time,
+/// whether the generator kept its schedule, and "still catching up" apart
+/// from "diverged".
+@Suite(.serialized) struct SwarmHonestyTests {
+    @Test func aGeneratorThatCannotKeepItsScheduleIsReportedAsBehind() async throws {
+        let server = try await RunningServer { $0.maxUpdatesPerSecond = 100_000_000 }
+        var configuration = SwarmConfiguration(
+            host: "127.0.0.1", port: server.port, bots: 2, rooms: 1, duration: 2, pattern: .thunderingHerd, seed: 5)
+        configuration.behaviors = [.scribbler]
+        // A million actions a second per bot: no machine keeps that schedule.
+        configuration.rate = 1_000_000
+        let report = try await Swarm(configuration: configuration).run()
+        let generator = try #require(report.generator)
+        #expect(generator.offeredPerSecond == 2_000_000)
+        #expect(generator.fellBehind)
+        #expect(generator.achievedPerSecond < 1_000_000)
+        #expect(abs(generator.achievedPerSecond - Double(report.sent) / report.drawingSeconds) < 1)
+        #expect(report.drawingSeconds >= 1.9 && report.drawingSeconds < 4, "\(report.drawingSeconds) s drawn")
+        #expect(abs(report.throughput - Double(report.delivered) / report.deliverySeconds) < 1)
+        await server.stop()
+    }
+
+    @Test func theScheduleIsJudgedWithOneActionOfSlackPerBot() {
+        typealias Generator = SwarmReport.Generator
+        // 2 bots at 10/s for 2 s: 40 scheduled, less one each at the end: 38;
+        // 90% of that is 34.2.
+        #expect(!Generator(rate: 10, drawingBots: 2, sent: 38, seconds: 2).fellBehind)
+        #expect(!Generator(rate: 10, drawingBots: 2, sent: 35, seconds: 2).fellBehind)
+        #expect(Generator(rate: 10, drawingBots: 2, sent: 34, seconds: 2).fellBehind)
+        #expect(Generator(rate: 10, drawingBots: 2, sent: 34, seconds: 2).achievedPerSecond == 17)
+    }
+
+    @Test func roomsStillCatchingUpAreNotCalledDiverged() async throws {
+        let server = try await RunningServer { $0.maxUpdatesPerSecond = 100_000_000 }
+        var configuration = SwarmConfiguration(
+            host: "127.0.0.1", port: server.port, bots: 4, rooms: 1, duration: 1, pattern: .thunderingHerd, seed: 9)
+        configuration.behaviors = [.scribbler]
+        // Every message waits 300 ms each way, and the verdict comes at once.
+        configuration.addedLatency = AddedLatency(milliseconds: 300)
+        configuration.settleTimeout = .zero
+        let report = try await Swarm(configuration: configuration).run()
+        let room = try #require(report.convergence.first)
+        #expect(room.outcome == .behind, "\(room)")
+        #expect(room.missing > 0)
+        #expect(!report.converged && !report.diverged)
+        await server.stop()
+    }
+
+    @Test func anUnreachableServerIsSaidPlainlyAndAtOnce() async throws {
+        let configuration = SwarmConfiguration(
+            host: "127.0.0.1", port: 1, bots: 2, rooms: 1, duration: 30, pattern: .steady, seed: 1)
+        let start = ContinuousClock.now
+        await #expect(throws: ConnectionFailure.refused(host: "127.0.0.1", port: 1)) {
+            _ = try await Swarm(configuration: configuration).run()
+        }
+        #expect(ContinuousClock.now - start < .seconds(10), "not the whole duration")
     }
 }

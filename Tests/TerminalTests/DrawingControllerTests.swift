@@ -44,7 +44,7 @@ import Whiteboard
             ])
         #expect(controller.handle(drag(4, 2), board: board).isEmpty, "no id yet: the point waits")
         let id = ElementID(origin: PeerID(9), seq: 1)
-        controller.strokeBegan(id)
+        controller.gestureBegan(id)
         #expect(controller.handle(drag(5, 3), board: board) == [.record(.extendStroke(id, points: [Point(5, 6)]))])
         #expect(controller.handle(drag(5, 3), board: board).isEmpty, "the same point twice is sent once")
         #expect(controller.handle(release(5, 3), board: board) == [.record(.endStroke(id))])
@@ -93,12 +93,19 @@ import Whiteboard
             controller.handle(press(2, 1), board: board) == [
                 .record(.eraseArea(Rect(minX: 2, minY: 2, maxX: 2, maxY: 3)))
             ])
+        let first = ElementID(origin: PeerID(9), seq: 4)
+        controller.gestureBegan(first)
         #expect(controller.handle(drag(2, 1), board: board).isEmpty)
         #expect(
             controller.handle(drag(3, 1), board: board) == [
-                .record(.eraseArea(Rect(minX: 3, minY: 2, maxX: 3, maxY: 3)))
-            ])
+                .record(.continueErase(first, Rect(minX: 3, minY: 2, maxX: 3, maxY: 3)))
+            ], "the rest of the drag continues the first erase: one undo for the whole drag")
         #expect(controller.handle(release(3, 1), board: board).isEmpty)
+        // A new drag starts a new erase.
+        #expect(
+            controller.handle(press(5, 1), board: board) == [
+                .record(.eraseArea(Rect(minX: 5, minY: 2, maxX: 5, maxY: 3)))
+            ])
     }
 
     @Test func selectAndMoveMovesTheTopElementByTheDrag() {
@@ -142,7 +149,7 @@ import Whiteboard
             controller.handle(key(" "), board: board)
                 == [.record(.beginStroke(at: Point(20, 14), style: Style(color: 4)))])
         let id = ElementID(origin: PeerID(3), seq: 7)
-        controller.strokeBegan(id)
+        controller.gestureBegan(id)
         #expect(controller.handle(key("l"), board: board) == [.record(.extendStroke(id, points: [Point(21, 14)]))])
         #expect(controller.handle(key("L"), board: board) == [.record(.extendStroke(id, points: [Point(29, 14)]))])
         #expect(controller.handle(.key(.enter), board: board) == [.record(.endStroke(id))])
@@ -157,9 +164,16 @@ import Whiteboard
         _ = controller.handle(.key(.backTab), board: board)
         #expect(controller.tool == .select)
         _ = controller.handle(key("c"), board: board)
-        #expect(controller.color == 0, "c wraps within the 16 basic colours")
+        #expect(controller.color == 1, "c wraps within the 16 basic colours, past black")
+        _ = controller.handle(key("C"), board: board)
+        #expect(controller.color == 15, "C steps back, past black too")
         _ = controller.handle(key("-"), board: board)
-        #expect(controller.color == 255)
+        #expect(controller.color == 14)
+        controller.color = 17
+        _ = controller.handle(key("-"), board: board)
+        #expect(controller.color == 15, "+ and - skip the palette's blacks (16) as well")
+        for _ in 0..<300 { _ = controller.handle(key("+"), board: board) }
+        #expect(![0, 16, 232, 233, 234, 235].contains(controller.color), "never a colour lost on a dark background")
         _ = controller.handle(key("b"), board: board)
         #expect(controller.brush == .glyph("█"))
         #expect(controller.handle(key("u"), board: board) == [.record(.undo)])

@@ -1,106 +1,26 @@
 import Foundation
 import Glibc
 import Server
+import TestHarness
 import Testing
 
 /// The real `scuttleboard draw`, driven through tmux as a person would: keys
 /// and SGR mouse sequences typed into panes, screens read back with
 /// capture-pane. Needs tmux (installed on every machine this project runs on).
-@Suite(.serialized) struct EndToEndTests {
+@Suite(.serialized, .stopsWhatItStarts) struct EndToEndTests {
     /// The built `scuttleboard` executable, next to the test bundle.
     static var executable: URL {
         URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(
             "scuttleboard")
     }
 
-    /// tmux on a socket of its own, so a developer's sessions are untouched.
-    final class Tmux: @unchecked Sendable {
-        let socket = "scuttleboard-test-\(UUID().uuidString.prefix(8))"
-
-        /// Runs a tmux command and returns what it printed (capture-pane).
-        ///
-        /// Spawned with every descriptor above stderr closed: the first
-        /// command starts tmux's server, which lives on and would otherwise
-        /// keep this process's pipes open (other tests wait for those to
-        /// close). Its output goes to a pipe only when it is wanted.
-        @discardableResult
-        func run(_ arguments: [String], capturing: Bool = false) throws -> String {
-            var pipe: [Int32] = [-1, -1]
-            guard Glibc.pipe(&pipe) == 0 else { throw CocoaError(.fileReadUnknown) }
-            var actions = posix_spawn_file_actions_t()
-            posix_spawn_file_actions_init(&actions)
-            defer { posix_spawn_file_actions_destroy(&actions) }
-            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-            if capturing {
-                posix_spawn_file_actions_adddup2(&actions, pipe[1], 1)
-            } else {
-                posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-            }
-            posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-            let open = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
-            for descriptor in open.compactMap({ Int32($0) }) where descriptor > 2 {
-                posix_spawn_file_actions_addclose(&actions, descriptor)
-            }
-            let argv = (["tmux", "-L", socket, "-f", "/dev/null"] + arguments).map { strdup($0) } + [nil]
-            defer { argv.forEach { free($0) } }
-            var child: pid_t = 0
-            let spawned = posix_spawnp(&child, "tmux", &actions, nil, argv, environ)
-            close(pipe[1])
-            defer { close(pipe[0]) }
-            guard spawned == 0 else { throw CocoaError(.executableNotLoadable) }
-            var output = Data()
-            var buffer = [UInt8](repeating: 0, count: 4_096)
-            while true {
-                let count = read(pipe[0], &buffer, buffer.count)
-                if count <= 0 { break }
-                output.append(contentsOf: buffer[0..<count])
-            }
-            var status: Int32 = 0
-            waitpid(child, &status, 0)
-            return String(decoding: output, as: UTF8.self)
-        }
-
-        /// A detached session of `columns` × `rows` running `command` in sh.
-        func start(_ name: String, columns: Int, rows: Int, _ command: String) throws {
-            try run([
-                "new-session", "-d", "-s", name, "-x", "\(columns)", "-y", "\(rows)", "-e", "TERM=xterm-256color",
-                "sh", "-c", command,
-            ])
-        }
-
-        /// Types `text` literally (escape sequences included).
-        func type(_ name: String, _ text: String) throws {
-            try run(["send-keys", "-t", "\(name):", "-l", text])
-        }
-
-        func screen(_ name: String) throws -> [String] {
-            try run(["capture-pane", "-p", "-t", "\(name):"], capturing: true).split(
-                separator: "\n", omittingEmptySubsequences: false
-            )
-            .map(String.init)
-        }
-
-        /// Polls the screen until `condition` holds, failing after 20 s with the screen.
-        @discardableResult
-        func waitFor(_ name: String, _ what: String, _ condition: ([String]) -> Bool) async throws -> [String] {
-            let deadline = ContinuousClock.now + .seconds(20)
-            var lines: [String] = []
-            while ContinuousClock.now < deadline {
-                lines = try screen(name)
-                if condition(lines) { return lines }
-                try await Task.sleep(for: .milliseconds(100))
-            }
-            Issue.record("timed out waiting for \(what); \(name)'s screen:\n\(lines.joined(separator: "\n"))")
-            throw CancellationError()
-        }
-
-        deinit { _ = try? run(["kill-server"]) }
-    }
-
     /// Runs `body` against a server on a free port whose database lives in
     /// a fresh folder (scratch files may go there too), removed afterwards.
     /// Records an issue instead if the executable is not built.
-    static func withServer(_ body: (_ folder: URL, _ port: Int) async throws -> Void) async throws {
+    static func withServer(
+        configure: (inout ServerConfiguration) -> Void = { _ in },
+        _ body: (_ folder: URL, _ port: Int) async throws -> Void
+    ) async throws {
         guard FileManager.default.isExecutableFile(atPath: executable.path) else {
             Issue.record("\(executable.path) is not built; run swift build --build-tests")
             return
@@ -111,11 +31,18 @@ import Testing
         var configuration = ServerConfiguration()
         configuration.port = 0
         configuration.databasePath = folder.appendingPathComponent("rooms.sqlite").path
+        configure(&configuration)
         let server = try ScuttleboardServer(configuration: configuration)
         let (port, serving) = try await server.startInBackground()
-        defer { serving.cancel() }
-        try await body(folder, port)
+        do {
+            try await body(folder, port)
+        } catch {
+            await server.shutdown()
+            serving.cancel()
+            throw error
+        }
         await server.shutdown()
+        serving.cancel()
     }
 
     /// Whether the board area (all but the status line) shows any of a
@@ -127,7 +54,8 @@ import Testing
     @Test func twoPeopleDrawAndSeeEachOtherResizeAndQuitCleanly() async throws {
         try await Self.withServer { folder, port in
 
-            let tmux = Tmux()
+            let tmux = TmuxServer()
+            defer { tmux.stop() }
             let binary = Self.executable.path
             func client(_ name: String) -> String {
                 let state = folder.appendingPathComponent(name).path
@@ -184,7 +112,8 @@ import Testing
 
     @Test func viewersFitTheWholeBoardOrFollowSomeone() async throws {
         try await Self.withServer { _, port in
-            let tmux = Tmux()
+            let tmux = TmuxServer()
+            defer { tmux.stop() }
             let binary = Self.executable.path
             let connection = "--server 127.0.0.1:\(port) --room views"
             try tmux.start(

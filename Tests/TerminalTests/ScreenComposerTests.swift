@@ -32,7 +32,7 @@ import Whiteboard
         return board
     }()
 
-    static let status = StatusLine(room: "design", online: 2, latency: 3, pending: 0, connection: "live", isLive: true)
+    static let status = StatusLine(room: "design", connection: "live", isLive: true, online: 2, latency: 3)
     static let others = [
         BoardPresence(name: "bob", color: 10, cursor: Point(30, 16), tool: .text, viewport: nil)
     ]
@@ -82,8 +82,8 @@ import Whiteboard
         var drawing = controller(columns: 72, rows: 29)
         _ = drawing.handle(.key(.character("?")), board: Self.board)
         let offline = StatusLine(
-            room: "design", online: 1, latency: nil, pending: 3,
-            connection: "offline (connection lost): drawing continues, syncs when back", isLive: false)
+            room: "design", connection: "offline", detail: "connection lost; drawing goes on", isLive: false,
+            pending: 3)
         let grid = composer.compose(board: Self.board, controller: drawing, others: [], status: offline)
         try check(grid, golden: "help-offline")
         #expect(grid.plainLines[29].contains("3 pending"))
@@ -100,6 +100,44 @@ import Whiteboard
         #expect(
             grid[frame.column + 1 + 3 * 2, frame.row + 1] == Cell("◆", foreground: 3), "the current colour is marked")
         #expect(grid[frame.column + 1 + 15 * 2, frame.row + 1].foreground == 15)
+    }
+
+    @Test func aLongReasonNeverPushesTheToolColourOrHelpOffTheBar() {
+        var composer = ScreenComposer(columns: 100, rows: 10)
+        let refused = StatusLine(
+            room: "design", connection: "offline",
+            detail: "unauthorized: room \"design\" needs an editor token, and this one is not it; drawing goes on",
+            isLive: false, pending: 17)
+        let bar = composer.compose(
+            board: Self.board, controller: controller(columns: 100, rows: 9), others: [], status: refused
+        )
+        .plainLines[9]
+        #expect(bar.count <= 100)
+        for part in ["design", "offline", "17 pending", "freehand", "■ 12", "? help", "…"] {
+            #expect(bar.contains(part), "\(part) in \"\(bar)\"")
+        }
+        // Narrower still: the reason goes before the tool and the colour.
+        var narrow = ScreenComposer(columns: 50, rows: 10)
+        let small = narrow.compose(
+            board: Self.board, controller: controller(columns: 50, rows: 9), others: [], status: refused
+        )
+        .plainLines[9]
+        #expect(small.count <= 50)
+        for part in ["offline", "freehand", "■ 12", "? help"] {
+            #expect(small.contains(part), "\(part) in \"\(small)\"")
+        }
+    }
+
+    @Test func theStatusBarKeepsWhatMattersMost() {
+        typealias Segment = StatusBarLayout.Segment
+        let segments = [
+            Segment("aaaa", priority: 9), Segment("bbbbbbbbbbbbbbbbbbbb", priority: 6, shrinks: true),
+            Segment("cccc", priority: 2), Segment("dddd", priority: 10, alignsRight: true),
+        ]
+        #expect(StatusBarLayout.fit(segments, width: 40).map(\.text) == segments.map(\.text), "everything fits")
+        let fitted = StatusBarLayout.fit(segments, width: 20).map(\.text)
+        #expect(fitted == ["aaaa", "bbbbbbbbbb… ", "dddd"], "the least important goes, the shrinkable shrinks")
+        #expect(StatusBarLayout.fit(segments, width: 9).map(\.text) == ["aaaa", "dddd"])
     }
 
     @Test func aResizedComposerFillsTheNewSize() {

@@ -1,0 +1,129 @@
+import Foundation
+import Glibc
+
+/// Test support: every process a test starts is marked, so that whatever a
+/// test leaves running can be found and stopped, even when the test failed.
+///
+/// A test run under ``StopsWhatItStarts`` gets a marker of its own (a task
+/// local); every process started through this module, and everything those
+/// start in turn (tmux servers, their panes, a supervised client's child),
+/// inherits it in its environment as ``variable``. After the test, anything
+/// still carrying the marker is reported and stopped.
+public enum TestProcesses {
+    /// The environment variable that carries a test's marker.
+    public static let variable = "SCUTTLEBOARD_TEST_MARKER"
+
+    /// The running test's marker.
+    @TaskLocal public static var marker: String?
+
+    /// This process's environment plus the running test's marker: the
+    /// environment for any process a test starts.
+    public static var environment: [String: String] {
+        var environment = ProcessInfo.processInfo.environment
+        if let marker { environment[variable] = marker }
+        return environment
+    }
+
+    /// A process that carries a marker.
+    public struct Running: Sendable, Hashable, CustomStringConvertible {
+        /// Its process id.
+        public var pid: pid_t
+        /// Its command line.
+        public var command: String
+
+        /// `pid command`.
+        public var description: String { "\(pid) \(command)" }
+    }
+
+    /// The processes whose environment carries `marker` (zombies excluded).
+    public static func running(marker: String) -> [Running] {
+        let needle = Array("\(variable)=\(marker)".utf8) + [0]
+        let own = getpid()
+        var found: [Running] = []
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let pid = pid_t(entry), pid != own else { continue }
+            guard let environ = FileManager.default.contents(atPath: "/proc/\(pid)/environ"),
+                [UInt8](environ).split(separator: 0).contains(where: { Array($0) + [0] == needle })
+            else { continue }
+            if let status = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                let close = status.lastIndex(of: ")"),
+                status[status.index(after: close)...].trimmingCharacters(in: .whitespaces).hasPrefix("Z")
+            {
+                continue
+            }
+            let command = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline").map {
+                String(decoding: $0.map { $0 == 0 ? 32 : $0 }, as: UTF8.self).trimmingCharacters(in: .whitespaces)
+            }
+            found.append(Running(pid: pid, command: command ?? "?"))
+        }
+        return found
+    }
+
+    /// The live children of `parent`.
+    public static func children(of parent: pid_t) -> [pid_t] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { entry in
+            guard let pid = pid_t(entry),
+                let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                let close = stat.lastIndex(of: ")")
+            else { return nil }
+            // After the command: state, ppid, …
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            guard fields.count > 1, fields[0] != "Z", pid_t(fields[1]) == parent else { return nil }
+            return pid
+        }
+    }
+
+    /// Stops every process carrying `marker`: SIGTERM, then SIGKILL to what
+    /// is still there after `grace`.
+    /// - Returns: What was running.
+    @discardableResult
+    public static func stop(marker: String, grace: Duration = .seconds(2)) -> [Running] {
+        let left = running(marker: marker)
+        guard !left.isEmpty else { return [] }
+        for process in left { kill(process.pid, SIGTERM) }
+        let deadline = ContinuousClock.now + grace
+        while ContinuousClock.now < deadline && !running(marker: marker).isEmpty { usleep(50_000) }
+        for process in running(marker: marker) { kill(process.pid, SIGKILL) }
+        return left
+    }
+
+    /// Starts `executable` with `arguments` and the test's environment,
+    /// standard input from /dev/null and every descriptor above standard
+    /// error closed; its output goes to `output` (a descriptor) when given,
+    /// else to /dev/null.
+    /// - Returns: The child's pid.
+    public static func spawn(
+        _ executable: String, _ arguments: [String], output: Int32? = nil, searchingPath: Bool = false,
+        environment extra: [String: String] = [:]
+    ) throws -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        if let output {
+            posix_spawn_file_actions_adddup2(&actions, output, 1)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        }
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        // A child that outlives the call (a tmux server) must not keep this
+        // process's pipes open: other tests wait for those to close.
+        let open = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+        for descriptor in open.compactMap({ Int32($0) }) where descriptor > 2 {
+            posix_spawn_file_actions_addclose(&actions, descriptor)
+        }
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        let envp = environment.merging(extra) { _, new in new }.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
+        var child: pid_t = 0
+        let spawned =
+            searchingPath
+            ? posix_spawnp(&child, executable, &actions, nil, argv, envp)
+            : posix_spawn(&child, executable, &actions, nil, argv, envp)
+        guard spawned == 0 else { throw CocoaError(.executableNotLoadable) }
+        return child
+    }
+}
