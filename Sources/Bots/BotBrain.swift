@@ -149,9 +149,13 @@ public struct BotBrain: Sendable {
     }
 
     private mutating func text() -> [BotStep] {
-        let at = randomPoint()
-        position = at
         let phrase = Self.phrases.randomElement(using: &random)!
+        // The whole phrase inside the area (a character is one cell wide).
+        let lastStart = max(area.minX, area.maxX - Int32(phrase.unicodeScalars.count) + 1)
+        let at = Point(
+            Int32.random(in: area.minX...lastStart, using: &random),
+            Int32.random(in: area.minY...area.maxY, using: &random))
+        position = at
         return [.cursor(at)] + pauses(10)
             + [.record(.addText(at: at, text: phrase, style: randomStyle()))]
             + pauses(30)

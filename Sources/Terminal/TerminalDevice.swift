@@ -50,8 +50,13 @@ public final class TerminalDevice: Sendable {
 
     private struct State {
         var pendingFrame: CellGrid?
+        /// How many input events the app had handled when it posted the
+        /// pending frame (counted from the start).
+        var inputsHandledByFrame = 0
         var running = true
         var colorCount = 8
+        /// Input-to-screen times, in microseconds, when measured.
+        var latencies: [UInt64] = []
     }
 
     private let continuation: AsyncStream<TerminalEvent>.Continuation
@@ -61,11 +66,21 @@ public final class TerminalDevice: Sendable {
     /// The signal handlers write signal numbers here; the thread reads them.
     private let signalPipe: WakePipe
     private let finished = DispatchSemaphore(value: 0)
+    private let measuresLatency: Bool
+
+    /// Input-to-screen times measured so far, in microseconds, oldest first
+    /// (when measuring): from reading an input event to the end of drawing
+    /// the first frame the app posted after handling it.
+    public var inputLatencies: [UInt64] { state.withLockedValue { $0.latencies } }
 
     /// Takes over the terminal: raw mode, the alternate screen, mouse
     /// reporting (SGR 1006 with 1003 any-motion).
+    /// - Parameter measuringLatency: Whether to measure how long each input
+    ///   event takes to reach the screen (``inputLatencies``); the app then
+    ///   says, with each frame, how many input events it has handled.
     /// - Throws: ``TerminalError`` when standard input or output is not a terminal.
-    public init() throws(TerminalError) {
+    public init(measuringLatency: Bool = false) throws(TerminalError) {
+        measuresLatency = measuringLatency
         guard isatty(0) == 1, isatty(1) == 1 else { throw .notATerminal }
         var columns: Int32 = 0
         var rows: Int32 = 0
@@ -101,8 +116,13 @@ public final class TerminalDevice: Sendable {
 
     /// Draws `frame` (the whole screen) as soon as the terminal thread can;
     /// a newer frame replaces one not yet drawn.
-    public func show(_ frame: CellGrid) {
-        state.withLockedValue { $0.pendingFrame = frame }
+    /// - Parameter inputsHandled: How many input events the app has handled
+    ///   since the device started, this frame included (for latency).
+    public func show(_ frame: CellGrid, inputsHandled: Int = 0) {
+        state.withLockedValue {
+            $0.pendingFrame = frame
+            $0.inputsHandledByFrame = max($0.inputsHandledByFrame, inputsHandled)
+        }
         wakePipe.ring()
     }
 
@@ -169,6 +189,9 @@ public final class TerminalDevice: Sendable {
         var buffer = [UInt8](repeating: 0, count: 4_096)
         var escapeSince: UInt64?
         var stopDeadline: (at: UInt64, signal: Int32?)?
+        // When each input event not yet on screen was read, oldest first.
+        var readTimes: [UInt64] = []
+        var inputsOnScreen = 0
         while state.withLockedValue({ $0.running }) {
             var descriptors = [
                 pollfd(fd: 0, events: Int16(POLLIN), revents: 0),
@@ -181,7 +204,11 @@ public final class TerminalDevice: Sendable {
             if ready > 0, descriptors[0].revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 {
                 let count = read(0, &buffer, buffer.count)
                 if count > 0 {
-                    for event in parser.feed(buffer[0..<count]) { continuation.yield(.input(event)) }
+                    let readAt = DispatchTime.now().uptimeNanoseconds
+                    for event in parser.feed(buffer[0..<count]) {
+                        if measuresLatency { readTimes.append(readAt) }
+                        continuation.yield(.input(event))
+                    }
                     escapeSince = parser.hasPending ? DispatchTime.now().uptimeNanoseconds : nil
                 } else if count == 0 || (errno != EINTR && errno != EAGAIN) {
                     // The terminal went away.
@@ -199,14 +226,25 @@ public final class TerminalDevice: Sendable {
             }
             if ready > 0, descriptors[1].revents & Int16(POLLIN) != 0 { _ = wakePipe.drain() }
             if let since = escapeSince, DispatchTime.now().uptimeNanoseconds - since > 40_000_000 {
-                for event in parser.flushPendingEscape() { continuation.yield(.input(event)) }
+                for event in parser.flushPendingEscape() {
+                    if measuresLatency { readTimes.append(since) }
+                    continuation.yield(.input(event))
+                }
                 escapeSince = nil
             }
-            if let frame = state.withLockedValue({ state -> CellGrid? in
+            if let (frame, handled) = state.withLockedValue({ state -> (CellGrid, Int)? in
                 defer { state.pendingFrame = nil }
-                return state.pendingFrame
+                return state.pendingFrame.map { ($0, state.inputsHandledByFrame) }
             }), scuttleboard_guard_is_armed() != 0 {
                 screen.draw(frame, colorCount: colorCount)
+                if measuresLatency, handled > inputsOnScreen {
+                    let drawnAt = DispatchTime.now().uptimeNanoseconds
+                    let shown = min(handled - inputsOnScreen, readTimes.count)
+                    let latencies = readTimes.prefix(shown).map { (drawnAt - $0) / 1_000 }
+                    readTimes.removeFirst(shown)
+                    inputsOnScreen = handled
+                    state.withLockedValue { $0.latencies += latencies }
+                }
             }
             if let deadline = stopDeadline, DispatchTime.now().uptimeNanoseconds > deadline.at {
                 giveUpWaitingForTheApp(signal: deadline.signal)

@@ -35,6 +35,9 @@ struct BoardScreen {
 
     /// At most one frame per this interval (about 60 a second).
     static let frameInterval: Duration = .milliseconds(16)
+    /// When set, the file where the input-to-screen time of every input
+    /// event (in microseconds, one per line) is written at the end.
+    static let latencyLogVariable = "SCUTTLEBOARD_LATENCY_LOG"
 
     let client: BoardClient
     let name: String
@@ -47,7 +50,8 @@ struct BoardScreen {
     /// Takes over the terminal until the person quits; the terminal is
     /// restored whatever happens.
     func run() async throws -> Ending {
-        let device = try TerminalDevice()
+        let latencyLog = ProcessInfo.processInfo.environment[Self.latencyLogVariable]
+        let device = try TerminalDevice(measuringLatency: latencyLog != nil)
         let inbox = ScreenInbox()
         let changes = client.changes()
         let feeders = [
@@ -63,6 +67,10 @@ struct BoardScreen {
             for feeder in feeders { feeder.cancel() }
             connection.cancel()
             device.stop()
+            if let latencyLog {
+                let lines = device.inputLatencies.map(String.init).joined(separator: "\n")
+                _ = FileManager.default.createFile(atPath: latencyLog, contents: Data((lines + "\n").utf8))
+            }
         }
         return await loop(inbox, device: device)
     }
@@ -74,6 +82,8 @@ struct BoardScreen {
         var framing: Framing
         var lastPresence: BoardPresence?
         var everLive = false
+        /// Input events handled (or dropped) so far, for the device's latency.
+        var inputsHandled = 0
     }
 
     private func loop(_ inbox: ScreenInbox, device: TerminalDevice) async -> Ending {
@@ -95,27 +105,29 @@ struct BoardScreen {
         var lastFrame: ContinuousClock.Instant?
         while true {
             var batch = await inbox.next()
-            if let ending = await handle(batch.events, &turn) { return ending }
+            if let ending = await handle(batch, &turn) { return ending }
             // Pace the frames; input that arrives meanwhile still goes first.
             if let lastFrame, ContinuousClock.now < lastFrame + Self.frameInterval {
                 try? await Task.sleep(until: lastFrame + Self.frameInterval, clock: .continuous)
                 batch = inbox.take()
-                if let ending = await handle(batch.events, &turn) { return ending }
+                if let ending = await handle(batch, &turn) { return ending }
             }
             let view = client.view
             if case .live = view.connection { turn.everLive = true }
             if case .refused(let reason) = view.connection, !turn.everLive { return .refused(reason) }
-            device.show(frame(view, &turn))
+            device.show(frame(view, &turn), inputsHandled: turn.inputsHandled)
             lastFrame = .now
         }
     }
 
-    /// Handles terminal events in order.
+    /// Handles a batch's terminal events in order.
     /// - Returns: How the session ends, if one of them ends it.
-    private func handle(_ events: [TerminalEvent], _ turn: inout Turn) async -> Ending? {
-        for event in events {
+    private func handle(_ batch: ScreenInbox.Batch, _ turn: inout Turn) async -> Ending? {
+        turn.inputsHandled += batch.droppedMotions
+        for event in batch.events {
             switch event {
             case .input(let input):
+                turn.inputsHandled += 1
                 if await handle(input, &turn) { return .quit }
             case .resized(let columns, let rows):
                 turn.controller.resize(columns: columns, rows: rows - 1)

@@ -33,12 +33,12 @@ import Whiteboard
     /// `draw` in a pane, recording the terminal's modes before and after and
     /// the exit status; returns the supervising parent's pid and the client's.
     static func startClient(
-        _ tmux: TmuxServer, _ folder: URL, port: Int, name: String = "ada", extra: String = ""
+        _ tmux: TmuxServer, _ folder: URL, port: Int, name: String = "ada", extra: String = "", environment: String = ""
     ) async throws -> (parent: pid_t, client: pid_t) {
         let state = folder.appendingPathComponent(name).path
         try tmux.start(
             name, columns: 80, rows: 24,
-            "stty -g > \(state).before; \(binary) draw --server 127.0.0.1:\(port) --room recovery --name \(name) "
+            "stty -g > \(state).before; \(environment) \(binary) draw --server 127.0.0.1:\(port) --room recovery --name \(name) "
                 + "--no-local-db \(extra); echo \"exit=$?\"; stty -g > \(state).after; sleep 60")
         try await tmux.waitFor(name, "\(name) to be live") { lines in lines.contains { $0.contains("│ live") } }
         guard let shell = try tmux.panePID(name), let parent = TestProcesses.children(of: shell).first,
@@ -165,7 +165,9 @@ import Whiteboard
                     })
             }
             defer { bots.forEach { $0.cancel() } }
-            _ = try await Self.startClient(tmux, folder, port: port)
+            let latencyLog = folder.appendingPathComponent("latency").path
+            _ = try await Self.startClient(
+                tmux, folder, port: port, environment: "SCUTTLEBOARD_LATENCY_LOG=\(latencyLog)")
             try await Task.sleep(for: .seconds(3))
             // The colour starts at ada's (a number between 9 and 14); c steps it on.
             let before = try tmux.screen("ada").last { $0.contains("? help") } ?? ""
@@ -180,6 +182,11 @@ import Whiteboard
             }
             #expect(screen.contains("exit=0"))
             try Self.terminalWasRestored(tmux, folder, "ada")
+            // The client measured each key it drew (q ends it before a frame).
+            let samples = try String(contentsOfFile: latencyLog, encoding: .utf8).split(separator: "\n")
+                .compactMap { UInt64($0) }
+            #expect(samples.count >= 3, "\(samples)")
+            #expect(samples.allSatisfy { $0 > 0 })
             var recorded = 0
             for bot in bots {
                 bot.cancel()
