@@ -166,10 +166,13 @@ struct Demo: AsyncParsableCommand {
             try await Task.sleep(for: min(.seconds(1), remaining))
             second += 1
             let counters = server.counters.snapshot
-            let elements = try await server.room(named: room)?.board.visibleElements.count ?? 0
+            let board = try await server.room(named: room)?.board ?? Board()
+            // Hidden elements stay on the board (undo can bring them back).
+            let visible = board.elements.values.count { $0.isVisible }
             say(
-                "t=\(second)s  elements \(elements)  updates stored \(counters.updatesIn)  "
-                    + "delivered \(counters.updatesOut)  sessions \(counters.connectionsOpen)")
+                "t=\(second)s  elements \(visible) shown, \(board.elements.count) kept  "
+                    + "updates stored \(counters.updatesIn)  delivered \(counters.updatesOut)  "
+                    + "sessions \(counters.connectionsOpen)  RSS \(Self.residentMegabytes()) MB")
         }
         let recorded = await stop(server: server, serving: serving, bots: botTasks)
         let board = try await server.room(named: room)?.board ?? Board()
@@ -193,6 +196,15 @@ struct Demo: AsyncParsableCommand {
         await server.shutdown()
         _ = try? await serving.value
         return recorded
+    }
+
+    /// This process's resident memory, in MB (0 where /proc is missing).
+    static func residentMegabytes() -> Int {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+            let kilobytes = line.split(separator: " ").dropFirst().first.flatMap({ Int($0) })
+        else { return 0 }
+        return kilobytes / 1_024
     }
 
     private static func makeScratchFolder() throws -> URL {

@@ -36,6 +36,7 @@ import Testing
         #expect(status == 0, "\(text)")
         #expect(text.contains("t=1s") && text.contains("t=2s") && !text.contains("t=3s"), "\(text)")
         #expect(text.contains("ada (scribbler), grace (shapes) drawing in room \"demo\""))
+        #expect(text.contains(" shown, ") && text.contains(" kept ") && text.contains(" MB"), "\(text)")
         #expect(text.contains("the board was in a temporary database, now removed"))
         let left = try FileManager.default.contentsOfDirectory(atPath: scratch.path)
         #expect(left.isEmpty, "nothing left in the temporary folder: \(left)")

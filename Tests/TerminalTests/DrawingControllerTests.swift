@@ -204,6 +204,17 @@ import Whiteboard
         #expect(controller.handle(key("q"), board: board) == [.quit])
     }
 
+    @Test func theHelpOfAReplayOrAViewerShowsItsOwnKeysAndNoDrawingKeys() {
+        var replay = DrawingController(viewport: viewport, isReadOnly: true)
+        replay.modeHelp = ReplayController.helpLines
+        let lines = replay.helpLines
+        #expect(lines.contains { $0.hasPrefix("Space         play or pause") })
+        #expect(!lines.contains { $0.contains("undo") || $0.contains("draw with") || $0.contains("colours") })
+        #expect(
+            lines.firstIndex { $0.hasPrefix("Space") }! < lines.firstIndex { $0.hasPrefix("arrows") }!,
+            "the command's own keys come first")
+    }
+
     @Test func helpOpensWithQuestionMarkAndAnyKeyClosesIt() {
         var controller = DrawingController(viewport: viewport)
         let board = Board()
