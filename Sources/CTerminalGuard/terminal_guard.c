@@ -120,16 +120,23 @@ static void on_stop_signal(int signal_number) {
     errno = saved_errno;
 }
 
-int scuttleboard_signals_to_pipe(int fd) {
-    signal_pipe = fd;
-    for (size_t index = 0; index < COUNT(stop_signals); index++) {
+/* Installs `handler` for each of `count` signals, keeping the previous
+ * actions in `previous` when it is not NULL. Returns 0 or -1. */
+static int install(const int *signals, size_t count, void (*handler)(int), struct sigaction *previous) {
+    for (size_t index = 0; index < count; index++) {
         struct sigaction action;
         memset(&action, 0, sizeof(action));
-        action.sa_handler = on_stop_signal;
+        action.sa_handler = handler;
         action.sa_flags = SA_RESTART;
         sigemptyset(&action.sa_mask);
-        if (sigaction(stop_signals[index], &action, &previous_stop[index]) != 0) return -1;
+        if (sigaction(signals[index], &action, previous ? &previous[index] : NULL) != 0) return -1;
     }
+    return 0;
+}
+
+int scuttleboard_signals_to_pipe(int fd) {
+    signal_pipe = fd;
+    if (install(stop_signals, COUNT(stop_signals), on_stop_signal, previous_stop) != 0) return -1;
     stop_signals_installed = 1;
     return 0;
 }
@@ -152,15 +159,7 @@ static void on_forwarded_signal(int signal_number) {
 int scuttleboard_forward_signals(pid_t child) {
     static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
     forward_child = child;
-    for (size_t index = 0; index < COUNT(forwarded); index++) {
-        struct sigaction action;
-        memset(&action, 0, sizeof(action));
-        action.sa_handler = on_forwarded_signal;
-        action.sa_flags = SA_RESTART;
-        sigemptyset(&action.sa_mask);
-        if (sigaction(forwarded[index], &action, NULL) != 0) return -1;
-    }
-    return 0;
+    return install(forwarded, COUNT(forwarded), on_forwarded_signal, NULL);
 }
 
 int scuttleboard_pipe(int fds[2], int nonblocking) {

@@ -84,7 +84,42 @@ public enum TestProcesses {
         let deadline = ContinuousClock.now + grace
         while ContinuousClock.now < deadline && !running(marker: marker).isEmpty { usleep(50_000) }
         for process in running(marker: marker) { kill(process.pid, SIGKILL) }
+        let killed = ContinuousClock.now + grace
+        while ContinuousClock.now < killed && !running(marker: marker).isEmpty { usleep(10_000) }
         return left
+    }
+
+    /// Runs `executable` with `arguments` (and the test's environment plus
+    /// `extra`) to its end.
+    /// - Returns: Its wait status and everything it wrote to standard output.
+    public static func output(
+        of executable: String, _ arguments: [String], searchingPath: Bool = false,
+        environment extra: [String: String] = [:]
+    ) throws -> (status: Int32, output: String) {
+        var ends: [Int32] = [-1, -1]
+        guard pipe(&ends) == 0 else { throw CocoaError(.fileReadUnknown) }
+        let child: pid_t
+        do {
+            child = try spawn(
+                executable, arguments, output: ends[1], searchingPath: searchingPath, environment: extra)
+        } catch {
+            close(ends[0])
+            close(ends[1])
+            throw error
+        }
+        close(ends[1])
+        defer { close(ends[0]) }
+        var output = Data()
+        var buffer = [UInt8](repeating: 0, count: 4_096)
+        while true {
+            let count = read(ends[0], &buffer, buffer.count)
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 { break }
+            output.append(contentsOf: buffer[0..<count])
+        }
+        var status: Int32 = 0
+        while waitpid(child, &status, 0) < 0 && errno == EINTR {}
+        return (status, String(decoding: output, as: UTF8.self))
     }
 
     /// Starts `executable` with `arguments` and the test's environment,

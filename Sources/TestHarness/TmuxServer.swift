@@ -18,31 +18,8 @@ public final class TmuxServer: Sendable {
 
     /// Runs a tmux command and returns what it printed (capture-pane).
     @discardableResult
-    public func run(_ arguments: [String], capturing: Bool = false) throws -> String {
-        var pipe: [Int32] = [-1, -1]
-        guard Glibc.pipe(&pipe) == 0 else { throw CocoaError(.fileReadUnknown) }
-        let child: pid_t
-        do {
-            child = try TestProcesses.spawn(
-                "tmux", ["-L", socket, "-f", "/dev/null"] + arguments, output: capturing ? pipe[1] : nil,
-                searchingPath: true)
-        } catch {
-            close(pipe[0])
-            close(pipe[1])
-            throw error
-        }
-        close(pipe[1])
-        defer { close(pipe[0]) }
-        var output = Data()
-        var buffer = [UInt8](repeating: 0, count: 4_096)
-        while true {
-            let count = read(pipe[0], &buffer, buffer.count)
-            if count <= 0 { break }
-            output.append(contentsOf: buffer[0..<count])
-        }
-        var status: Int32 = 0
-        waitpid(child, &status, 0)
-        return String(decoding: output, as: UTF8.self)
+    public func run(_ arguments: [String]) throws -> String {
+        try TestProcesses.output(of: "tmux", ["-L", socket, "-f", "/dev/null"] + arguments, searchingPath: true).output
     }
 
     /// A detached session of `columns` × `rows` running `command` in sh.
@@ -61,7 +38,7 @@ public final class TmuxServer: Sendable {
 
     /// The lines on `name`'s screen.
     public func screen(_ name: String) throws -> [String] {
-        try run(["capture-pane", "-p", "-t", "\(name):"], capturing: true).split(
+        try run(["capture-pane", "-p", "-t", "\(name):"]).split(
             separator: "\n", omittingEmptySubsequences: false
         )
         .map(String.init)
@@ -70,7 +47,7 @@ public final class TmuxServer: Sendable {
     /// The pid of the shell in `name`'s pane.
     public func panePID(_ name: String) throws -> pid_t? {
         pid_t(
-            try run(["display-message", "-p", "-t", "\(name):", "#{pane_pid}"], capturing: true)
+            try run(["display-message", "-p", "-t", "\(name):", "#{pane_pid}"])
                 .trimmingCharacters(in: .whitespacesAndNewlines))
     }
 
@@ -92,14 +69,31 @@ public final class TmuxServer: Sendable {
     }
 
     /// Kills the server; the programs in its panes get SIGHUP, and whatever
-    /// still runs in a pane's session two seconds later gets SIGKILL.
+    /// still runs two seconds later (the server, or something in a pane's
+    /// session) gets SIGKILL.
     public func stop() {
-        let panes = ((try? run(["list-panes", "-a", "-F", "#{pane_pid}"], capturing: true)) ?? "")
+        let server = pid_t(
+            ((try? run(["display-message", "-p", "#{pid}"])) ?? "").trimmingCharacters(in: .whitespacesAndNewlines))
+        let panes = ((try? run(["list-panes", "-a", "-F", "#{pane_pid}"])) ?? "")
             .split(separator: "\n").compactMap { pid_t($0) }
         _ = try? run(["kill-server"])
+        func left() -> [pid_t] {
+            Self.processes(inSessions: panes) + (server.map { Self.isRunning($0) ? [$0] : [] } ?? [])
+        }
         let deadline = ContinuousClock.now + .seconds(2)
-        while ContinuousClock.now < deadline && !Self.processes(inSessions: panes).isEmpty { usleep(50_000) }
-        for pid in Self.processes(inSessions: panes) { kill(pid, SIGKILL) }
+        while ContinuousClock.now < deadline && !left().isEmpty { usleep(20_000) }
+        for pid in left() { kill(pid, SIGKILL) }
+        // SIGKILL takes effect a moment later; be done only once it has.
+        let killed = ContinuousClock.now + .seconds(2)
+        while ContinuousClock.now < killed && !left().isEmpty { usleep(10_000) }
+    }
+
+    /// Whether `pid` is a live process (not a zombie).
+    static func isRunning(_ pid: pid_t) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return false }
+        return !stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).hasPrefix("Z")
     }
 
     deinit { stop() }

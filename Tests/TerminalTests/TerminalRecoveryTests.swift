@@ -7,6 +7,8 @@ import TestHarness
 import Testing
 import Whiteboard
 
+@testable import Terminal
+
 /// The terminal is always given back, refusals and connection failures are
 /// shown for what they are, and the client keeps up with a busy room: the
 /// real `scuttleboard draw` in tmux, as a person would run it.
@@ -22,8 +24,7 @@ import Whiteboard
 
     static func modes(_ tmux: TmuxServer, _ name: String) throws -> PaneModes {
         let fields = try tmux.run(
-            ["display-message", "-p", "-t", "\(name):", "#{alternate_on} #{mouse_any_flag} #{cursor_flag}"],
-            capturing: true
+            ["display-message", "-p", "-t", "\(name):", "#{alternate_on} #{mouse_any_flag} #{cursor_flag}"]
         ).split(separator: " ").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
         return PaneModes(
             alternateScreen: fields.first == "1", mouseReporting: fields.dropFirst().first == "1",
@@ -48,6 +49,12 @@ import Whiteboard
             throw CancellationError()
         }
         return (parent, client)
+    }
+
+    /// The colour number the status bar shows ("■ 12").
+    static func colour(in bar: String) -> UInt8? {
+        guard let mark = bar.firstIndex(of: "■") else { return nil }
+        return UInt8(bar[bar.index(after: mark)...].drop { $0 == " " }.prefix { $0.isNumber })
     }
 
     static func terminalWasRestored(_ tmux: TmuxServer, _ folder: URL, _ name: String) throws {
@@ -170,11 +177,13 @@ import Whiteboard
                 tmux, folder, port: port, environment: "SCUTTLEBOARD_LATENCY_LOG=\(latencyLog)")
             try await Task.sleep(for: .seconds(3))
             // The colour starts at ada's (a number between 9 and 14); c steps it on.
-            let before = try tmux.screen("ada").last { $0.contains("? help") } ?? ""
+            let bar = try tmux.screen("ada").last { $0.contains("? help") } ?? ""
+            let start = try #require(Self.colour(in: bar), "the colour in \(bar)")
+            var expected = start
+            for _ in 0..<3 { expected = DrawingController.nextVisibleColor(after: expected, step: 1, within: 16) }
             for _ in 0..<3 { try tmux.type("ada", "c") }
-            try await tmux.waitFor("ada", "the colour to change under load", seconds: 10) { lines in
-                guard let bar = lines.last(where: { $0.contains("? help") }) else { return false }
-                return bar != before && bar.contains("■")
+            try await tmux.waitFor("ada", "three colours on under load", seconds: 10) { lines in
+                lines.last(where: { $0.contains("? help") }).flatMap(Self.colour) == expected
             }
             try tmux.type("ada", "q")
             let screen = try await tmux.waitFor("ada", "q to quit under load", seconds: 10) { lines in
