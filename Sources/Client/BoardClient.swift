@@ -330,7 +330,8 @@ public actor BoardClient {
     static func isFinal(_ refusal: CloseReason) -> Bool {
         switch refusal {
         case .unauthorized, .versionMismatch, .protocolViolation: true
-        case .normal, .updateRejected, .timeout, .slowConsumer, .snapshotRequired, .shuttingDown, .limitExceeded:
+        case .normal, .updateRejected, .timeout, .slowConsumer, .snapshotRequired, .shuttingDown, .limitExceeded,
+            .storageUnavailable:
             false
         }
     }
@@ -526,7 +527,7 @@ public actor BoardClient {
                 }
                 session = current
                 await carryOut(outputs)
-            case .rejectedByRemote, .belowHorizon, .remoteNeedsSnapshot:
+            case .rejectedByRemote, .belowHorizon, .remoteNeedsSnapshot, .persist:
                 break
             }
         }

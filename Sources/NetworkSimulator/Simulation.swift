@@ -328,6 +328,8 @@ public final class Simulation {
         configuration.maxBatchUpdates = scenario.maxBatchUpdates
         configuration.window = scenario.window
         configuration.bindsRemoteOrigin = node.isServer
+        // As the real server does: a batch is made durable, then applied.
+        configuration.persistsBeforeApplying = node.isServer
         configuration.remoteIsAuthority = peerIsServer
         configuration.livenessTimeout = 3_600_000
         configuration.pingInterval = 1_000
@@ -398,6 +400,12 @@ public final class Simulation {
             case .applied(let updates):
                 for update in updates { end.persisted[update.id] = update }
                 pumpAll(end, except: link)
+            case .persist(let updates):
+                // The simulated log never fails: durable at once, then applied.
+                for update in updates { end.persisted[update.id] = update }
+                guard links[link].sessions[side] != nil else { return }
+                let applied = links[link].sessions[side]!.persisted(store: end.store, source: end.store)
+                carryOut(applied, link: link, side: side)
             case .rebased(let updates):
                 report.rebased += updates.count
                 for update in updates { end.persisted[update.id] = update }

@@ -88,6 +88,10 @@ public enum CloseReason: Sendable, Hashable, CustomStringConvertible {
     case shuttingDown
     /// A limit was reached (connections, rooms, update rate): what and how much.
     case limitExceeded(String)
+    /// The server could not make updates durable (a full disk, a locked or
+    /// missing database): nothing of the refused batch was taken, and it is
+    /// worth sending again later. The words are the store's own.
+    case storageUnavailable(String)
 
     /// A sentence for people.
     public var description: String {
@@ -103,6 +107,7 @@ public enum CloseReason: Sendable, Hashable, CustomStringConvertible {
         case .snapshotRequired: return "peer is behind the horizon and needs a snapshot"
         case .shuttingDown: return "server shutting down"
         case .limitExceeded(let what): return "limit exceeded: \(what)"
+        case .storageUnavailable(let what): return "the server cannot store updates now: \(what)"
         }
     }
 }

@@ -29,6 +29,12 @@ public struct GossipSessionConfiguration: Sendable, Hashable {
     /// Whether the remote is the room's authority (set on a client's side of
     /// its link to the server): its frontier, acks and refusals then count.
     public var remoteIsAuthority = false
+    /// Whether updates from the remote are made durable before they enter
+    /// the store (set by an authority with a durable log): a received batch
+    /// is only checked, and handed out as ``Output/persist(_:)``; the owner
+    /// then calls ``persisted(store:source:)`` or ``persistenceFailed(_:)``.
+    /// Nothing unstored is then ever applied, relayed, advertised or folded.
+    public var persistsBeforeApplying = false
     /// Milliseconds between pings.
     public var pingInterval: UInt64 = 5_000
     /// Milliseconds of silence after which the remote is considered gone.
@@ -81,8 +87,14 @@ public struct GossipSession<R: Reducer> {
         case send(GossipMessage<R.Action>)
         /// These remote updates entered the store: persist them and let the
         /// other sessions pump. Any `ack` returned with them must be sent
-        /// only once they are durable.
+        /// only once they are durable. (With ``GossipSessionConfiguration/persistsBeforeApplying``
+        /// they are durable already.)
         case applied([Update<R.Action>])
+        /// These remote updates passed every check and have not entered the
+        /// store: make them durable, then call ``persisted(store:source:)``
+        /// (or ``persistenceFailed(_:)``). Only with
+        /// ``GossipSessionConfiguration/persistsBeforeApplying``.
+        case persist([Update<R.Action>])
         /// The remote has sent everything we lacked: we are live.
         case caughtUp
         /// The authority refused own updates as stale; the store re-stamped
@@ -150,6 +162,14 @@ public struct GossipSession<R: Reducer> {
     @usableFromInline var nextPingNonce: UInt64 = 1
     @usableFromInline var pingsInFlight: [UInt64: UInt64] = [:]
     @usableFromInline var incomingSnapshot: (header: SnapshotHeader, bytes: [UInt8])?
+    /// A checked batch waiting to be made durable.
+    @usableFromInline var awaitingDurability: [Update<R.Action>]?
+    /// Origins whose updates the remote authority will not take from us
+    /// (``UpdateRejection/notAuthor(_:)``): never offered again on this link.
+    @usableFromInline var declinedByRemote: Set<PeerID> = []
+    /// Origins whose updates the remote offered us though it is not their
+    /// author: refused once each.
+    @usableFromInline var refusedFromRemote: Set<PeerID> = []
 
     /// A session that has not started.
     /// - Parameters:
@@ -348,16 +368,24 @@ public struct GossipSession<R: Reducer> {
         guard configuration.acceptsUpdates, let _remote else {
             return fail(.unauthorized("this link does not accept updates"))
         }
+        precondition(awaitingDurability == nil, "a batch arrived while the previous one is being made durable")
+        let persisting = configuration.persistsBeforeApplying
         var outputs: [Output] = []
         var accepted: [Update<R.Action>] = []
         var refusedStale = false
         for update in batch {
             if configuration.bindsRemoteOrigin && update.origin != _remote.peer {
-                return flush(accepted, into: outputs)
-                    + fail(
-                        .protocolViolation("peer \(_remote.peer) sent an update authored by \(update.origin)"))
+                // Only its author may give an update to the authority (a peer
+                // holding one the authority lost, say). Say so once per
+                // origin and go on: cutting the link would only bring the
+                // same offer back, again and again.
+                if refusedFromRemote.insert(update.origin).inserted {
+                    outputs.append(.send(.reject(.notAuthor(update.id))))
+                }
+                continue
             }
-            switch store.receive(update) {
+            let outcome = persisting ? store.check(update, after: accepted) : store.receive(update)
+            switch outcome {
             case .applied:
                 accepted.append(update)
                 _remoteDigest.advance(update.origin, to: update.seq)
@@ -376,21 +404,64 @@ public struct GossipSession<R: Reducer> {
                 return flush(accepted, into: outputs) + [.belowHorizon(update)] + fail(.snapshotRequired)
             }
         }
+        if persisting && !accepted.isEmpty {
+            // The ack (and the pump) wait until the batch is durable.
+            awaitingDurability = accepted
+            return outputs + [.persist(accepted)]
+        }
         outputs = flush(accepted, into: outputs)
         outputs.append(
             .send(.ack(batches: 1, clock: reportableClock(store, ownSentThrough: _remoteDigest[store.peer]))))
         return outputs + pump(from: source, store: store)
     }
 
+    /// The batch handed out as ``Output/persist(_:)`` is durable: it enters
+    /// the store (whether or not the session is still open, since the log
+    /// holds it now), and the ack goes out.
+    @inlinable
+    public mutating func persisted<Source: UpdateSource>(
+        store: ReplicatedStore<R>, source: Source
+    ) -> [Output] where Source.Action == R.Action {
+        guard let batch = awaitingDurability else { return [] }
+        awaitingDurability = nil
+        // Checked before it was stored; nothing it depends on can have moved
+        // since, as this link's next message waits for this one.
+        let applied = batch.filter { if case .applied = store.receive($0) { true } else { false } }
+        let outputs: [Output] = applied.isEmpty ? [] : [.applied(applied)]
+        guard _phase == .open else { return outputs }
+        return outputs
+            + [.send(.ack(batches: 1, clock: reportableClock(store, ownSentThrough: _remoteDigest[store.peer])))]
+            + pump(from: source, store: store)
+    }
+
+    /// The batch handed out as ``Output/persist(_:)`` could not be made
+    /// durable: it is dropped without a trace, and the link closes with
+    /// ``CloseReason/storageUnavailable(_:)`` (the peer still has the batch,
+    /// and offers it again when it reconnects).
+    @inlinable
+    public mutating func persistenceFailed(_ reason: String) -> [Output] {
+        guard awaitingDurability != nil else { return [] }
+        awaitingDurability = nil
+        return close(.storageUnavailable(reason))
+    }
+
+    /// `outputs`, after the updates accepted so far when the batch stops
+    /// short. Checked updates that were never stored are dropped instead:
+    /// the peer sends them again.
     @inlinable
     func flush(_ accepted: [Update<R.Action>], into outputs: [Output]) -> [Output] {
-        accepted.isEmpty ? outputs : [.applied(accepted)] + outputs
+        accepted.isEmpty || configuration.persistsBeforeApplying ? outputs : [.applied(accepted)] + outputs
     }
 
     @inlinable
     mutating func remoteRejected<Source: UpdateSource>(
         _ rejection: UpdateRejection, store: ReplicatedStore<R>, source: Source
     ) -> [Output] where Source.Action == R.Action {
+        if case .notAuthor(let id) = rejection, configuration.remoteIsAuthority {
+            // The authority takes an origin's updates from their author only.
+            declinedByRemote.insert(id.origin)
+            return [.rejectedByRemote(rejection)]
+        }
         guard case .stale(let id, let timestamp, let frontier) = rejection, configuration.remoteIsAuthority,
             id.origin == store.peer
         else { return [.rejectedByRemote(rejection)] }
@@ -423,7 +494,9 @@ public struct GossipSession<R: Reducer> {
             inFlight.append(ownSeq)
             outputs.append(.send(.updates(batch)))
         }
-        let everythingSent = _remoteDigest.covers(source.digest)
+        let everythingSent = source.digest.allSatisfy { origin, seq in
+            seq <= _remoteDigest[origin] || declinedByRemote.contains(origin)
+        }
         if everythingSent && !_hasSentSynced {
             _hasSentSynced = true
             outputs.append(.send(.synced))
@@ -443,7 +516,7 @@ public struct GossipSession<R: Reducer> {
         // Scuttle-depth: origins the remote is furthest behind on go first.
         let lagging = source.digest.compactMap { origin, seq -> (PeerID, UInt64)? in
             let held = _remoteDigest[origin]
-            return seq > held ? (origin, seq - held) : nil
+            return seq > held && !declinedByRemote.contains(origin) ? (origin, seq - held) : nil
         }.sorted { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }
         var batch: [Update<R.Action>] = []
         var missing: [PeerID] = []

@@ -16,6 +16,10 @@ public enum UpdateRejection: Error, Hashable, Sendable, CustomStringConvertible 
     case stale(UpdateID, timestamp: Timestamp, frontier: Timestamp)
     /// The reducer refused the action.
     case invalid(UpdateID, reason: String)
+    /// Only an update's author may give it to the authority: a peer offered
+    /// another origin's update (one the authority lacks, say, after losing
+    /// it). The peer should stop offering that origin's updates on this link.
+    case notAuthor(UpdateID)
 
     /// A sentence a person can act on.
     public var description: String {
@@ -30,6 +34,8 @@ public enum UpdateRejection: Error, Hashable, Sendable, CustomStringConvertible 
             return "update \(id) is stamped \(timestamp), below the stable frontier \(frontier); rebase it"
         case .invalid(let id, let reason):
             return "update \(id) is invalid: \(reason)"
+        case .notAuthor(let id):
+            return "update \(id) was not written by this peer; only its author may give it to the server"
         }
     }
 
@@ -41,6 +47,7 @@ public enum UpdateRejection: Error, Hashable, Sendable, CustomStringConvertible 
         case .farFuture: return "far_future"
         case .stale: return "stale"
         case .invalid: return "invalid"
+        case .notAuthor: return "not_author"
         }
     }
 }

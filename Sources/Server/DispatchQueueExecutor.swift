@@ -5,7 +5,7 @@ import Dispatch
 /// touched by one thread at a time. (`DispatchSerialQueue` is not available
 /// on Linux; GRDB's `DispatchQueueActor` does the same.)
 final class DispatchQueueExecutor: SerialExecutor {
-    private let queue: DispatchQueue
+    let queue: DispatchQueue
 
     init(label: String) {
         queue = DispatchQueue(label: label)

@@ -3,12 +3,14 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 
-/// Prometheus text at `GET /metrics` and liveness at `GET /healthz`, on a
-/// port of their own.
+/// Prometheus text at `GET /metrics`, liveness at `GET /healthz` and
+/// readiness at `GET /readyz`, on a port of their own.
 struct MetricsEndpoint {
     let host: String
     let port: Int
     let render: @Sendable () async -> String
+    /// Why the server should get no new work now (503 at `/readyz`), or nil.
+    let unreadiness: @Sendable () -> String?
 
     typealias Listener = NIOAsyncChannel<
         NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, Never
@@ -55,7 +57,9 @@ struct MetricsEndpoint {
                         switch path {
                         case "/metrics": (.ok, await render())
                         case "/healthz": (.ok, "ok\n")
-                        default: (.notFound, "not found: try /metrics or /healthz\n")
+                        case "/readyz":
+                            unreadiness().map { (.serviceUnavailable, "not ready: \($0)\n") } ?? (.ok, "ready\n")
+                        default: (.notFound, "not found: try /metrics, /healthz or /readyz\n")
                         }
                     var headers = HTTPHeaders()
                     headers.add(name: "Content-Type", value: "text/plain; version=0.0.4; charset=utf-8")

@@ -7,9 +7,11 @@ import Wire
 /// share of the durable log. An actor on its own serial Dispatch queue.
 ///
 /// The room drives one ``GossipSession`` per connection and carries out what
-/// the sessions return. Updates a peer sends are written to the durable log
-/// *before* the session's `ack` goes out, so an acknowledged update survives
-/// a crash; then the other sessions pump them.
+/// the sessions return. Updates a peer sends are checked, written to the
+/// durable log, and only then applied to the room's replica and
+/// acknowledged: nothing the log does not hold is ever relayed, advertised
+/// in a digest or folded into a checkpoint, and an update that could not be
+/// stored leaves no trace.
 public actor Room {
     typealias Message = GossipMessage<BoardAction>
 
@@ -27,12 +29,13 @@ public actor Room {
 
     /// The room's name.
     public nonisolated let name: String
-    private let executor: DispatchQueueExecutor
+    nonisolated let executor: DispatchQueueExecutor
     private let store: ReplicatedStore<BoardReducer>
     private let log: DurableLog
     private let configuration: ServerConfiguration
     private let wallClock = SystemWallClock()
     private let counters: ServerCounters
+    private let health: StorageHealth
     private var connections: [UInt64: Connection] = [:]
     private var nextConnection: UInt64 = 1
     private var persistedFrontier = Timestamp.zero
@@ -55,11 +58,13 @@ public actor Room {
     public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
 
     /// Loads the room from the durable log (empty when new).
-    init(name: String, log: DurableLog, configuration: ServerConfiguration, counters: ServerCounters)
-        throws(StorageError)
-    {
+    init(
+        name: String, log: DurableLog, configuration: ServerConfiguration, counters: ServerCounters,
+        health: StorageHealth
+    ) throws(StorageError) {
         self.name = name
         self.counters = counters
+        self.health = health
         self.log = log
         self.configuration = configuration
         executor = DispatchQueueExecutor(label: "scuttleboard.room.\(name)")
@@ -84,9 +89,12 @@ public actor Room {
                 peer: PeerID(0), reducer: BoardReducer(), initialState: Board(), configuration: replica,
                 wallClock: SystemWallClock())
         }
+        var gaps: [PeerID: (expected: UInt64, received: UInt64, skipped: Int)] = [:]
         for (index, stored) in room.updates.enumerated() {
             guard let update = stored.decoded(with: BoardActionCodec.decode) else { continue }
-            _ = store.receive(update)
+            if case .rejected(.sequenceGap(let origin, let expected, let received)) = store.receive(update) {
+                gaps[origin, default: (expected, received, 0)].skipped += 1
+            }
             // The log replays in total order, so the frontier can follow it
             // (up to the persisted one): history folds as it loads instead
             // of holding every entry and snapshot until the end.
@@ -94,6 +102,25 @@ public actor Room {
         }
         store.advanceFrontier(to: room.frontier)
         persistedFrontier = room.frontier
+        for (origin, gap) in gaps.sorted(by: { $0.key < $1.key }) {
+            // Everything of the origin after the hole is held back: served,
+            // it would be refused by every replica for the same gap.
+            counters.foundLoadGap()
+            configuration.logger.error(
+                "the log has a gap: serving the room without what follows it; run `scuttleboard check --db`",
+                metadata: [
+                    "room": "\(name)", "origin": "\(origin)", "stored up to": "#\(gap.expected - 1)",
+                    "next stored": "#\(gap.received)", "updates held back": "\(gap.skipped)",
+                ])
+        }
+        counters.publish(Self.gauges(of: store), room: name)
+    }
+
+    /// What `store` holds, for metrics that never wait on a busy room.
+    private static func gauges(of store: ReplicatedStore<BoardReducer>) -> ServerCounters.RoomGauges {
+        ServerCounters.RoomGauges(
+            unfolded: store.timeline.count, elements: store.state.elements.count,
+            rewinds: store.timeline.statistics.rewinds, rejected: store.counters.rejected)
     }
 
     /// The board as the room holds it.
@@ -131,6 +158,7 @@ public actor Room {
         var session = GossipSessionConfiguration(name: "scuttleboard", room: name, role: .server)
         session.bindsRemoteOrigin = true
         session.acceptsUpdates = hello.role.mayAuthor
+        session.persistsBeforeApplying = true
         let id = nextConnection
         nextConnection += 1
         connections[id] = Connection(
@@ -189,6 +217,7 @@ public actor Room {
     /// Pings, throttled presence, liveness, and the stable frontier.
     func tick() async {
         let now = self.now
+        counters.publish(Self.gauges(of: store), room: name)
         for id in connections.keys {
             guard connections[id]?.isOpen == true else { continue }
             let outputs = connections[id]!.session.tick(store: store, now: now)
@@ -211,7 +240,9 @@ public actor Room {
             let outputs = connections[id]!.session.announce(frontier: store.frontier, from: store, store: store)
             await carryOut(outputs, for: id)
         }
-        if store.timeline.statistics.folded - foldedAtCheckpoint >= configuration.checkpointInterval {
+        if health.fault == nil,
+            store.timeline.statistics.folded - foldedAtCheckpoint >= configuration.checkpointInterval
+        {
             await checkpoint()
         }
     }
@@ -221,18 +252,31 @@ public actor Room {
     /// Writes the folded state to the durable log as the room's restart
     /// point, if anything was folded since the last one and no append is
     /// still on its way to disk.
-    public func checkpoint() async {
+    /// - Returns: Whether the room's state is checkpointed (or has nothing
+    ///   new to checkpoint); false when the store failed.
+    @discardableResult
+    public func checkpoint() async -> Bool {
         guard appendsInFlight == 0, store.timeline.statistics.folded > foldedAtCheckpoint,
             let base = encodeBase()
-        else { return }
-        foldedAtCheckpoint = store.timeline.statistics.folded
+        else { return appendsInFlight == 0 }
+        if let fault = health.fault {
+            configuration.logger.error(
+                "checkpoint skipped: the database does not take writes",
+                metadata: ["room": "\(name)", "error": "\(fault)"])
+            return false
+        }
         do {
             try await log.saveCheckpoint(
                 StoredCheckpoint(horizon: base.header.horizon, digest: base.header.digest, state: base.state),
                 room: name)
+            foldedAtCheckpoint = store.timeline.statistics.folded
             counters.checkpointed()
+            return true
         } catch {
+            counters.storageFailed()
+            _ = health.markFailed(error)
             configuration.logger.error("checkpoint failed", metadata: ["room": "\(name)", "error": "\(error)"])
+            return false
         }
     }
 
@@ -281,19 +325,10 @@ public actor Room {
             switch output {
             case .send(let message):
                 send(message, to: id)
-            case .applied(let updates):
-                let stored = updates.map { StoredUpdate($0, encode: BoardActionCodec.encode) }
-                counters.received(updates.count)
-                appendsInFlight += 1
-                do {
-                    // Durable before the ack that follows this output goes out.
-                    try await log.append(room: name, stored)
-                    appendsInFlight -= 1
-                } catch {
-                    appendsInFlight -= 1
-                    await close(id, reason: .shuttingDown)
-                    return
-                }
+            case .persist(let updates):
+                await persist(updates, from: id)
+            case .applied:
+                // Durable already: the other sessions may pump them now.
                 pumpPending = true
                 scheduleFlush()
             case .presence(let presence):
@@ -324,9 +359,57 @@ public actor Room {
         }
     }
 
-    /// Rewinds and refusals of the room's replica, for metrics.
-    var replicaStatistics: (rewinds: Int, rejected: [String: Int]) {
-        (store.timeline.statistics.rewinds, store.counters.rejected)
+    /// Makes a checked batch durable, then lets its session apply and
+    /// acknowledge it. When the log cannot take it, nothing of it enters
+    /// the room, the session ends with ``CloseReason/storageUnavailable(_:)``
+    /// and the server stops taking writes until the log works again.
+    private func persist(_ updates: [Update<BoardAction>], from id: UInt64) async {
+        let failure: StorageError?
+        if let fault = health.fault {
+            failure = fault
+        } else {
+            appendsInFlight += 1
+            do {
+                try await log.append(room: name, updates.map { StoredUpdate($0, encode: BoardActionCodec.encode) })
+                failure = nil
+            } catch {
+                failure = error
+                counters.storageFailed()
+                if case .gap = error {
+                    // The replica and the log disagree about this origin: a
+                    // fault of this room's bookkeeping, not of the store.
+                    configuration.logger.error(
+                        "refused to store a batch that would leave a gap",
+                        metadata: ["room": "\(name)", "error": "\(error)"])
+                } else if health.markFailed(error) {
+                    configuration.logger.error(
+                        "cannot store updates; refusing writes until the database works again",
+                        metadata: ["room": "\(name)", "error": "\(error)"])
+                }
+            }
+            appendsInFlight -= 1
+        }
+        guard connections[id] != nil else {
+            // The connection went meanwhile: what is durable still enters the room.
+            if failure == nil { applyDurable(updates) }
+            return
+        }
+        let outputs =
+            if let failure {
+                connections[id]!.session.persistenceFailed(failure.description)
+            } else {
+                connections[id]!.session.persisted(store: store, source: store)
+            }
+        if failure == nil { counters.received(updates.count) }
+        await carryOut(outputs, for: id)
+    }
+
+    /// Applies durable updates whose session is gone.
+    private func applyDurable(_ updates: [Update<BoardAction>]) {
+        counters.received(updates.count)
+        for update in updates { _ = store.receive(update) }
+        pumpPending = true
+        scheduleFlush()
     }
 
     private func send(_ message: Message, to id: UInt64) {

@@ -18,12 +18,14 @@ actor RoomRegistry {
     private let log: DurableLog
     private let configuration: ServerConfiguration
     private let counters: ServerCounters
+    private let health: StorageHealth
     private var entries: [String: Entry] = [:]
 
-    init(log: DurableLog, configuration: ServerConfiguration, counters: ServerCounters) {
+    init(log: DurableLog, configuration: ServerConfiguration, counters: ServerCounters, health: StorageHealth) {
         self.log = log
         self.configuration = configuration
         self.counters = counters
+        self.health = health
     }
 
     /// The room called `name`, loaded on first use; nil when the server
@@ -54,7 +56,10 @@ actor RoomRegistry {
         let idle = entries.filter { _, entry in
             entry.leases == 0 && entry.idleSince.map { now >= $0 + configuration.idleRoomTimeout } ?? false
         }
-        for name in idle.keys { entries[name] = nil }
+        for name in idle.keys {
+            entries[name] = nil
+            counters.forget(room: name)
+        }
         return idle.values.map(\.room)
     }
 
@@ -65,7 +70,8 @@ actor RoomRegistry {
         if let entry = entries[name] { return entry }
         guard entries.count < configuration.maxRooms else { return nil }
         let entry = Entry(
-            room: try Room(name: name, log: log, configuration: configuration, counters: counters), idleSince: Self.now)
+            room: try Room(name: name, log: log, configuration: configuration, counters: counters, health: health),
+            idleSince: Self.now)
         entries[name] = entry
         return entry
     }

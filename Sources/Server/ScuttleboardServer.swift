@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -23,14 +24,29 @@ public final class ScuttleboardServer: Sendable {
     public let log: DurableLog
     /// Connections and refusals, counted.
     public let counters = ServerCounters()
+    /// Whether the durable log takes writes.
+    let health = StorageHealth()
     private let registry: RoomRegistry
-    private let lifecycle = NIOLockedValueBox<(listener: (any Channel)?, stopping: Bool)>((nil, false))
+    private let lifecycle = NIOLockedValueBox(Lifecycle())
+    /// Connections served at once: the configured maximum, capped below
+    /// the process's file descriptor limit when it starts.
+    private let maxConnections: NIOLockedValueBox<Int>
+
+    private struct Lifecycle {
+        var listener: (any Channel)?
+        var stopping = false
+        /// Rooms checkpointed during a stop.
+        var settledRooms: Set<String> = []
+    }
 
     /// Opens the durable log; nothing listens until ``run(onListening:)``.
     public init(configuration: ServerConfiguration) throws(StorageError) {
         self.configuration = configuration
-        log = try DurableLog(path: configuration.databasePath, durability: configuration.durability)
-        registry = RoomRegistry(log: log, configuration: configuration, counters: counters)
+        log = try DurableLog(
+            path: configuration.databasePath, durability: configuration.durability,
+            busyTimeout: configuration.storageBusyTimeout)
+        registry = RoomRegistry(log: log, configuration: configuration, counters: counters, health: health)
+        maxConnections = NIOLockedValueBox(configuration.maxConnections)
     }
 
     /// The room called `name`, loaded if needed (for tools and tests).
@@ -39,25 +55,109 @@ public final class ScuttleboardServer: Sendable {
     }
 
     /// Listens and serves until the task is cancelled or ``shutdown()``.
+    ///
+    /// A stop is bounded by ``ServerConfiguration/shutdownTimeout``: a room
+    /// still busy then is left without its last checkpoint, which costs the
+    /// next start some replay and loses nothing acknowledged.
     /// - Parameters:
     ///   - onListening: Called with the bound port once listening (useful
     ///     with port 0).
     ///   - onMetricsListening: Called with the metrics port, if any.
+    /// - Throws: ``ServerError/cannotListen(host:port:reason:)`` when a port
+    ///   cannot be bound; ``ServerError/stopTimedOut(seconds:busyRooms:)``
+    ///   and ``ServerError/stoppedWithFailures(_:)`` when the stop was not
+    ///   clean.
     public func run(
-        onListening: @Sendable (Int) -> Void = { _ in },
+        onListening: @escaping @Sendable (Int) -> Void = { _ in },
         onMetricsListening: @escaping @Sendable (Int) -> Void = { _ in }
     ) async throws {
+        let serving = Task {
+            try await self.serve(onListening: onListening, onMetricsListening: onMetricsListening)
+        }
+        try await withTaskCancellationHandler {
+            try await boundedByStop(serving)
+        } onCancel: {
+            serving.cancel()
+        }
+    }
+
+    /// The outcome of `serving`, or ``ServerError/stopTimedOut(seconds:busyRooms:)``
+    /// once a stop has taken longer than the shutdown timeout.
+    private func boundedByStop(_ serving: Task<Void, any Error>) async throws {
+        let waiting = NIOLockedValueBox<CheckedContinuation<Void, any Error>?>(nil)
+        let finish: @Sendable (Result<Void, any Error>) -> Void = { outcome in
+            waiting.withLockedValue { continuation in
+                continuation?.resume(with: outcome)
+                continuation = nil
+            }
+        }
+        let timeout = configuration.shutdownTimeout
+        try await withCheckedThrowingContinuation { continuation in
+            waiting.withLockedValue { $0 = continuation }
+            Task {
+                do {
+                    try await serving.value
+                    finish(.success(()))
+                } catch {
+                    finish(.failure(error))
+                }
+            }
+            Task {
+                let isWaiting = { waiting.withLockedValue { $0 != nil } }
+                while isWaiting() && !self.isStopping { try? await Task.sleep(for: .milliseconds(50)) }
+                let deadline = ContinuousClock.now + timeout
+                while isWaiting() && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(50)) }
+                guard isWaiting() else { return }
+                let busy = Set(self.counters.snapshot.rooms.keys).subtracting(
+                    self.lifecycle.withLockedValue { $0.settledRooms })
+                finish(
+                    .failure(ServerError.stopTimedOut(seconds: Int(timeout.components.seconds), busyRooms: Array(busy)))
+                )
+            }
+        }
+    }
+
+    /// Listens, serves until stopped, then checkpoints every room.
+    private func serve(
+        onListening: @Sendable (Int) -> Void, onMetricsListening: @escaping @Sendable (Int) -> Void
+    ) async throws {
         let maxFrameSize = configuration.maxFrameSize
+        let limits = DescriptorLimits.current()
+        let maxConnections = limits.connectionCap(requested: configuration.maxConnections)
+        self.maxConnections.withLockedValue { $0 = maxConnections }
+        if maxConnections < configuration.maxConnections {
+            configuration.logger.warning(
+                """
+                serving at most \(maxConnections) connections, not \(configuration.maxConnections): the process may \
+                open \(limits.soft) files (ulimit -n), and \(limits.soft - maxConnections) stay free for the database \
+                and the runtime
+                """)
+        }
         // The metrics port first: a server that cannot serve what it was
         // asked to serve says so before it takes any connection.
         let metrics = configuration.metricsPort.map {
-            MetricsEndpoint(host: configuration.host, port: $0) { await self.metricsText() }
+            MetricsEndpoint(
+                host: configuration.host, port: $0, render: { await self.metricsText() },
+                unreadiness: { self.unreadiness })
         }
         let metricsListener = try await metrics?.bind()
         let listener: NIOAsyncChannel<NIOAsyncChannel<Message, Message>, Never>
+        let counters = counters
+        let logger = configuration.logger
         do {
             listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .serverChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(
+                            AcceptFailureObserver(onExhaustion: { error in
+                                counters.ranOutOfDescriptors()
+                                logger.error(
+                                    "cannot accept connections: out of file descriptors; retrying in 1 s",
+                                    metadata: ["error": "\(error)"])
+                            }))
+                    }
+                }
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
                 .bind(host: configuration.host, port: configuration.port) { channel in
                     channel.eventLoop.makeCompletedFuture {
@@ -84,6 +184,7 @@ public final class ScuttleboardServer: Sendable {
             "listening", metadata: ["port": "\(listener.channel.localAddress?.port ?? configuration.port)"])
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { try await self.runTimer() }
+            group.addTask { try await self.watchStorage() }
             let metricsTask = metricsListener.map { listener in
                 onMetricsListening(listener.channel.localAddress?.port ?? 0)
                 return Task { try await metrics?.serve(listener) }
@@ -96,26 +197,40 @@ public final class ScuttleboardServer: Sendable {
             }
         }
         // Every connection has closed, so no append is in flight.
-        for room in await registry.loaded { await room.checkpoint() }
-        try? log.checkpoint()
+        var failures: [String] = []
+        for room in await registry.loaded {
+            if await room.checkpoint() {
+                lifecycle.withLockedValue { _ = $0.settledRooms.insert(room.name) }
+            } else {
+                failures.append("room \"\(room.name)\" was not checkpointed")
+            }
+        }
+        do {
+            try log.checkpoint()
+        } catch {
+            failures.append("\(error)")
+        }
+        if let fault = health.fault { failures.insert("the database failed: \(fault)", at: 0) }
+        guard failures.isEmpty else { throw ServerError.stoppedWithFailures(failures) }
         configuration.logger.info("stopped; rooms and log checkpointed")
     }
 
+    /// Why the server should not be sent new work now, or nil when ready.
+    var unreadiness: String? {
+        if isStopping { return "stopping" }
+        if let fault = health.fault { return "the database does not take writes: \(fault)" }
+        return nil
+    }
+
     /// Prometheus text: rooms, sessions, traffic, refusals, commits, memory.
+    /// Read from counters the rooms keep current: it never waits on a room.
     public func metricsText() async -> String {
         let counters = self.counters.snapshot
-        let rooms = await registry.loaded
-        var rewinds = 0
-        var rejected: [String: Int] = [:]
-        var retained = 0
-        var elements = 0
-        for room in rooms {
-            let statistics = await room.replicaStatistics
-            rewinds += statistics.rewinds
-            rejected.merge(statistics.rejected, uniquingKeysWith: +)
-            retained += await room.unfoldedCount
-            elements += await room.board.elements.count
-        }
+        let rooms = counters.rooms.values
+        let rewinds = rooms.reduce(0) { $0 + $1.rewinds }
+        let retained = rooms.reduce(0) { $0 + $1.unfolded }
+        let elements = rooms.reduce(0) { $0 + $1.elements }
+        let rejected = rooms.reduce(into: [String: Int]()) { $0.merge($1.rejected, uniquingKeysWith: +) }
         let log = await self.log.statistics
         var lines = [
             "# HELP scuttleboard_rooms Rooms held in memory.", "# TYPE scuttleboard_rooms gauge",
@@ -158,6 +273,16 @@ public final class ScuttleboardServer: Sendable {
             "scuttleboard_snapshots_sent_total \(counters.snapshotsSent)",
             "# HELP scuttleboard_checkpoints_total Room checkpoints written to the durable log.",
             "# TYPE scuttleboard_checkpoints_total counter", "scuttleboard_checkpoints_total \(counters.checkpoints)",
+            "# HELP scuttleboard_storage_healthy Whether the database takes writes (0 while updates are refused).",
+            "# TYPE scuttleboard_storage_healthy gauge", "scuttleboard_storage_healthy \(health.fault == nil ? 1 : 0)",
+            "# HELP scuttleboard_storage_failures_total Writes the database refused (full disk, lock, missing file).",
+            "# TYPE scuttleboard_storage_failures_total counter",
+            "scuttleboard_storage_failures_total \(counters.storageFailures)",
+            "# HELP scuttleboard_load_gaps_total Gaps found in an origin's stored updates while loading rooms.",
+            "# TYPE scuttleboard_load_gaps_total counter", "scuttleboard_load_gaps_total \(counters.loadGaps)",
+            "# HELP scuttleboard_descriptor_exhaustions_total Accepts that failed for want of file descriptors.",
+            "# TYPE scuttleboard_descriptor_exhaustions_total counter",
+            "scuttleboard_descriptor_exhaustions_total \(counters.descriptorExhaustions)",
             "# HELP scuttleboard_resident_memory_bytes Resident memory of the server process.",
             "# TYPE scuttleboard_resident_memory_bytes gauge",
             "scuttleboard_resident_memory_bytes \(residentMemoryBytes())",
@@ -166,16 +291,21 @@ public final class ScuttleboardServer: Sendable {
     }
 
     /// Stops gracefully: no new connections; every session gets
-    /// `goodbye(shutting down)`; ``run(onListening:)`` returns once the
-    /// connections have closed (each within about 2 s) and the log is
-    /// checkpointed. Nothing acknowledged is lost: acks follow durability.
+    /// `goodbye(shutting down)`; ``run(onListening:onMetricsListening:)``
+    /// returns once the connections have closed (each within about 2 s) and
+    /// the rooms and log are checkpointed, or throws when that took longer
+    /// than ``ServerConfiguration/shutdownTimeout``. Returns at once.
+    /// Nothing acknowledged is lost: acks follow durability.
     public func shutdown() async {
         let listener = lifecycle.withLockedValue { state in
             state.stopping = true
             return state.listener
         }
         try? await listener?.close()
-        for room in await registry.loaded { await room.closeAll(.shuttingDown) }
+        // Each room in a task of its own: a busy room must not hold up the
+        // others, nor the caller (``run(onListening:onMetricsListening:)``
+        // bounds the whole stop).
+        for room in await registry.loaded { Task { await room.closeAll(.shuttingDown) } }
     }
 
     private var isStopping: Bool { lifecycle.withLockedValue { $0.stopping } }
@@ -188,6 +318,52 @@ public final class ScuttleboardServer: Sendable {
                 await room.checkpoint()
                 configuration.logger.info("unloaded idle room", metadata: ["room": "\(room.name)"])
             }
+        }
+    }
+
+    /// Checks the database on a timer of its own (a busy room never delays
+    /// it): that its file is still the one opened, and, while writes are
+    /// refused, whether they work again.
+    private func watchStorage() async throws {
+        while !Task.isCancelled && !isStopping {
+            try await Task.sleep(for: configuration.storageCheckInterval)
+            await checkStorage()
+        }
+    }
+
+    /// Notices a database file deleted or replaced underneath (and rescues
+    /// what the open file holds), and, while writes are refused, whether
+    /// they work again.
+    func checkStorage() async {
+        do {
+            if health.fault == nil {
+                try log.checkFile()
+            } else {
+                try await log.probe()
+                if health.markHealthy() {
+                    configuration.logger.notice("the database takes writes again; accepting updates")
+                }
+            }
+        } catch {
+            guard health.markFailed(error) else { return }
+            counters.storageFailed()
+            configuration.logger.error(
+                "cannot store updates; refusing writes until the database works again",
+                metadata: ["error": "\(error)"])
+            if case .fileReplaced(let path) = error { await rescue(path) }
+        }
+    }
+
+    /// Copies what the deleted or replaced database still holds (open in
+    /// this process only) next to where it was.
+    private func rescue(_ path: String) async {
+        let copy = "\(path).rescued-\(Int(Date().timeIntervalSince1970))"
+        do {
+            try await log.copy(to: copy)
+            configuration.logger.error(
+                "copied what the database held to \(copy); stop the server and move it to \(path) to serve it again")
+        } catch {
+            configuration.logger.error("could not rescue the database", metadata: ["error": "\(error)"])
         }
     }
 
@@ -217,12 +393,11 @@ public final class ScuttleboardServer: Sendable {
 
     /// One connection: `hello` first, then every message to its room.
     private func serve(_ connection: NIOAsyncChannel<Message, Message>) async {
-        guard counters.admitConnection(limit: configuration.maxConnections) else {
+        let limit = maxConnections.withLockedValue { $0 }
+        guard counters.admitConnection(limit: limit) else {
             try? await connection.executeThenClose { inbound, outbound in
                 var messages = inbound.makeAsyncIterator()
-                await refuse(
-                    .limitExceeded("the server already serves \(configuration.maxConnections) connections"),
-                    on: outbound)
+                await refuse(.limitExceeded("the server already serves \(limit) connections"), on: outbound)
                 await closeGracefully(connection, messages: &messages, outbound: outbound)
             }
             return
@@ -275,7 +450,8 @@ public final class ScuttleboardServer: Sendable {
             }
             return (room, hello)
         } catch {
-            await refuse(.shuttingDown, on: outbound)
+            configuration.logger.error("cannot load a room", metadata: ["room": "\(hello.room)", "error": "\(error)"])
+            await refuse(.storageUnavailable("cannot load room \"\(hello.room)\": \(error)"), on: outbound)
             return nil
         }
     }

@@ -14,6 +14,17 @@ public struct ServerConfiguration: Sendable {
     public var databasePath: String? = "./scuttleboard.sqlite"
     /// The fsync policy of the durable log.
     public var durability = Durability.normal
+    /// How long a write waits for SQLite's write lock held by another
+    /// process before it fails (and the server stops taking writes until
+    /// the database works again).
+    public var storageBusyTimeout: Duration = .seconds(5)
+    /// How often the server checks its database: that the file is still
+    /// the one it opened, and, after a failure, whether writes work again.
+    public var storageCheckInterval: Duration = .seconds(1)
+    /// How long a stop may take: closing sessions and checkpointing rooms.
+    /// A server still busy then exits without the remaining checkpoints
+    /// (every acknowledged update is in the log already) and says so.
+    public var shutdownTimeout: Duration = .seconds(10)
     /// The largest frame accepted from a peer.
     public var maxFrameSize = WireFormat.defaultMaxFrameSize
     /// Messages queued for one slow reader before it is cut off.

@@ -21,6 +21,27 @@ public final class ServerCounters: Sendable {
         public var snapshotsSent = 0
         /// Room checkpoints written.
         public var checkpoints = 0
+        /// Writes the durable log refused (a full disk, a lock held too long, a missing file).
+        public var storageFailures = 0
+        /// Gaps found in an origin's stored updates while loading a room.
+        public var loadGaps = 0
+        /// Connections refused because the process ran out of file descriptors.
+        public var descriptorExhaustions = 0
+        /// What each loaded room last published (``Room`` keeps it current),
+        /// so that metrics never wait on a busy room.
+        public var rooms: [String: RoomGauges] = [:]
+    }
+
+    /// What one room holds, as it last published it.
+    public struct RoomGauges: Sendable, Hashable {
+        /// Updates held in memory above the room's horizon.
+        public var unfolded = 0
+        /// Elements on the board, hidden ones included.
+        public var elements = 0
+        /// Late updates that rewound the replica.
+        public var rewinds = 0
+        /// Updates the replica refused, by reason.
+        public var rejected: [String: Int] = [:]
     }
 
     init() {}
@@ -58,6 +79,26 @@ public final class ServerCounters: Sendable {
         state.withLockedValue { $0.checkpoints += 1 }
     }
 
+    func storageFailed() {
+        state.withLockedValue { $0.storageFailures += 1 }
+    }
+
+    func foundLoadGap() {
+        state.withLockedValue { $0.loadGaps += 1 }
+    }
+
+    func ranOutOfDescriptors() {
+        state.withLockedValue { $0.descriptorExhaustions += 1 }
+    }
+
+    func publish(_ gauges: RoomGauges, room: String) {
+        state.withLockedValue { $0.rooms[room] = gauges }
+    }
+
+    func forget(room: String) {
+        state.withLockedValue { $0.rooms[room] = nil }
+    }
+
     func refused(_ reason: CloseReasonName) {
         state.withLockedValue { $0.refusals[reason.rawValue, default: 0] += 1 }
     }
@@ -73,6 +114,7 @@ enum CloseReasonName: String {
         case .limitExceeded: self = .limitExceeded
         case .slowConsumer: self = .slowConsumer
         case .timeout: self = .timeout
+        case .storageUnavailable: self = .storageUnavailable
         case .normal, .snapshotRequired, .shuttingDown: self = .other
         }
     }
@@ -83,5 +125,6 @@ enum CloseReasonName: String {
     case limitExceeded = "limit_exceeded"
     case slowConsumer = "slow_consumer"
     case timeout
+    case storageUnavailable = "storage_unavailable"
     case other
 }

@@ -6,6 +6,13 @@ public enum ServerError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The address or port cannot be listened on.
     case cannotListen(host: String, port: Int, reason: String)
 
+    /// A stop did not complete in time: these rooms were still busy, and
+    /// were not checkpointed (what they acknowledged is in the log).
+    case stopTimedOut(seconds: Int, busyRooms: [String])
+    /// The server stopped, but not cleanly: what failed (the database, a
+    /// room's checkpoint).
+    case stoppedWithFailures([String])
+
     /// Classifies a failure to bind `host`:`port`.
     init(listeningOn host: String, port: Int, _ error: any Error) {
         let reason: String
@@ -28,6 +35,12 @@ public enum ServerError: Error, Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .cannotListen(let host, let port, let reason): "cannot listen on \(host):\(port): \(reason)"
+        case .stopTimedOut(let seconds, let busyRooms):
+            "did not stop within \(seconds) s"
+                + (busyRooms.isEmpty ? "" : " (still busy: \(busyRooms.sorted().joined(separator: ", ")))")
+                + "; exiting without their checkpoints: every acknowledged update is in the log, "
+                + "and the next start replays it"
+        case .stoppedWithFailures(let failures): "stopped, but not cleanly: \(failures.joined(separator: "; "))"
         }
     }
 }

@@ -14,19 +14,80 @@ public final class DurableLog: Sendable {
     public let path: String?
     /// The fsync policy.
     public let durability: Durability
-    private let writer: any DatabaseWriter
+    let writer: any DatabaseWriter
     private let committer: GroupCommitter
+    /// The file's device and inode when it was opened, to notice it being
+    /// deleted or replaced underneath (SQLite would go on writing to the
+    /// unlinked file and lose everything at exit).
+    private let fileIdentity: FileIdentity?
+
+    /// A file's device and inode.
+    struct FileIdentity: Sendable, Hashable {
+        let device: UInt64
+        let inode: UInt64
+    }
+
+    static func identity(of path: String) -> FileIdentity? {
+        var status = stat()
+        guard stat(path, &status) == 0 else { return nil }
+        return FileIdentity(device: UInt64(status.st_dev), inode: UInt64(status.st_ino))
+    }
+
+    /// Checks that the log can be written: the file is still the one opened,
+    /// and a small write transaction commits (the lock can be taken, the
+    /// disk has room for it).
+    /// - Throws: What stands in the way.
+    public func probe() async throws(StorageError) {
+        try checkFile()
+        do {
+            try await writer.write { db in
+                try db.execute(
+                    sql: "INSERT OR REPLACE INTO settings (key, value) VALUES ('probe', ?)",
+                    arguments: [Data(String(UInt64(Date().timeIntervalSince1970 * 1_000)).utf8)])
+            }
+        } catch {
+            throw StorageError(error, doing: "write to the database")
+        }
+    }
+
+    /// Copies everything the open database holds to a new file at `path`
+    /// (SQLite's `VACUUM INTO`): what is left of a database whose file was
+    /// deleted while open lives on only in this process.
+    /// - Throws: What stood in the way (the file exists, the folder is gone).
+    public func copy(to path: String) async throws(StorageError) {
+        do {
+            try await writer.writeWithoutTransaction { db in
+                try db.execute(sql: "VACUUM INTO ?", arguments: [path])
+            }
+        } catch {
+            throw StorageError(error, doing: "copy the database to \(path)")
+        }
+    }
+
+    /// Whether the file is still the one opened.
+    /// - Throws: ``StorageError/fileReplaced(path:)`` when it was deleted or replaced.
+    public func checkFile() throws(StorageError) {
+        if let path, let fileIdentity, Self.identity(of: path) != fileIdentity {
+            throw .fileReplaced(path: path)
+        }
+    }
 
     /// Opens (or creates) the log at `path` and brings its schema up to date.
     /// - Parameters:
     ///   - path: A SQLite file (created when missing); nil for a log kept in
     ///     memory that vanishes with the process (`--memory`).
     ///   - durability: The fsync policy.
-    public init(path: String?, durability: Durability = .normal) throws(StorageError) {
+    ///   - busyTimeout: How long a write waits for SQLite's write lock when
+    ///     another process holds it, before it fails.
+    public init(path: String?, durability: Durability = .normal, busyTimeout: Duration = .seconds(5))
+        throws(StorageError)
+    {
         self.path = path
         self.durability = durability
         var configuration = Configuration()
         configuration.label = "scuttleboard"
+        configuration.busyMode = .timeout(
+            Double(busyTimeout.components.seconds) + Double(busyTimeout.components.attoseconds) / 1e18)
         configuration.prepareDatabase { db in
             switch durability {
             case .full: try db.execute(sql: "PRAGMA synchronous = FULL")
@@ -49,6 +110,7 @@ public final class DurableLog: Sendable {
             throw .cannotOpen(path: shownPath, reason: String(describing: error))
         }
         committer = GroupCommitter(writer: writer)
+        fileIdentity = path.flatMap(Self.identity(of:))
     }
 
     /// Opens an existing log to read it, and only that: the file is never
@@ -76,6 +138,7 @@ public final class DurableLog: Sendable {
             throw .cannotOpen(path: path, reason: String(describing: error))
         }
         committer = GroupCommitter(writer: writer)
+        fileIdentity = Self.identity(of: path)
     }
 
     /// Refuses a database this version must not touch: another
@@ -170,7 +233,7 @@ public final class DurableLog: Sendable {
                 }
             }
         } catch {
-            throw .failed(String(describing: error))
+            throw StorageError(error, doing: "replace updates")
         }
     }
 
@@ -183,7 +246,7 @@ public final class DurableLog: Sendable {
                 }
             }
         } catch {
-            throw .failed(String(describing: error))
+            throw StorageError(error, doing: "read a setting")
         }
     }
 
@@ -195,7 +258,7 @@ public final class DurableLog: Sendable {
                     sql: "INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", arguments: [key, Data(value)])
             }
         } catch {
-            throw .failed(String(describing: error))
+            throw StorageError(error, doing: "store a setting")
         }
     }
 
@@ -209,7 +272,7 @@ public final class DurableLog: Sendable {
                     arguments: [Int64(bitPattern: frontier.rawValue), room])
             }
         } catch {
-            throw .failed(String(describing: error))
+            throw StorageError(error, doing: "store the frontier")
         }
     }
 
@@ -248,7 +311,7 @@ public final class DurableLog: Sendable {
                 }
             }
         } catch {
-            throw .failed(String(describing: error))
+            throw StorageError(error, doing: "store a checkpoint")
         }
     }
 
@@ -259,7 +322,7 @@ public final class DurableLog: Sendable {
         do {
             _ = try writer.writeWithoutTransaction { try $0.checkpoint(.truncate) }
         } catch {
-            throw .failed(String(describing: error))
+            throw StorageError(error, doing: "checkpoint the write-ahead log")
         }
     }
 
@@ -287,7 +350,7 @@ public final class DurableLog: Sendable {
                     updates: updates)
             }
         } catch {
-            throw .failed(String(describing: error))
+            throw StorageError(error, doing: "load a room")
         }
     }
 
@@ -297,7 +360,7 @@ public final class DurableLog: Sendable {
         do {
             return try writer.read { db in try Self.updates(db, room: room, above: nil) }
         } catch {
-            throw .failed(String(describing: error))
+            throw StorageError(error, doing: "read a room's history")
         }
     }
 
@@ -358,7 +421,7 @@ public final class DurableLog: Sendable {
                 ).map(Self.update)
             }
         } catch {
-            throw .failed(String(describing: error))
+            throw StorageError(error, doing: "read updates")
         }
     }
 
@@ -375,7 +438,7 @@ public final class DurableLog: Sendable {
                 return Digest(seqs)
             }
         } catch {
-            throw .failed(String(describing: error))
+            throw StorageError(error, doing: "read a digest")
         }
     }
 
@@ -400,7 +463,7 @@ public final class DurableLog: Sendable {
                 }
             }
         } catch {
-            throw .failed(String(describing: error))
+            throw StorageError(error, doing: "list rooms")
         }
     }
 

@@ -32,48 +32,81 @@ actor GroupCommitter {
                     Task { await self.commitQueued() }
                 }
             }
-        } catch let error as StorageError {
-            throw error
         } catch {
-            throw .failed(String(describing: error))
+            throw StorageError(error, doing: "store updates")
         }
     }
 
+    /// Commits everything queued, one transaction per round. Each append
+    /// goes in a savepoint of its own, so that one refused append (it would
+    /// leave a gap) fails alone and the others commit.
     private func commitQueued() async {
         while !queue.isEmpty {
             let batch = queue
             queue.removeAll(keepingCapacity: true)
-            let appends = batch.map(\.0)
             let started = ContinuousClock.now
             do {
-                try await writer.write { db in
-                    for room in Set(appends.map(\.room)) {
-                        try db.execute(sql: "INSERT OR IGNORE INTO rooms (name) VALUES (?)", arguments: [room])
-                    }
-                    let insert = try db.cachedStatement(
-                        sql:
-                            "INSERT OR IGNORE INTO updates (room, origin, seq, timestamp, action) VALUES (?, ?, ?, ?, ?)"
-                    )
-                    for append in appends {
-                        for update in append.updates {
-                            try insert.execute(arguments: [
-                                append.room, Int64(bitPattern: update.origin.rawValue), Int64(bitPattern: update.seq),
-                                Int64(bitPattern: update.timestamp.rawValue), Data(update.action),
-                            ])
-                        }
-                    }
-                }
+                let refusals = try await writer.write { db in try Self.write(batch.map(\.0), in: db) }
                 let elapsed = (ContinuousClock.now - started).components
                 statistics.transactions += 1
                 statistics.commitNanoseconds +=
                     UInt64(elapsed.seconds) * 1_000_000_000 + UInt64(elapsed.attoseconds / 1_000_000_000)
-                statistics.updates += appends.reduce(0) { $0 + $1.updates.count }
-                for (_, continuation) in batch { continuation.resume() }
+                for (index, (pending, continuation)) in batch.enumerated() {
+                    if let refusal = refusals[index] {
+                        continuation.resume(throwing: refusal)
+                    } else {
+                        statistics.updates += pending.updates.count
+                        continuation.resume()
+                    }
+                }
             } catch {
-                let failure = StorageError.failed(String(describing: error))
+                let failure = StorageError(error, doing: "store updates")
                 for (_, continuation) in batch { continuation.resume(throwing: failure) }
             }
         }
         committing = false
+    }
+
+    /// Writes `appends` in one transaction.
+    /// - Returns: The refusal of each append that would have left a gap, by
+    ///   its index (nothing of it is written).
+    private static func write(_ appends: [PendingAppend], in db: Database) throws -> [Int: StorageError] {
+        for room in Set(appends.map(\.room)) {
+            try db.execute(sql: "INSERT OR IGNORE INTO rooms (name) VALUES (?)", arguments: [room])
+        }
+        let insert = try db.cachedStatement(
+            sql: "INSERT OR IGNORE INTO updates (room, origin, seq, timestamp, action) VALUES (?, ?, ?, ?, ?)")
+        let highest = try db.cachedStatement(sql: "SELECT MAX(seq) FROM updates WHERE room = ? AND origin = ?")
+        var stored: [String: [PeerID: UInt64]] = [:]
+        var refusals: [Int: StorageError] = [:]
+        for (index, append) in appends.enumerated() {
+            var refusal: StorageError?
+            try db.inSavepoint {
+                for update in append.updates {
+                    let held =
+                        try stored[append.room]?[update.origin]
+                        ?? Int64.fetchOne(
+                            highest, arguments: [append.room, Int64(bitPattern: update.origin.rawValue)]
+                        ).map { UInt64(bitPattern: $0) } ?? 0
+                    guard update.seq <= held + 1 else {
+                        refusal = .gap(
+                            room: append.room, origin: update.origin, expected: held + 1, received: update.seq)
+                        return .rollback
+                    }
+                    try insert.execute(arguments: [
+                        append.room, Int64(bitPattern: update.origin.rawValue), Int64(bitPattern: update.seq),
+                        Int64(bitPattern: update.timestamp.rawValue), Data(update.action),
+                    ])
+                    stored[append.room, default: [:]][update.origin] = max(held, update.seq)
+                }
+                return .commit
+            }
+            if let refusal {
+                refusals[index] = refusal
+                // What the rolled-back savepoint held is not stored.
+                stored[append.room] = nil
+            }
+        }
+        return refusals
     }
 }

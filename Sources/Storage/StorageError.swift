@@ -1,5 +1,9 @@
+import Foundation
+import GRDB
+import Scuttlebutt
+
 /// Why the log could not do what was asked, in words a person can act on.
-public enum StorageError: Error, Sendable, CustomStringConvertible {
+public enum StorageError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The database file could not be opened or migrated.
     case cannotOpen(path: String, reason: String)
     /// The database was written by a newer version of Scuttleboard.
@@ -10,8 +14,29 @@ public enum StorageError: Error, Sendable, CustomStringConvertible {
     case notScuttleboard(path: String)
     /// The database needs migrating, which only a writing command does.
     case olderSchema(path: String)
-    /// A write or read failed.
+    /// SQLite refused an operation: its result code and its words (a full
+    /// disk is 13, a lock held too long 5, a read-only file 8).
+    case sqlite(operation: String, code: Int32, message: String)
+    /// An append would have left a gap in an origin's updates: the log
+    /// holds every origin's updates without holes, by construction.
+    case gap(room: String, origin: PeerID, expected: UInt64, received: UInt64)
+    /// The database file was deleted or replaced while in use.
+    case fileReplaced(path: String)
+    /// Anything else that failed, with the system's words.
     case failed(String)
+
+    /// Wraps what GRDB or the system threw while doing `operation`.
+    init(_ error: any Error, doing operation: String) {
+        if let error = error as? StorageError {
+            self = error
+        } else if let error = error as? DatabaseError {
+            self = .sqlite(
+                operation: operation, code: error.extendedResultCode.rawValue,
+                message: error.message ?? "SQLite error \(error.extendedResultCode.rawValue)")
+        } else {
+            self = .failed("\(operation): \(error)")
+        }
+    }
 
     /// A sentence for people.
     public var description: String {
@@ -24,6 +49,14 @@ public enum StorageError: Error, Sendable, CustomStringConvertible {
             return "\(path) is not a Scuttleboard database (it was left untouched)"
         case .olderSchema(let path):
             return "database \(path) was written by an older Scuttleboard; run the server on it once to upgrade it"
+        case .sqlite(let operation, let code, let message):
+            return "cannot \(operation): \(message) (SQLite \(code & 0xFF))"
+        case .gap(let room, let origin, let expected, let received):
+            return
+                "refused to store update \(origin)#\(received) of room \"\(room)\": the log holds \(origin) only up to "
+                + "#\(expected - 1), and an origin's updates are stored without gaps"
+        case .fileReplaced(let path):
+            return "the database file \(path) was deleted or replaced while the server was using it"
         case .failed(let reason): return "database error: \(reason)"
         }
     }

@@ -181,6 +181,8 @@ public struct WireDecoder<Codec: WireActionCodec> {
         case 4:
             return .invalid(
                 try readID(&buffer), reason: try buffer.readWireString("reason", limit: WireFormat.StringLimit.reason))
+        case 5:
+            return .notAuthor(try readID(&buffer))
         default:
             throw .invalidValue("rejection code")
         }
@@ -205,6 +207,7 @@ public struct WireDecoder<Codec: WireActionCodec> {
         case 7: return .snapshotRequired
         case 8: return .shuttingDown
         case 9: return .limitExceeded(try text())
+        case 10: return .storageUnavailable(try text())
         default: throw .invalidValue("close reason")
         }
     }

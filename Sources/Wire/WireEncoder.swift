@@ -147,6 +147,9 @@ public struct WireEncoder<Codec: WireActionCodec> {
             buffer.writeInteger(4 as UInt8)
             writeID(id, into: &buffer)
             buffer.writeWireString(truncated(reason))
+        case .notAuthor(let id):
+            buffer.writeInteger(5 as UInt8)
+            writeID(id, into: &buffer)
         }
     }
 
@@ -185,6 +188,9 @@ public struct WireEncoder<Codec: WireActionCodec> {
         case .shuttingDown: buffer.writeInteger(8 as UInt8)
         case .limitExceeded(let what):
             buffer.writeInteger(9 as UInt8)
+            buffer.writeWireString(text(what))
+        case .storageUnavailable(let what):
+            buffer.writeInteger(10 as UInt8)
             buffer.writeWireString(text(what))
         }
     }

@@ -169,16 +169,92 @@ import Testing
         #expect(session.remoteDigest[PeerID(2)] == 1)
     }
 
-    @Test func aBoundSessionRefusesAForgedOrigin() {
+    @Test func aBoundSessionRefusesAnotherOriginsUpdateOnceByNameAndStaysOpen() {
         let server = makeStore(100, authority: true)
         var session = openSession(on: server, role: .server) { $0.bindsRemoteOrigin = true }
-        let outputs = session.handle(.updates([update(from: 3)]), store: server, now: now)
-        guard case .protocolViolation(let what) = closeReason(outputs) else {
-            Issue.record("forged origin not refused: \(outputs)")
+        let first = session.handle(.updates([update(from: 3), update(from: 2)]), store: server, now: now)
+        #expect(closeReason(first) == nil)
+        let refusals = sentMessages(first).filter { if case .reject = $0 { true } else { false } }
+        #expect(refusals == [.reject(.notAuthor(UpdateID(origin: PeerID(3), seq: 1)))])
+        #expect(server.digest[PeerID(3)] == 0)
+        // The remote's own update in the same batch is taken.
+        #expect(server.digest[PeerID(2)] == 1)
+        // Offered again, it is dropped without another word: no loop.
+        let again = session.handle(.updates([update(from: 3, seq: 2)]), store: server, now: now)
+        #expect(closeReason(again) == nil)
+        #expect(!sentMessages(again).contains { if case .reject = $0 { true } else { false } })
+        #expect(server.digest[PeerID(3)] == 0)
+    }
+
+    @Test func aClientStopsOfferingAnOriginTheAuthorityWillNotTakeFromIt() throws {
+        let client = makeStore(1)
+        _ = client.receive(update(from: 3))
+        var session = makeSession { $0.remoteIsAuthority = true }
+        _ = session.start(store: client, now: now)
+        let opened = session.handle(.hello(hello(from: 2)), store: client, now: now)
+        #expect(batches(opened).flatMap { $0 }.map(\.origin) == [PeerID(3)])
+        _ = session.handle(.ack(batches: 1, clock: .zero), store: client, now: now)
+        _ = session.handle(.reject(.notAuthor(UpdateID(origin: PeerID(3), seq: 1))), store: client, now: now)
+        _ = client.receive(update(from: 3, seq: 2))
+        try client.record(.set(register: 1, value: 1))
+        let next = batches(session.pump(from: client, store: client)).flatMap { $0 }
+        #expect(next.map(\.origin) == [PeerID(1)])
+        #expect(session.phase == .open)
+    }
+
+    @Test func aPersistingSessionAppliesAndAcksOnlyOnceTheBatchIsDurable() {
+        let server = makeStore(100, authority: true)
+        var session = openSession(on: server, role: .server) {
+            $0.bindsRemoteOrigin = true
+            $0.persistsBeforeApplying = true
+        }
+        let second = Update<Action>(
+            origin: PeerID(2), seq: 2, timestamp: Timestamp(milliseconds: now, counter: 1),
+            action: .set(register: 1, value: 2))
+        let batch = [update(from: 2), second]
+        let outputs = session.handle(.updates(batch), store: server, now: now)
+        guard case .persist(let toStore) = outputs.last else {
+            Issue.record("expected persist, got \(outputs)")
             return
         }
-        #expect(what.contains("authored by"))
-        #expect(server.digest[PeerID(3)] == 0)
+        #expect(toStore == batch)
+        #expect(!sentMessages(outputs).contains { if case .ack = $0 { true } else { false } })
+        #expect(server.digest[PeerID(2)] == 0)
+        let done = session.persisted(store: server, source: server)
+        guard case .applied(let applied) = done.first else {
+            Issue.record("expected applied, got \(done)")
+            return
+        }
+        #expect(applied == batch)
+        #expect(sentMessages(done).contains { if case .ack(1, _) = $0 { true } else { false } })
+        #expect(server.digest[PeerID(2)] == 2)
+    }
+
+    @Test func aBatchThatCouldNotBeStoredLeavesNoTraceAndClosesByName() {
+        let server = makeStore(100, authority: true)
+        var session = openSession(on: server, role: .server) {
+            $0.bindsRemoteOrigin = true
+            $0.persistsBeforeApplying = true
+        }
+        _ = session.handle(.updates([update(from: 2)]), store: server, now: now)
+        let outputs = session.persistenceFailed("database or disk is full")
+        #expect(closeReason(outputs) == .storageUnavailable("database or disk is full"))
+        #expect(!sentMessages(outputs).contains { if case .ack = $0 { true } else { false } })
+        #expect(server.digest[PeerID(2)] == 0)
+        #expect(server.state.registers.isEmpty)
+    }
+
+    @Test func aPersistingSessionStoresNothingOfABatchThatStopsShort() {
+        let server = makeStore(100, authority: true)
+        var session = openSession(on: server, role: .server) {
+            $0.bindsRemoteOrigin = true
+            $0.persistsBeforeApplying = true
+        }
+        // The second update leaves a gap: the batch is refused and nothing of it is handed out to store.
+        let outputs = session.handle(.updates([update(from: 2), update(from: 2, seq: 3)]), store: server, now: now)
+        #expect(!outputs.contains { if case .persist = $0 { true } else { false } })
+        #expect(closeReason(outputs) == .updateRejected(.sequenceGap(origin: PeerID(2), expected: 2, received: 3)))
+        #expect(server.digest[PeerID(2)] == 0)
     }
 
     @Test func aViewerLinkRefusesUpdates() {

@@ -116,6 +116,8 @@ final class LoopbackPeer {
     let store: ReplicatedStore<BoardReducer>
     var session: GossipSession<BoardReducer>
     private(set) var goodbye: CloseReason?
+    /// Refusals of single updates the server sent, in order.
+    private(set) var rejections: [UpdateRejection] = []
 
     init(name: String, room: String, role: PeerRole = .editor, peer: PeerID = .random(), credentials: String? = nil) {
         store = ReplicatedStore(
@@ -168,6 +170,7 @@ final class LoopbackPeer {
         while !done() {
             guard let message = try await inbound.next() else { return }
             if case .goodbye(let reason) = message { goodbye = reason }
+            if case .reject(let rejection) = message { rejections.append(rejection) }
             var outputs = session.handle(message, store: store, now: now)
             if case .snapshotReceived(let header, let bytes) = outputs.first {
                 let board = try BoardSnapshotCodec.decode(bytes)
