@@ -120,7 +120,10 @@ let package = Package(
         ),
         // Test support: processes and tmux servers that tests start, marked,
         // always stopped, and reported when a test leaves them running.
-        .target(name: "TestHarness"),
+        .target(
+            name: "TestHarness",
+            dependencies: [.product(name: "NIOConcurrencyHelpers", package: "swift-nio")]
+        ),
         .testTarget(
             name: "ScuttlebuttTests",
             dependencies: [

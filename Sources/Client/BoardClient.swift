@@ -296,7 +296,10 @@ public actor BoardClient {
             var opened = false
             do {
                 opened = try await connectOnce()
-                attempt = state == .live ? 0 : attempt
+                // A session that went live starts the backoff afresh, unless
+                // the server ended it for a condition that lasts (its store
+                // failing, a limit): then the backoff keeps growing.
+                attempt = state == .live && !Self.persists(lastRefusal) ? 0 : attempt
             } catch {
                 lastConnectionFailure = ConnectionFailure(error, host: configuration.host, port: configuration.port)
             }
@@ -324,6 +327,14 @@ public actor BoardClient {
                     UInt64.random(in: configuration.minReconnectDelay...max(ceiling, configuration.minReconnectDelay))))
         }
         setState(.offline(reason: "stopped"))
+    }
+
+    /// Whether a refusal names a condition that outlasts a reconnect.
+    static func persists(_ refusal: CloseReason?) -> Bool {
+        switch refusal {
+        case .storageUnavailable, .limitExceeded: true
+        default: false
+        }
     }
 
     /// Whether a refusal at the handshake means that retrying cannot help.

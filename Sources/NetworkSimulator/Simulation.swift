@@ -380,6 +380,13 @@ public final class Simulation {
         setClock(end)
         let outputs = links[link].sessions[side]!.handle(message, store: end.store, now: nodeNow(end))
         carryOut(outputs, link: link, side: side)
+        // Acknowledged means durable: the server's log holds what a client takes as confirmed.
+        let confirmed = end.store.confirmedOwnSeq
+        if let server, !end.isServer, confirmed > 0, server.persisted[UpdateID(origin: end.peer, seq: confirmed)] == nil
+        {
+            report.failures.append(
+                "node\(end.index) took \(end.peer)#\(confirmed) as confirmed; the server's log lacks it")
+        }
     }
 
     private func send(_ message: GossipMessage<RegisterReducer.Action>, link: Int, from side: Int) {
@@ -401,9 +408,21 @@ public final class Simulation {
                 for update in updates { end.persisted[update.id] = update }
                 pumpAll(end, except: link)
             case .persist(let updates):
-                // The simulated log never fails: durable at once, then applied.
-                for update in updates { end.persisted[update.id] = update }
                 guard links[link].sessions[side] != nil else { return }
+                if scenario.storageFailureRate > 0
+                    && Double.random(in: 0..<1, using: &random) < scenario.storageFailureRate
+                {
+                    // The log refuses the batch: nothing of it may show anywhere.
+                    report.faultsInjected += 1
+                    let refused = links[link].sessions[side]!.persistenceFailed("simulated full disk")
+                    for update in updates where end.store.digest[update.origin] >= update.seq {
+                        report.failures.append("node\(end.index) applied \(update.id), which its log refused")
+                    }
+                    carryOut(refused, link: link, side: side)
+                    return
+                }
+                // Durable, then applied.
+                for update in updates { end.persisted[update.id] = update }
                 let applied = links[link].sessions[side]!.persisted(store: end.store, source: end.store)
                 carryOut(applied, link: link, side: side)
             case .rebased(let updates):
@@ -421,6 +440,11 @@ public final class Simulation {
                 report.failures.append("node\(end.index) no longer holds updates of \(origin)")
             case .snapshotReceived:
                 report.failures.append("node\(end.index) was sent a snapshot, which no simulated peer sends")
+            case .close(.storageUnavailable):
+                // An injected storage fault: the peer comes back, as a client would.
+                disconnect(link)
+                schedule(.reconnect(link), at: now + randomTime(in: 20...500))
+                return
             case .close(let reason):
                 report.failures.append("node\(end.index) closed a link: \(reason)")
                 disconnect(link)
@@ -519,6 +543,9 @@ public final class Simulation {
     private func verify() {
         for index in links.indices where !links[index].isUp {
             report.failures.append("link \(links[index].ends) still down at the end")
+        }
+        if let server, let unstored = server.store.dump().first(where: { server.persisted[$0.id] == nil }) {
+            report.failures.append("the server holds \(unstored.id), which its log does not")
         }
         let reference = server ?? nodes[0]
         let referenceDump = reference.store.dump()

@@ -45,6 +45,10 @@ public struct SimulationScenario: Sendable, Hashable, CustomStringConvertible {
     public var window: Int
     /// Largest difference between two peers' wall clocks, in milliseconds.
     public var clockSkew: UInt64
+    /// The share of the server's durable writes that fail (a full disk, a
+    /// locked database): the batch is refused with `storageUnavailable`, the
+    /// link closes, and the peer sends the batch again when it reconnects.
+    public var storageFailureRate: Double = 0
 
     /// A scenario drawn from `seed`.
     public static func random(seed: UInt64) -> SimulationScenario {
@@ -70,7 +74,9 @@ public struct SimulationScenario: Sendable, Hashable, CustomStringConvertible {
             snapshotPolicy: snapshotPolicies.randomElement(using: &random)!,
             maxBatchUpdates: Int.random(in: 1...16, using: &random),
             window: Int.random(in: 1...4, using: &random),
-            clockSkew: UInt64.random(in: 0...500, using: &random))
+            clockSkew: UInt64.random(in: 0...500, using: &random),
+            // Drawn last, so that every other draw of a seed stays as it was.
+            storageFailureRate: random.chance(0.3) ? Double.random(in: 0.05...0.3, using: &random) : 0)
     }
 
     /// One line with every choice, to paste into a bug report.
@@ -80,5 +86,6 @@ public struct SimulationScenario: Sendable, Hashable, CustomStringConvertible {
             + "partitions=\(partitions) crashes=\(crashes) lateJoiners=\(lateJoiners) "
             + "offline=\(offlinePeers) clock=\(timestampStrategy) snapshots=\(snapshotPolicy.denseTail)/"
             + "\(snapshotPolicy.interval) batch=\(maxBatchUpdates) window=\(window) skew=\(clockSkew)ms"
+            + (storageFailureRate > 0 ? " storageFailures=\(Int(storageFailureRate * 100))%" : "")
     }
 }

@@ -203,6 +203,9 @@ struct Serve: AsyncParsableCommand {
             throw CommandFailure(error)
         }
         let store = database.path ?? "memory"
+        // A file size limit (`ulimit -f`) must fail a write, which the
+        // server reports and survives, not kill the process.
+        signal(SIGXFSZ, SIG_IGN)
         // SIGINT and SIGTERM stop the server gracefully.
         let signals = [SIGINT, SIGTERM].map { number in
             signal(number, SIG_IGN)

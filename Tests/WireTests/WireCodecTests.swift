@@ -58,7 +58,6 @@ let everyMessage: [Message] = {
         .reject(.farFuture(UpdateID(origin: bob, seq: 2), timestamp: Timestamp(UInt64.max))),
         .reject(.stale(UpdateID(origin: alice, seq: 3), timestamp: Timestamp(10), frontier: Timestamp(20))),
         .reject(.invalid(UpdateID(origin: alice, seq: 4), reason: "text is 0 characters long")),
-        .reject(.notAuthor(UpdateID(origin: alice, seq: 5))),
         .presence(Presence(origin: bob, payload: [1, 2, 3])),
         .presenceGone(bob),
         .ping(99),
@@ -70,13 +69,15 @@ let everyMessage: [Message] = {
         .goodbye(.unauthorized("room \"x\" needs an editor token")),
         .goodbye(.timeout), .goodbye(.slowConsumer), .goodbye(.snapshotRequired), .goodbye(.shuttingDown),
         .goodbye(.limitExceeded("more than 500 updates per second")),
-        .goodbye(.storageUnavailable("cannot store updates: database or disk is full (SQLite 13)")),
         .snapshot(
             SnapshotHeader(
                 horizon: OrderKey(timestamp: Timestamp(milliseconds: 1_764_316_790_000, counter: 3), origin: bob),
                 digest: Digest([alice: 10, bob: 2]), byteCount: 5)),
         .snapshotChunk([1, 2, 3]),
         .snapshotChunk([4, 5]),
+        // Appended before v1's release, like the snapshot messages above.
+        .reject(.notAuthor(UpdateID(origin: alice, seq: 5))),
+        .goodbye(.storageUnavailable("cannot store updates: database or disk is full (SQLite 13)")),
     ]
 }()
 
