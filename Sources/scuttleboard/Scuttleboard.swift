@@ -65,7 +65,11 @@ struct Serve: AsyncParsableCommand {
         abstract: "Run the server.",
         discussion: """
             Rooms load from the SQLite file when someone joins and unload when idle. SIGINT or SIGTERM stops \
-            the server gracefully: sessions are told why, rooms are checkpointed.
+            the server gracefully: sessions are told why, rooms are checkpointed; the exit status is non-zero \
+            when that did not complete (the database failed, or the stop took longer than --shutdown-timeout). \
+            When the database cannot take writes (a full disk, a lock held elsewhere, the file deleted), the \
+            server refuses updates by name, keeps serving reads, says not ready at /readyz, and takes writes \
+            again once a probe succeeds; nothing it acknowledged is ever lost.
             """)
 
     @Option(help: "The address to listen on.")
@@ -99,7 +103,8 @@ struct Serve: AsyncParsableCommand {
     var config: String?
 
     @Option(
-        parsing: .unconditional, help: "Connections served at once.",
+        parsing: .unconditional,
+        help: "Connections served at once (capped, with a warning, to leave 64 of the file descriptor limit free).",
         transform: { try ArgumentParsing.integer($0, in: 1...1_000_000) })
     var maxConnections = 1_000
 
@@ -127,9 +132,15 @@ struct Serve: AsyncParsableCommand {
 
     @Option(
         parsing: .unconditional,
-        help: "Serve Prometheus metrics at /metrics and /healthz on this HTTP port (0: any free port).",
+        help: "Serve Prometheus metrics at /metrics, /healthz and /readyz on this HTTP port (0: any free port).",
         transform: { try ArgumentParsing.port($0, allowingAny: true) })
     var metricsPort: Int?
+
+    @Option(
+        parsing: .unconditional,
+        help: "How long a stop may take before the server exits without the remaining checkpoints: 10s, 1m.",
+        transform: ArgumentParsing.duration)
+    var shutdownTimeout: Duration = .seconds(10)
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel = "info"
@@ -189,6 +200,7 @@ struct Serve: AsyncParsableCommand {
             UInt64(idleRoomTimeout.components.seconds) * 1_000
             + UInt64(idleRoomTimeout.components.attoseconds / 1_000_000_000_000_000)
         configuration.checkpointInterval = checkpointInterval
+        configuration.shutdownTimeout = shutdownTimeout
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)

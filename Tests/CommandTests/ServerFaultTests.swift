@@ -163,4 +163,74 @@ import Whiteboard
         await running.value
         #expect(server.stop() == 0, "\(server.text)")
     }
+
+    @Test func aStopUnderLoadIsQuickAndLosesNothingAcknowledged() async throws {
+        let scratch = try Scratch()
+        let server = try ServerProcess(
+            executable: Self.executable,
+            arguments: ["--port", "0", "--db", scratch.database, "--rate-limit", "100000"])
+        let port = try server.port(after: "serving on ")
+        let writers = try (0..<4).map { _ in try client(port: port, room: "busy") }
+        let runs = writers.map { writer in Task { await writer.run() } }
+        let drawing = Task {
+            var index = 0
+            while !Task.isCancelled {
+                index += 1
+                for writer in writers {
+                    _ = try? await writer.record(
+                        .addText(at: Point(0, Int32(index % 500)), text: "line \(index)", style: Style(color: 2)))
+                }
+                if index % 20 == 0 { try? await Task.sleep(for: .milliseconds(1)) }
+            }
+        }
+        try await Task.sleep(for: .seconds(2))
+        let started = ContinuousClock.now
+        let status = server.stop(SIGTERM, within: 15)
+        let stopping = ContinuousClock.now - started
+        drawing.cancel()
+        for run in runs { run.cancel() }
+        for run in runs { await run.value }
+        #expect(status == 0, "\(server.text)")
+        #expect(stopping < .seconds(12), "stopped in \(stopping)")
+        #expect(server.text.contains("scuttleboard stopped"))
+        let stored = try storedSeqs(scratch.database)
+        for writer in writers {
+            let confirmed = UInt64(await writer.digest[writer.peer]) - UInt64(await writer.pendingCount)
+            #expect(confirmed > 0)
+            let seqs = stored[writer.peer] ?? []
+            #expect(seqs == Array((1...UInt64(seqs.count + 1)).prefix(seqs.count)), "no gaps")
+            #expect(UInt64(seqs.count) >= confirmed, "everything acknowledged is stored")
+        }
+    }
+
+    @Test func checkPassesASoundDatabaseAndFailsABrokenOne() async throws {
+        let scratch = try Scratch()
+        let server = try ServerProcess(
+            executable: Self.executable, arguments: ["--port", "0", "--db", scratch.database])
+        let port = try server.port(after: "serving on ")
+        let writer = try client(port: port, room: "checked")
+        let running = Task { await writer.run() }
+        for index in 0..<5 {
+            try await writer.record(.addText(at: Point(0, Int32(index)), text: "line", style: Style(color: 2)))
+        }
+        try await eventually(20, "five stored") { await writer.pendingCount == 0 }
+        running.cancel()
+        await running.value
+        #expect(server.stop() == 0)
+
+        let sound = try TestProcesses.output(of: Self.executable, ["check", "--db", scratch.database])
+        #expect(sound.status == 0)
+        #expect(sound.output.contains("1 rooms, 5 updates, 0 checkpoints: ok"), "\(sound.output)")
+
+        try await DatabaseQueue(path: scratch.database).write { db in
+            try db.execute(sql: "DELETE FROM updates WHERE seq = 3")
+        }
+        let broken = try TestProcesses.output(of: Self.executable, ["check", "--db", scratch.database])
+        #expect(broken.status >> 8 == 1)
+        #expect(broken.output.contains("has a gap: #3 is missing"), "\(broken.output)")
+
+        let missing = try TestProcesses.output(
+            of: Self.executable, ["check", "--db", scratch.url.appendingPathComponent("none.sqlite").path])
+        #expect(missing.status != 0)
+    }
 }
