@@ -37,6 +37,8 @@ public actor Room {
     private let counters: ServerCounters
     private let health: StorageHealth
     private var connections: [UInt64: Connection] = [:]
+    /// The earliest stamp of each batch being made durable, by connection.
+    private var persisting: [UInt64: Timestamp] = [:]
     private var nextConnection: UInt64 = 1
     private var persistedFrontier = Timestamp.zero
     /// Appends awaiting durability: a checkpoint waits for none, so that it
@@ -226,7 +228,9 @@ public actor Room {
         // The room records nothing itself; its clock follows real time so
         // that an idle room's frontier (and history) keeps moving.
         store.advanceClock(toAtLeast: now)
-        let acknowledged = connections.values.filter { $0.isOpen && $0.session.isOpen }.map(\.session.remoteClock)
+        let acknowledged =
+            connections.values.filter { $0.isOpen && $0.session.isOpen }.map(\.session.remoteClock)
+            + persisting.values.map { Timestamp($0.rawValue - min($0.rawValue, 1)) }
         let frontier = StableFrontier.compute(
             acknowledged: acknowledged, authorityClock: store.clock.latest, now: now,
             graceMilliseconds: configuration.frontierGrace)
@@ -369,6 +373,10 @@ public actor Room {
             failure = fault
         } else {
             appendsInFlight += 1
+            // The frontier must not pass a batch on its way to disk: once
+            // stored, it enters the replica even if its connection is gone.
+            if let earliest = updates.map(\.timestamp).min() { persisting[id] = earliest }
+            defer { persisting[id] = nil }
             do {
                 try await log.append(room: name, updates.map { StoredUpdate($0, encode: BoardActionCodec.encode) })
                 failure = nil

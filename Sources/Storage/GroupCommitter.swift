@@ -17,6 +17,10 @@ actor GroupCommitter {
     private var queue: [(PendingAppend, CheckedContinuation<Void, any Error>)] = []
     private var committing = false
     private(set) var statistics = DurableLogStatistics()
+    /// The highest seq stored per room and origin, as far as this process
+    /// has read or written it (the file has one writer: this server), so
+    /// that the gap check rarely reads the database.
+    private var highestStored: [String: [PeerID: UInt64]] = [:]
 
     init(writer: any DatabaseWriter) {
         self.writer = writer
@@ -37,16 +41,20 @@ actor GroupCommitter {
         }
     }
 
-    /// Commits everything queued, one transaction per round. Each append
-    /// goes in a savepoint of its own, so that one refused append (it would
-    /// leave a gap) fails alone and the others commit.
+    /// Commits everything queued, one transaction per round. An append
+    /// refused because it would leave a gap fails alone; the others commit.
     private func commitQueued() async {
         while !queue.isEmpty {
             let batch = queue
             queue.removeAll(keepingCapacity: true)
             let started = ContinuousClock.now
             do {
-                let refusals = try await writer.write { db in try Self.write(batch.map(\.0), in: db) }
+                let known = highestStored
+                let (refusals, highest) = try await writer.write { db in
+                    try Self.write(batch.map(\.0), knowing: known, in: db)
+                }
+                // Only once committed: a failed transaction stored nothing.
+                highestStored = highest
                 let elapsed = (ContinuousClock.now - started).components
                 statistics.transactions += 1
                 statistics.commitNanoseconds +=
@@ -68,45 +76,51 @@ actor GroupCommitter {
     }
 
     /// Writes `appends` in one transaction.
+    ///
+    /// An append is checked whole before any of it is written: one whose
+    /// updates would leave a gap after what the log holds (or what earlier
+    /// appends of the transaction add) is skipped and refused, so no
+    /// rollback is ever needed.
+    /// - Parameter known: The highest seq stored per room and origin, where
+    ///   known; the rest is read from the database.
     /// - Returns: The refusal of each append that would have left a gap, by
-    ///   its index (nothing of it is written).
-    private static func write(_ appends: [PendingAppend], in db: Database) throws -> [Int: StorageError] {
+    ///   its index (nothing of it is written), and `known` brought up to date.
+    private static func write(
+        _ appends: [PendingAppend], knowing known: [String: [PeerID: UInt64]], in db: Database
+    ) throws -> (refusals: [Int: StorageError], highest: [String: [PeerID: UInt64]]) {
         for room in Set(appends.map(\.room)) {
             try db.execute(sql: "INSERT OR IGNORE INTO rooms (name) VALUES (?)", arguments: [room])
         }
         let insert = try db.cachedStatement(
             sql: "INSERT OR IGNORE INTO updates (room, origin, seq, timestamp, action) VALUES (?, ?, ?, ?, ?)")
         let highest = try db.cachedStatement(sql: "SELECT MAX(seq) FROM updates WHERE room = ? AND origin = ?")
-        var stored: [String: [PeerID: UInt64]] = [:]
+        var held = known
         var refusals: [Int: StorageError] = [:]
         for (index, append) in appends.enumerated() {
-            var refusal: StorageError?
-            try db.inSavepoint {
-                for update in append.updates {
-                    let held =
-                        try stored[append.room]?[update.origin]
-                        ?? Int64.fetchOne(
-                            highest, arguments: [append.room, Int64(bitPattern: update.origin.rawValue)]
-                        ).map { UInt64(bitPattern: $0) } ?? 0
-                    guard update.seq <= held + 1 else {
-                        refusal = .gap(
-                            room: append.room, origin: update.origin, expected: held + 1, received: update.seq)
-                        return .rollback
-                    }
-                    try insert.execute(arguments: [
-                        append.room, Int64(bitPattern: update.origin.rawValue), Int64(bitPattern: update.seq),
-                        Int64(bitPattern: update.timestamp.rawValue), Data(update.action),
-                    ])
-                    stored[append.room, default: [:]][update.origin] = max(held, update.seq)
+            var after = held[append.room] ?? [:]
+            var gap: StorageError?
+            for update in append.updates where gap == nil {
+                let last =
+                    try after[update.origin]
+                    ?? Int64.fetchOne(highest, arguments: [append.room, Int64(bitPattern: update.origin.rawValue)])
+                    .map { UInt64(bitPattern: $0) } ?? 0
+                if update.seq > last + 1 {
+                    gap = .gap(room: append.room, origin: update.origin, expected: last + 1, received: update.seq)
                 }
-                return .commit
+                after[update.origin] = max(last, update.seq)
             }
-            if let refusal {
-                refusals[index] = refusal
-                // What the rolled-back savepoint held is not stored.
-                stored[append.room] = nil
+            if let gap {
+                refusals[index] = gap
+                continue
+            }
+            held[append.room] = after
+            for update in append.updates {
+                try insert.execute(arguments: [
+                    append.room, Int64(bitPattern: update.origin.rawValue), Int64(bitPattern: update.seq),
+                    Int64(bitPattern: update.timestamp.rawValue), Data(update.action),
+                ])
             }
         }
-        return refusals
+        return (refusals, held)
     }
 }

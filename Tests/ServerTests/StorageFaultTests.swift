@@ -110,6 +110,41 @@ import Whiteboard
         await server.stop()
     }
 
+    @Test func aBatchStoredAfterItsConnectionLeftStillEntersTheRoom() async throws {
+        // The writer's batch waits on a held lock; the writer leaves; once
+        // stored, the batch enters the room all the same. (The guard that
+        // keeps the frontier below a batch on its way to disk is not what
+        // this exercises: the room's frontier write waits on the same lock.
+        // The full suite's bursty swarm found that race under load.)
+        let server = try await RunningServer {
+            $0.storageBusyTimeout = .seconds(20)
+            $0.frontierGrace = 100
+        }
+        let path = server.folder.appendingPathComponent("rooms.sqlite").path
+        let watcher = try client(port: server.port, room: "late", name: "watcher")
+        let watching = Task { await watcher.run() }
+        try await withTimeout(20, "the watcher live") { try await watcher.waitUntilLive() }
+        let lock = try WriteLockHolder(path: path)
+        let writer = PeerID(0x57A1E)
+        let port = server.port
+        try await withPeer(port: port, room: "late", id: writer) { peer, messages, outbound in
+            try await peer.run(&messages, outbound) { peer.session.isCaughtUp }
+            try await peer.record(text(0), outbound)
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        // Gone, with its batch on the way to disk; the room's clock moves on.
+        try await Task.sleep(for: .seconds(2))
+        lock.unlock()
+        try await eventually(20, "the stored update in the room") {
+            (try? await server.server.room(named: "late")?.digest[writer]) == 1
+        }
+        #expect(try storedSeqs(path, room: "late") == [writer: [1]])
+        #expect(server.server.counters.snapshot.rooms["late"]?.rejected.isEmpty == true)
+        watching.cancel()
+        await watching.value
+        await server.stop()
+    }
+
     @Test func aDeletedDatabaseFileStopsWritesIsRescuedAndTheStopSaysItFailed() async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("scuttleboard-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
