@@ -120,11 +120,15 @@ public struct ClientView: Sendable {
 public enum ClientError: Error, Sendable, Hashable, CustomStringConvertible {
     /// A viewer cannot record: the server would never accept the update.
     case readOnly(PeerRole)
+    /// The server refused this client for good (a wrong token, another
+    /// protocol version): the server's reason.
+    case refused(String)
 
     /// A sentence for people.
     public var description: String {
         switch self {
         case .readOnly(let role): "a \(role) cannot draw"
+        case .refused(let reason): "refused by the server: \(reason)"
         }
     }
 }
@@ -167,6 +171,9 @@ public actor BoardClient {
     private var sessionOpened = false
     /// What ``view`` shows, and the doorbells of ``changes()``.
     private nonisolated let published = NIOLockedValueBox(Published())
+    /// Callers of ``waitUntilLive()``, by a number of their own.
+    private var liveWaiters: [Int: CheckedContinuation<Void, any Error>] = [:]
+    private var nextWaiter = 0
     /// The confirmed own seq last written to the local database.
     private var storedConfirmation: UInt64 = 0
     private var confirmationStoredAt = ContinuousClock.now
@@ -259,6 +266,28 @@ public actor BoardClient {
         let (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         published.withLockedValue { $0.doorbells.append(continuation) }
         return stream
+    }
+
+    /// Returns once the client is live: connected and caught up with the
+    /// server. ``run()`` must be running (in another task).
+    /// - Throws: ``ClientError/refused(_:)`` when the server refused the
+    ///   client for good; `CancellationError` when the task is cancelled.
+    public func waitUntilLive() async throws {
+        if state == .live { return }
+        if case .refused(let reason) = state { throw ClientError.refused(reason) }
+        let id = nextWaiter
+        nextWaiter += 1
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                if Task.isCancelled {
+                    continuation.resume(throwing: CancellationError())
+                } else {
+                    liveWaiters[id] = continuation
+                }
+            }
+        } onCancel: {
+            Task { await self.cancelWaiter(id) }
+        }
     }
 
     // MARK: Drawing
@@ -552,6 +581,20 @@ public actor BoardClient {
         guard new != state else { return }
         state = new
         emit(.state(new))
+        switch new {
+        case .live:
+            for waiter in liveWaiters.values { waiter.resume() }
+            liveWaiters = [:]
+        case .refused(let reason):
+            for waiter in liveWaiters.values { waiter.resume(throwing: ClientError.refused(reason)) }
+            liveWaiters = [:]
+        case .offline, .connecting, .syncing:
+            break
+        }
+    }
+
+    private func cancelWaiter(_ id: Int) {
+        liveWaiters.removeValue(forKey: id)?.resume(throwing: CancellationError())
     }
 
     private func emit(_ event: ClientEvent) {

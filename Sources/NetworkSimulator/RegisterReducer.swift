@@ -68,7 +68,7 @@ public struct RegisterReducer: Reducer {
     }
 
     /// Refuses registers above 63 and the reserved value.
-    public func validate(_ action: Action) throws {
+    public func validate(_ action: Action, by origin: PeerID) throws {
         switch action {
         case .set(let register, let value), .mix(let register, let value):
             guard register < 64 else { throw ValidationError.registerOutOfRange(register) }

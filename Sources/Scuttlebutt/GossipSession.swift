@@ -23,9 +23,11 @@ public struct GossipSessionConfiguration: Sendable, Hashable {
     public var sendsUpdates = true
     /// Whether this side accepts updates from the remote.
     public var acceptsUpdates = true
-    /// Whether the remote may author only its own origin (set on the server's
-    /// side of a link to a client): anything else is a forged origin.
-    public var bindsRemoteOrigin = false
+    /// Whether the remote may author only its own origin: another origin's
+    /// update is refused (``UpdateRejection/notAuthor(_:)``). On by default
+    /// for the ``PeerRole/server`` role, so a server is secure unless it
+    /// says otherwise.
+    public var bindsRemoteOrigin: Bool
     /// Whether the remote is the room's authority (set on a client's side of
     /// its link to the server): its frontier, acks and refusals then count.
     public var remoteIsAuthority = false
@@ -53,6 +55,7 @@ public struct GossipSessionConfiguration: Sendable, Hashable {
         self.name = name
         self.room = room
         self.role = role
+        bindsRemoteOrigin = role == .server
     }
 }
 
@@ -167,6 +170,9 @@ public struct GossipSession<R: Reducer> {
     /// Origins whose updates the remote authority will not take from us
     /// (``UpdateRejection/notAuthor(_:)``): never offered again on this link.
     @usableFromInline var declinedByRemote: Set<PeerID> = []
+    /// The last of the remote's own updates that it may lack (it lost them,
+    /// and we held them at its hello); its later ones are never sent back.
+    @usableFromInline var remoteOwnLackedThrough: UInt64 = 0
     /// Origins whose updates the remote offered us though it is not their
     /// author: refused once each.
     @usableFromInline var refusedFromRemote: Set<PeerID> = []
@@ -242,6 +248,9 @@ public struct GossipSession<R: Reducer> {
         _remote = hello
         _remoteDigest = hello.digest
         _remoteClock = hello.clock
+        // The remote has everything it writes from now on: of its own
+        // updates it can lack only those it lost before this hello.
+        remoteOwnLackedThrough = source.digest[hello.peer]
         _phase = .open
         if configuration.remoteIsAuthority { store.confirmOwn(through: hello.digest[store.peer]) }
         return pump(from: source, store: store)
@@ -426,7 +435,9 @@ public struct GossipSession<R: Reducer> {
         awaitingDurability = nil
         // Checked before it was stored; nothing it depends on can have moved
         // since, as this link's next message waits for this one.
-        let applied = batch.filter { if case .applied = store.receive($0) { true } else { false } }
+        let applied = batch.filter {
+            if case .applied = store.receive($0, actionValidated: true) { true } else { false }
+        }
         let outputs: [Output] = applied.isEmpty ? [] : [.applied(applied)]
         guard _phase == .open else { return outputs }
         return outputs
@@ -496,6 +507,7 @@ public struct GossipSession<R: Reducer> {
         }
         let everythingSent = source.digest.allSatisfy { origin, seq in
             seq <= _remoteDigest[origin] || declinedByRemote.contains(origin)
+                || (origin == _remote?.peer && remoteOwnLackedThrough <= _remoteDigest[origin])
         }
         if everythingSent && !_hasSentSynced {
             _hasSentSynced = true
@@ -516,13 +528,14 @@ public struct GossipSession<R: Reducer> {
         // Scuttle-depth: origins the remote is furthest behind on go first.
         let lagging = source.digest.compactMap { origin, seq -> (PeerID, UInt64)? in
             let held = _remoteDigest[origin]
-            return seq > held && !declinedByRemote.contains(origin) ? (origin, seq - held) : nil
+            let sendable = origin == _remote?.peer ? min(seq, remoteOwnLackedThrough) : seq
+            return sendable > held && !declinedByRemote.contains(origin) ? (origin, sendable - held) : nil
         }.sorted { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }
         var batch: [Update<R.Action>] = []
         var missing: [PeerID] = []
         var bytes = 0
-        for (origin, _) in lagging {
-            let room = configuration.maxBatchUpdates - batch.count
+        for (origin, lag) in lagging {
+            let room = min(configuration.maxBatchUpdates - batch.count, Int(clamping: lag))
             guard room > 0, bytes < configuration.maxBatchBytes else { break }
             guard let updates = source.updates(of: origin, after: _remoteDigest[origin], limit: room) else {
                 missing.append(origin)
@@ -546,7 +559,7 @@ public struct GossipSession<R: Reducer> {
     ) -> Bool where Source.Action == R.Action {
         source.digest.allSatisfy { origin, seq in
             let held = _remoteDigest[origin]
-            guard seq > held else { return true }
+            guard seq > held, origin != _remote?.peer || remoteOwnLackedThrough > held else { return true }
             guard let next = source.updates(of: origin, after: held, limit: 1)?.first else { return false }
             return next.timestamp >= frontier
         }
@@ -590,9 +603,9 @@ public struct GossipSession<R: Reducer> {
     @inlinable
     public mutating func tick(store: ReplicatedStore<R>, now: UInt64) -> [Output] {
         guard _phase == .open || _phase == .awaitingHello else { return [] }
-        if now >= lastHeard &+ configuration.livenessTimeout { return fail(.timeout) }
+        if now - min(now, lastHeard) >= configuration.livenessTimeout { return fail(.timeout) }
         var outputs: [Output] = []
-        if _phase == .open && now >= lastClockReport &+ configuration.clockReportInterval {
+        if _phase == .open && now - min(now, lastClockReport) >= configuration.clockReportInterval {
             // An idle peer still lets the authority's frontier move with time.
             lastClockReport = now
             store.advanceClock(toAtLeast: now)
@@ -608,7 +621,7 @@ public struct GossipSession<R: Reducer> {
             pendingPresence[origin] = nil
             outputs.append(.send(.presence(presence)))
         }
-        if _phase == .open && now >= lastPingSent &+ configuration.pingInterval {
+        if _phase == .open && now - min(now, lastPingSent) >= configuration.pingInterval {
             lastPingSent = now
             pingsInFlight[nextPingNonce] = now
             outputs.append(.send(.ping(nextPingNonce)))
@@ -644,7 +657,8 @@ public struct GossipSession<R: Reducer> {
     @inlinable
     func reportableClock(_ store: ReplicatedStore<R>, ownSentThrough sent: UInt64) -> Timestamp {
         var clock = store.clock.latest
-        if sent < store.digest[store.peer],
+        // Own updates this link never sends (a viewer's) cannot hold it back.
+        if configuration.sendsUpdates, sent < store.digest[store.peer],
             let next = store.updates(of: store.peer, after: sent, limit: 1)?.first
         {
             clock = min(clock, Timestamp(next.timestamp.rawValue - 1))

@@ -25,14 +25,15 @@ public protocol Reducer: Sendable {
     /// ``Footprint/everything``; that is always correct, only slower.
     func footprint(of update: Update<Action>) -> Footprint<FootprintKey>
 
-    /// Refuses an action that no replica may apply, before it enters any log.
-    /// The default accepts everything.
-    func validate(_ action: Action) throws
+    /// Refuses an action that no replica may apply, before it enters any
+    /// log: `origin` is the peer that authored it (an action may concern
+    /// what only its author may touch). The default accepts everything.
+    func validate(_ action: Action, by origin: PeerID) throws
 }
 
 extension Reducer {
     /// Accepts every action.
-    public func validate(_ action: Action) throws {}
+    public func validate(_ action: Action, by origin: PeerID) throws {}
 }
 
 /// How an update uses a footprint key. Two uses of the same key conflict

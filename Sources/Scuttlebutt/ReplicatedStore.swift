@@ -89,7 +89,7 @@ public final class ReplicatedStore<R: Reducer> {
     /// - Complexity: One apply: a local update is always the latest.
     @inlinable @discardableResult
     public func record(_ action: R.Action) throws -> Update<R.Action> {
-        try reducer.validate(action)
+        try reducer.validate(action, by: peer)
         _clock.observe(frontier)
         if let last = _timeline.lastKey { _clock.observe(last.timestamp) }
         let update = Update(
@@ -108,8 +108,11 @@ public final class ReplicatedStore<R: Reducer> {
     /// pending rebase, seq gap, timestamp not after the origin's previous one,
     /// far-future timestamp, stale (authority only), reducer validation,
     /// horizon.
+    /// - Parameter actionValidated: The reducer has validated the action
+    ///   already (``check(_:after:)`` did, for this update): its validation
+    ///   is pure, so it is not repeated.
     @inlinable
-    public func receive(_ update: Update<R.Action>) -> ReceiveOutcome {
+    public func receive(_ update: Update<R.Action>, actionValidated: Bool = false) -> ReceiveOutcome {
         let id = update.id
         let held = _digest[update.origin]
         if update.seq <= held {
@@ -132,10 +135,12 @@ public final class ReplicatedStore<R: Reducer> {
             rebasing[update.origin] = update.seq
             return reject(.stale(id, timestamp: update.timestamp, frontier: frontier))
         }
-        do {
-            try reducer.validate(update.action)
-        } catch {
-            return reject(.invalid(id, reason: String(describing: error)))
+        if !actionValidated {
+            do {
+                try reducer.validate(update.action, by: update.origin)
+            } catch {
+                return reject(.invalid(id, reason: String(describing: error)))
+            }
         }
         if !_timeline.accepts(update.orderKey) {
             _counters.belowHorizon += 1
@@ -188,7 +193,7 @@ public final class ReplicatedStore<R: Reducer> {
             return reject(.stale(id, timestamp: update.timestamp, frontier: frontier))
         }
         do {
-            try reducer.validate(update.action)
+            try reducer.validate(update.action, by: update.origin)
         } catch {
             return reject(.invalid(id, reason: String(describing: error)))
         }

@@ -27,10 +27,14 @@ struct DescriptorLimits {
         return DescriptorLimits(soft: limit.rlim_cur >= rlim_t(Int.max) ? .max : Int(limit.rlim_cur))
     }
 
-    /// `requested` connections, or fewer when they would not leave the headroom free.
-    func connectionCap(requested: Int) -> Int {
-        guard soft != .max else { return requested }
-        return max(1, min(requested, soft - headroom))
+    /// The sessions and handshakes requested, or fewer, so that both
+    /// together leave the headroom free: handshakes get at most a quarter
+    /// of what is left.
+    func caps(sessions: Int, handshakes: Int) -> (sessions: Int, handshakes: Int) {
+        guard soft != .max else { return (sessions, handshakes) }
+        let budget = max(2, soft - headroom)
+        let handshakes = max(1, min(handshakes, budget / 4))
+        return (max(1, min(sessions, budget - handshakes)), handshakes)
     }
 }
 

@@ -28,9 +28,10 @@ public final class ScuttleboardServer: Sendable {
     let health = StorageHealth()
     private let registry: RoomRegistry
     private let lifecycle = NIOLockedValueBox(Lifecycle())
-    /// Connections served at once: the configured maximum, capped below
-    /// the process's file descriptor limit when it starts.
-    private let maxConnections: NIOLockedValueBox<Int>
+    /// Sessions served at once, and connections allowed to be waiting for
+    /// their hello: as configured, capped below the process's file
+    /// descriptor limit when it starts.
+    private let admission: NIOLockedValueBox<(sessions: Int, handshakes: Int)>
 
     private struct Lifecycle {
         var listener: (any Channel)?
@@ -46,7 +47,7 @@ public final class ScuttleboardServer: Sendable {
             path: configuration.databasePath, durability: configuration.durability,
             busyTimeout: configuration.storageBusyTimeout)
         registry = RoomRegistry(log: log, configuration: configuration, counters: counters, health: health)
-        maxConnections = NIOLockedValueBox(configuration.maxConnections)
+        admission = NIOLockedValueBox((configuration.maxConnections, configuration.maxHandshakes))
     }
 
     /// The room called `name`, loaded if needed (for tools and tests).
@@ -123,14 +124,15 @@ public final class ScuttleboardServer: Sendable {
     ) async throws {
         let maxFrameSize = configuration.maxFrameSize
         let limits = DescriptorLimits.current()
-        let maxConnections = limits.connectionCap(requested: configuration.maxConnections)
-        self.maxConnections.withLockedValue { $0 = maxConnections }
-        if maxConnections < configuration.maxConnections {
+        let (sessions, handshakes) = limits.caps(
+            sessions: configuration.maxConnections, handshakes: configuration.maxHandshakes)
+        admission.withLockedValue { $0 = (sessions, handshakes) }
+        if sessions < configuration.maxConnections {
             configuration.logger.warning(
                 """
-                serving at most \(maxConnections) connections, not \(configuration.maxConnections): the process may \
-                open \(limits.soft) files (ulimit -n), and \(limits.soft - maxConnections) stay free for the database \
-                and the runtime
+                serving at most \(sessions) connections, not \(configuration.maxConnections), and \(handshakes) \
+                waiting for hello: the process may open \(limits.soft) files (ulimit -n), and \(limits.headroom) \
+                stay free for the database and the runtime
                 """)
         }
         // The metrics port first: a server that cannot serve what it was
@@ -237,6 +239,8 @@ public final class ScuttleboardServer: Sendable {
             "scuttleboard_rooms \(rooms.count)",
             "# HELP scuttleboard_sessions Connections open.", "# TYPE scuttleboard_sessions gauge",
             "scuttleboard_sessions \(counters.connectionsOpen)",
+            "# HELP scuttleboard_handshakes Connections waiting for their hello.",
+            "# TYPE scuttleboard_handshakes gauge", "scuttleboard_handshakes \(counters.handshakesOpen)",
             "# TYPE scuttleboard_connections_total counter",
             "scuttleboard_connections_total \(counters.connectionsAccepted)",
             "# HELP scuttleboard_updates_in_total Updates accepted from peers.",
@@ -393,30 +397,52 @@ public final class ScuttleboardServer: Sendable {
 
     /// One connection: `hello` first, then every message to its room.
     private func serve(_ connection: NIOAsyncChannel<Message, Message>) async {
-        let limit = maxConnections.withLockedValue { $0 }
-        guard counters.admitConnection(limit: limit) else {
+        let limits = admission.withLockedValue { $0 }
+        guard counters.admitHandshake(limit: limits.handshakes) else {
             try? await connection.executeThenClose { inbound, outbound in
                 var messages = inbound.makeAsyncIterator()
-                await refuse(.limitExceeded("the server already serves \(limit) connections"), on: outbound)
+                await refuse(
+                    .limitExceeded("\(limits.handshakes) connections are already waiting to say hello"), on: outbound)
                 await closeGracefully(connection, messages: &messages, outbound: outbound)
             }
             return
         }
-        defer { counters.connectionClosed() }
         try? await connection.executeThenClose { inbound, outbound in
             var messages = inbound.makeAsyncIterator()
-            if let admitted = await admit(&messages, outbound: outbound) {
+            let deadline = handshakeDeadline(for: connection.channel)
+            let admitted = await admit(&messages, outbound: outbound, sessionLimit: limits.sessions)
+            deadline.cancel()
+            counters.handshakeEnded()
+            if let admitted {
                 await converse(in: admitted, over: connection, messages: &messages, outbound: outbound)
                 await registry.release(admitted.1.room)
+                counters.connectionClosed()
             }
             await closeGracefully(connection, messages: &messages, outbound: outbound)
         }
     }
 
+    /// Ends a connection that has not sent its `hello` within the handshake
+    /// timeout (an idle socket, or a hello trickled a byte at a time), with
+    /// `goodbye(timeout)`.
+    private func handshakeDeadline(for channel: any Channel) -> Scheduled<Void> {
+        let (counters, logger) = (counters, configuration.logger)
+        let timeout = configuration.handshakeTimeout
+        let nanoseconds = timeout.components.seconds * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000
+        return channel.eventLoop.scheduleTask(in: .nanoseconds(nanoseconds)) {
+            counters.refused(.timeout)
+            logger.notice("refused a connection", metadata: ["reason": "no hello within \(timeout)"])
+            channel.writeAndFlush(Message.goodbye(.timeout), promise: nil)
+            channel.close(mode: .output, promise: nil)
+        }
+    }
+
     /// Reads the hello and finds the room, or refuses the peer.
+    /// - Returns: The room, leased, and the hello; the session is counted
+    ///   against `sessionLimit` (``ServerCounters/connectionClosed()`` ends it).
     private func admit(
         _ messages: inout NIOAsyncChannelInboundStream<Message>.AsyncIterator,
-        outbound: NIOAsyncChannelOutboundWriter<Message>
+        outbound: NIOAsyncChannelOutboundWriter<Message>, sessionLimit: Int
     ) async -> (Room, Hello)? {
         let first: Message?
         do {
@@ -443,13 +469,19 @@ public final class ScuttleboardServer: Sendable {
             await refuse(refusal, on: outbound)
             return nil
         }
+        guard counters.admitConnection(limit: sessionLimit) else {
+            await refuse(.limitExceeded("the server already serves \(sessionLimit) connections"), on: outbound)
+            return nil
+        }
         do {
             guard let room = try await registry.lease(hello.room) else {
+                counters.connectionClosed()
                 await refuse(.limitExceeded("the server already holds \(configuration.maxRooms) rooms"), on: outbound)
                 return nil
             }
             return (room, hello)
         } catch {
+            counters.connectionClosed()
             configuration.logger.error("cannot load a room", metadata: ["room": "\(hello.room)", "error": "\(error)"])
             await refuse(.storageUnavailable("cannot load room \"\(hello.room)\": \(error)"), on: outbound)
             return nil

@@ -35,8 +35,14 @@ public struct ServerConfiguration: Sendable {
     public var tickInterval: UInt64 = 100
     /// Tokens per room; rooms not listed are open to everyone.
     public var roomAccess: [String: RoomAccess] = [:]
-    /// Connections served at once; more are refused.
+    /// Sessions (connections past their hello) served at once; more are refused.
     public var maxConnections = 1_000
+    /// Connections that may wait for their hello at once; more are refused.
+    /// They do not count against ``maxConnections``.
+    public var maxHandshakes = 128
+    /// How long a new connection has to send its whole hello before it is
+    /// closed with `goodbye(timeout)`.
+    public var handshakeTimeout: Duration = .seconds(10)
     /// Rooms held at once; joining another is refused.
     public var maxRooms = 1_000
     /// Updates one connection may send per second (bursts up to twice that).

@@ -9,8 +9,10 @@ public final class ServerCounters: Sendable {
     public struct Snapshot: Sendable, Hashable {
         /// Connections accepted, ever.
         public var connectionsAccepted = 0
-        /// Connections open now.
+        /// Sessions open now (connections past their hello).
         public var connectionsOpen = 0
+        /// Connections waiting for their hello now.
+        public var handshakesOpen = 0
         /// Sessions ended by the server, by close reason.
         public var refusals: [String: Int] = [:]
         /// Updates accepted from peers.
@@ -49,12 +51,27 @@ public final class ServerCounters: Sendable {
     /// The counters now.
     public var snapshot: Snapshot { state.withLockedValue { $0 } }
 
-    /// Counts a new connection; false when `limit` connections are open already.
+    /// Counts a new connection waiting for its hello; false when `limit`
+    /// are waiting already.
+    func admitHandshake(limit: Int) -> Bool {
+        state.withLockedValue { counters in
+            guard counters.handshakesOpen < limit else { return false }
+            counters.handshakesOpen += 1
+            counters.connectionsAccepted += 1
+            return true
+        }
+    }
+
+    func handshakeEnded() {
+        state.withLockedValue { $0.handshakesOpen -= 1 }
+    }
+
+    /// Counts a new session (a connection whose hello was accepted); false
+    /// when `limit` sessions are open already.
     func admitConnection(limit: Int) -> Bool {
         state.withLockedValue { counters in
             guard counters.connectionsOpen < limit else { return false }
             counters.connectionsOpen += 1
-            counters.connectionsAccepted += 1
             return true
         }
     }

@@ -1,3 +1,4 @@
+import Scuttlebutt
 /// Bounds every action must respect; checked before an action enters any log.
 public struct BoardLimits: Sendable, Hashable {
     /// Largest absolute canvas coordinate (and move offset).
@@ -25,6 +26,9 @@ public enum BoardValidationError: Error, Hashable, Sendable, CustomStringConvert
     case unsupportedCharacter(Unicode.Scalar)
     /// An erase covers nothing.
     case emptyArea(Rect)
+    /// An extend or end of a stroke, or the continuation of an erase, sent
+    /// by a peer that did not begin it.
+    case notTheAuthor(ElementID, origin: PeerID)
 
     /// A sentence for people.
     public var description: String {
@@ -40,6 +44,8 @@ public enum BoardValidationError: Error, Hashable, Sendable, CustomStringConvert
             return "character U+\(hex) is not supported (control, combining and wide characters are not)"
         case .emptyArea(let rect):
             return "erase area \(rect) is empty"
+        case .notTheAuthor(let element, let origin):
+            return "\(origin) may not continue \(element): only the peer that began a stroke or an erase continues it"
         }
     }
 }

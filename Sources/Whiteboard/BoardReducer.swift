@@ -44,9 +44,17 @@ public struct BoardReducer: Reducer {
         self.limits = limits
     }
 
-    /// Refuses an action that breaks ``limits``.
-    public func validate(_ action: BoardAction) throws {
+    /// Refuses an action that breaks ``limits``, and one that continues a
+    /// gesture of another origin: only a stroke's author may extend or end
+    /// it, and only an erase's author may continue it.
+    public func validate(_ action: BoardAction, by origin: PeerID) throws {
         try limits.validate(action)
+        switch action {
+        case .extendStroke(let element, _), .endStroke(let element), .continueErase(let element, _):
+            guard element.origin == origin else { throw BoardValidationError.notTheAuthor(element, origin: origin) }
+        default:
+            break
+        }
     }
 
     /// A ``BoardFootprintKey/tile(x:y:)`` is 2^tileShift (16) cells wide.

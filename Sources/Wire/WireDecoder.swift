@@ -43,6 +43,7 @@ public struct WireDecoder<Codec: WireActionCodec> {
         case .hello: message = .hello(try Self.readHello(&payload))
         case .updates:
             let count = try payload.readCount("update count", limit: WireFormat.maxUpdatesPerFrame)
+            guard count > 0 else { throw .outOfRange("update count") }
             var updates: [Update<Codec.Action>] = []
             updates.reserveCapacity(min(count, 1_024))
             for _ in 0..<count { updates.append(try readUpdate(&payload)) }
@@ -75,6 +76,31 @@ public struct WireDecoder<Codec: WireActionCodec> {
         }
         guard payload.readableBytes == 0 else { throw .trailingBytes(payload.readableBytes) }
         return message
+    }
+
+    /// Decodes the whole frames at the start of `bytes`, for a caller that
+    /// reads its own socket and keeps no `ByteBuffer`.
+    /// - Returns: The messages, and how many bytes they took: what follows
+    ///   is the start of a frame still arriving; keep it, append what comes
+    ///   next, and call again.
+    public mutating func decodeFrames(_ bytes: [UInt8]) throws(WireError) -> (
+        messages: [GossipMessage<Codec.Action>], consumed: Int
+    ) {
+        var buffer = ByteBufferAllocator().buffer(bytes: bytes)
+        var messages: [GossipMessage<Codec.Action>] = []
+        while let payload = try nextFrame(from: &buffer) { messages.append(try decode(payload: payload)) }
+        return (messages, bytes.count - buffer.readableBytes)
+    }
+
+    /// One update from the bytes of ``WireEncoder/encode(update:)``.
+    /// - Throws: ``WireError`` when they are not exactly one such update.
+    public static func decodeUpdate(_ bytes: [UInt8]) throws(WireError) -> Update<Codec.Action> {
+        var decoder = WireDecoder()
+        let messages = try decoder.decodeAll(bytes)
+        guard messages.count == 1, case .updates(let batch) = messages[0], batch.count == 1 else {
+            throw .invalidValue("a single self-contained update")
+        }
+        return batch[0]
     }
 
     /// Decodes every whole frame in `bytes` (for tests and tools).
@@ -139,8 +165,10 @@ public struct WireDecoder<Codec: WireActionCodec> {
     }
 
     static func readHello(_ buffer: inout ByteBuffer) throws(WireError) -> Hello {
-        let version = try buffer.readVarint("protocol version")
-        guard version <= UInt64(UInt16.max) else { throw .outOfRange("protocol version") }
+        // A version beyond 16 bits is some future version all the same: it
+        // reads as the largest one, so that the answer is a version
+        // mismatch rather than a malformed hello.
+        let version = min(try buffer.readVarint("protocol version"), UInt64(UInt16.max))
         let peer = try buffer.readPeer("peer id")
         let name = try buffer.readWireString("name", limit: WireFormat.StringLimit.name)
         let room = try buffer.readWireString("room", limit: WireFormat.StringLimit.room)

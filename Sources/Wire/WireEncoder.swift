@@ -195,3 +195,14 @@ public struct WireEncoder<Codec: WireActionCodec> {
         }
     }
 }
+
+extension WireEncoder {
+    /// One update as self-contained bytes: an `updates` frame of that
+    /// update alone, with a delta context of its own (the origin in full,
+    /// the raw stamp), for storing or exporting one update outside a link.
+    /// ``WireDecoder/decodeUpdate(_:)`` reads it back.
+    public static func encode(update: Update<Codec.Action>) -> [UInt8] {
+        var encoder = WireEncoder()
+        return encoder.encode(.updates([update]))
+    }
+}

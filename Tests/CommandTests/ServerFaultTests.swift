@@ -134,7 +134,7 @@ import Whiteboard
             executable: Self.executable, arguments: ["--port", "0", "--db", scratch.database],
             shellPrefix: "ulimit -n 64;")
         let port = try server.port(after: "serving on ")
-        #expect(server.text.contains("serving at most 32 connections"), "\(server.text)")
+        #expect(server.text.contains("serving at most 24 connections"), "\(server.text)")
         var sockets: [Int32] = []
         defer { for socket in sockets { close(socket) } }
         for _ in 0..<200 {

@@ -171,7 +171,9 @@ import Testing
 
     @Test func aBoundSessionRefusesAnotherOriginsUpdateOnceByNameAndStaysOpen() {
         let server = makeStore(100, authority: true)
-        var session = openSession(on: server, role: .server) { $0.bindsRemoteOrigin = true }
+        // Bound by default: a server written from the docs is secure.
+        var session = openSession(on: server, role: .server)
+        #expect(!GossipSessionConfiguration(name: "c", room: "r", role: .editor).bindsRemoteOrigin)
         let first = session.handle(.updates([update(from: 3), update(from: 2)]), store: server, now: now)
         #expect(closeReason(first) == nil)
         let refusals = sentMessages(first).filter { if case .reject = $0 { true } else { false } }
@@ -384,5 +386,70 @@ import Testing
         #expect(table.expire(now: 1_599).isEmpty)
         #expect(table.expire(now: 1_600) == [PeerID(1)])
         #expect(table.current.isEmpty)
+    }
+
+    @Test func aPeerIsNeverSentItsOwnUpdatesUnlessItLostThem() throws {
+        // Node 1 holds peer 2's updates 1…3 (relayed by someone else in a mesh).
+        let store = makeStore(1)
+        for seq in 1...3 as ClosedRange<UInt64> {
+            let update = Update<Action>(
+                origin: PeerID(2), seq: seq, timestamp: Timestamp(milliseconds: now, counter: UInt16(seq)),
+                action: .set(register: 1, value: seq))
+            _ = store.receive(update)
+        }
+        // Peer 2 says hello holding all three: nothing of its own comes back.
+        var session = makeSession()
+        _ = session.start(store: store, now: now)
+        let caughtUp = session.handle(
+            .hello(hello(from: 2, digest: Digest([PeerID(2): 3]))), store: store, now: now)
+        #expect(batches(caughtUp).isEmpty)
+        #expect(sentMessages(caughtUp).contains(.synced))
+        // Peer 2 writes #4 and #5; node 1 gets them through a third peer first.
+        for seq in 4...5 as ClosedRange<UInt64> {
+            _ = store.receive(
+                Update(
+                    origin: PeerID(2), seq: seq, timestamp: Timestamp(milliseconds: now + 1, counter: UInt16(seq)),
+                    action: .set(register: 1, value: seq)))
+        }
+        #expect(batches(session.pump(from: store, store: store)).isEmpty, "never echoed back to their author")
+
+        // A peer 2 that lost #2 and #3 (its hello says 1) gets exactly those back.
+        var recovering = makeSession()
+        _ = recovering.start(store: store, now: now)
+        let outputs = recovering.handle(
+            .hello(hello(from: 2, digest: Digest([PeerID(2): 1]))), store: store, now: now)
+        #expect(batches(outputs).flatMap { $0 }.map(\.seq) == [2, 3, 4, 5])
+    }
+
+    @Test func aLinkThatSendsNothingNeverHoldsTheClockBack() throws {
+        let store = makeStore(1)
+        var viewer = makeSession(role: .viewer) {
+            $0.sendsUpdates = false
+            $0.remoteIsAuthority = true
+        }
+        _ = viewer.start(store: store, now: now)
+        _ = viewer.handle(.hello(hello(from: 2)), store: store, now: now)
+        // An own update this link will never send (a viewer's).
+        let stuck = try store.record(.set(register: 0, value: 1))
+        clock.advance(by: 5_000)
+        let reports = sentMessages(viewer.tick(store: store, now: now)).compactMap { message -> Timestamp? in
+            if case .ack(0, let clock) = message { clock } else { nil }
+        }
+        #expect(reports.count == 1)
+        #expect(reports.allSatisfy { $0 > stuck.timestamp }, "the report is not held below \(stuck.timestamp)")
+    }
+
+    @Test func theLargestTimeoutsNeverOverflow() {
+        let store = makeStore(1)
+        var session = openSession(on: store) {
+            $0.livenessTimeout = .max
+            $0.pingInterval = .max
+            $0.clockReportInterval = .max
+        }
+        clock.advance(by: 60_000)
+        let outputs = session.tick(store: store, now: now)
+        #expect(closeReason(outputs) == nil, "no timeout")
+        #expect(sentMessages(outputs).isEmpty, "no ping, no clock report")
+        #expect(session.phase == .open)
     }
 }

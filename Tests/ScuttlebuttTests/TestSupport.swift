@@ -24,7 +24,7 @@ struct CountingReducer: Reducer {
     }
 
     func footprint(of update: Update<Action>) -> Footprint<UInt8> { inner.footprint(of: update) }
-    func validate(_ action: Action) throws { try inner.validate(action) }
+    func validate(_ action: Action, by origin: PeerID) throws { try inner.validate(action, by: origin) }
 }
 
 /// Builds updates by hand: `origin` and a timestamp per update, seqs counted.

@@ -27,7 +27,11 @@ import Whiteboard
         for index in 0..<10 { try await client.record(text(index)) }
         #expect(await client.board.visibleElements.count == 10, "the board is usable offline")
         #expect(await client.pendingCount == 10)
+        let waiting = Task { try await client.waitUntilLive() }
+        try await Task.sleep(for: .milliseconds(100))
         let server = try await RunningServer { $0.port = port }
+        try await withTimeout(20, "waitUntilLive to return") { try await waiting.value }
+        #expect(await client.state == .live)
         try await eventually(20, "the client to sync") {
             let (state, pending) = (await client.state, await client.pendingCount)
             return state == .live && pending == 0
@@ -114,6 +118,7 @@ import Whiteboard
         #expect(client.view.connection == .refused(reason: reason), "the screen sees it")
         _ = changes
         #expect(server.server.counters.snapshot.refusals["unauthorized"] == 1, "refused once, not again and again")
+        await #expect(throws: ClientError.refused(reason)) { try await client.waitUntilLive() }
         await server.stop()
     }
 

@@ -44,7 +44,7 @@ import Whiteboard
                     #expect(points.allSatisfy(area.contains))
                 case .record(let action):
                     #expect(behavior != .lurker, "a lurker only looks")
-                    try BoardReducer().validate(action)
+                    try BoardLimits().validate(action)
                 case .endStroke, .pause:
                     break
                 }

@@ -243,3 +243,38 @@ let everyMessage: [Message] = {
         }
     }
 }
+
+/// Entry points for callers without NIO buffers or a link.
+@Suite struct WireEntryPointTests {
+    @Test func anUpdateEncodesOnItsOwnAndBackWhateverCameBefore() throws {
+        let update = Update<BoardAction>(
+            origin: PeerID(0xA11CE), seq: 7, timestamp: Timestamp(milliseconds: 1_764_316_800_000, counter: 2),
+            action: .eraseArea(Rect(minX: 0, minY: 0, maxX: 3, maxY: 3)))
+        let bytes = WireEncoder<BoardActionCodec>.encode(update: update)
+        #expect(try WireDecoder<BoardActionCodec>.decodeUpdate(bytes) == update)
+        #expect(bytes == WireEncoder<BoardActionCodec>.encode(update: update), "the same bytes every time")
+        #expect(throws: WireError.self) { try WireDecoder<BoardActionCodec>.decodeUpdate(bytes + bytes) }
+    }
+
+    @Test func framesDecodeFromPlainBytesInAnyChunking() throws {
+        var encoder = WireEncoder<BoardActionCodec>()
+        let stream = everyMessage.flatMap { encoder.encode($0) }
+        var decoder = WireDecoder<BoardActionCodec>()
+        var pending: [UInt8] = []
+        var decoded: [Message] = []
+        for chunk in stream.chunks(ofCount: 7) {
+            pending += chunk
+            let (messages, consumed) = try decoder.decodeFrames(pending)
+            decoded += messages
+            pending.removeFirst(consumed)
+        }
+        #expect(pending.isEmpty)
+        #expect(decoded == everyMessage)
+    }
+}
+
+extension Array {
+    fileprivate func chunks(ofCount count: Int) -> [ArraySlice<Element>] {
+        stride(from: 0, to: self.count, by: count).map { self[$0..<Swift.min($0 + count, self.count)] }
+    }
+}

@@ -1,0 +1,145 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import Scuttlebutt
+import Server
+import Testing
+import Whiteboard
+import Wire
+
+/// Careless and hostile peers the handshake and validation must refuse
+/// (issue #13), each while honest peers carry on.
+@Suite(.serialized) struct ProtocolHardeningTests {
+    let text = BoardAction.addText(at: Point(0, 0), text: "still here", style: Style(color: 1))
+
+    /// Connects, writes `bytes` as they are, and returns the goodbye the
+    /// server sends (nil when it closes without one) and how long it took.
+    func exchange(port: Int, _ bytes: [UInt8]) async throws -> (CloseReason?, Duration) {
+        try await withTimeout(30, "the server to answer") {
+            let started = ContinuousClock.now
+            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .connect(host: "127.0.0.1", port: port) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(
+                            ByteToMessageHandler(GossipFrameDecoder<BoardActionCodec>()))
+                        return try NIOAsyncChannel<Message, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    }
+                }
+            return try await channel.executeThenClose { inbound, outbound in
+                if !bytes.isEmpty { try await outbound.write(ByteBuffer(bytes: bytes)) }
+                for try await message in inbound {
+                    if case .goodbye(let reason) = message { return (reason, ContinuousClock.now - started) }
+                }
+                return (nil, ContinuousClock.now - started)
+            }
+        }
+    }
+
+    func hello(version: UInt16 = 1, room: String = "r") -> [UInt8] {
+        var encoder = WireEncoder<BoardActionCodec>()
+        return encoder.encode(
+            .hello(
+                Hello(
+                    protocolVersion: version, peer: PeerID(0xE71), name: "mallory", room: room, role: .editor,
+                    credentials: nil, digest: Digest(), clock: .zero)))
+    }
+
+    @Test func aConnectionThatNeverSaysHelloIsClosedWithTimeout() async throws {
+        let server = try await RunningServer { $0.handshakeTimeout = .milliseconds(300) }
+        let (reason, elapsed) = try await exchange(port: server.port, [])
+        #expect(reason == .timeout)
+        #expect(elapsed < .seconds(5))
+        // Half a hello, never finished: the same.
+        let partial = Array(hello().prefix(5))
+        #expect(try await exchange(port: server.port, partial).0 == .timeout)
+        #expect(server.server.counters.snapshot.refusals["timeout"] == 2)
+        await server.stop()
+    }
+
+    @Test func idleSocketsWaitingForHelloDoNotTakeTheSessionsPlaces() async throws {
+        let server = try await RunningServer { $0.maxConnections = 6 }
+        var idle: [any Channel] = []
+        for _ in 0..<6 {
+            idle.append(
+                try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                    .connect(host: "127.0.0.1", port: server.port).get())
+        }
+        try await eventually(10, "the idle sockets accepted") {
+            server.server.counters.snapshot.handshakesOpen == 6
+        }
+        #expect(try await join(port: server.port, room: "r", then: text) == nil, "a real client gets in")
+        for channel in idle { try? await channel.close() }
+        await server.stop()
+    }
+
+    @Test func waitingForHelloHasALimitOfItsOwn() async throws {
+        let server = try await RunningServer { $0.maxHandshakes = 2 }
+        var idle: [any Channel] = []
+        for _ in 0..<2 {
+            idle.append(
+                try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                    .connect(host: "127.0.0.1", port: server.port).get())
+        }
+        try await eventually(10, "two waiting") { server.server.counters.snapshot.handshakesOpen == 2 }
+        let (reason, _) = try await exchange(port: server.port, [])
+        #expect(reason == .limitExceeded("2 connections are already waiting to say hello"))
+        for channel in idle { try? await channel.close() }
+        await server.stop()
+    }
+
+    @Test func aHelloFromAVersionBeyondSixteenBitsIsAVersionMismatch() async throws {
+        let server = try await RunningServer()
+        var frame = hello()
+        // The payload's version varint (1) becomes 70 000: three bytes.
+        #expect(frame[1] == 1 && frame[2] == 1)
+        frame.replaceSubrange(2...2, with: [0xF0, 0xA2, 0x04])
+        frame[0] += 2
+        let (reason, _) = try await exchange(port: server.port, frame)
+        #expect(reason == .versionMismatch(local: 1, remote: UInt16.max))
+        await server.stop()
+    }
+
+    @Test func anUpdatesMessageOfNoUpdatesIsRefused() async throws {
+        let server = try await RunningServer()
+        // type 2 (updates), count 0.
+        let (reason, _) = try await exchange(port: server.port, hello() + [2, 2, 0])
+        guard case .protocolViolation(let what)? = reason else {
+            Issue.record("\(String(describing: reason))")
+            return
+        }
+        #expect(what.contains("update count"), "\(what)")
+        await server.stop()
+    }
+
+    @Test func extendingOrEndingAnotherOriginsStrokeIsRefusedAndNotStored() async throws {
+        let server = try await RunningServer()
+        let port = server.port
+        let stroke = try await withPeer(port: port, name: "ada", room: "strokes", id: PeerID(0xADA)) {
+            peer, messages, outbound in
+            try await peer.run(&messages, outbound) { peer.session.isCaughtUp }
+            let begun = try await peer.record(.beginStroke(at: Point(0, 0), style: Style(color: 1)), outbound)
+            try await peer.run(&messages, outbound) { peer.store.confirmedOwnSeq == 1 }
+            return begun.id
+        }
+        for action in [BoardAction.extendStroke(stroke, points: [Point(5, 5)]), .endStroke(stroke)] {
+            let reason = try await withPeer(port: port, name: "mallory", room: "strokes", id: PeerID(0xBAD)) {
+                peer, messages, outbound in
+                try await peer.run(&messages, outbound) { peer.session.isCaughtUp }
+                let forged = Update<BoardAction>(
+                    origin: PeerID(0xBAD), seq: 1,
+                    timestamp: Timestamp(milliseconds: TestClock().milliseconds(), counter: 0), action: action)
+                try await outbound.write(.updates([forged]))
+                try await peer.run(&messages, outbound) { peer.goodbye != nil }
+                return peer.goodbye
+            }
+            guard case .updateRejected(.invalid(_, let why))? = reason else {
+                Issue.record("\(action): \(String(describing: reason))")
+                continue
+            }
+            #expect(why.contains("only the peer that began"), "\(why)")
+        }
+        let stored = try server.server.log.load(room: "strokes").updates
+        #expect(stored.map(\.origin) == [PeerID(0xADA)])
+        await server.stop()
+    }
+}
