@@ -112,7 +112,7 @@ public enum CloseReason: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// One message of the gossip protocol (DESIGN.md §3), before encoding.
+/// One message of the gossip protocol (docs/PROTOCOL.md, "Messages"), before encoding.
 public enum GossipMessage<Action: Sendable>: Sendable {
     /// Opens the link: who, which room, what the sender holds.
     case hello(Hello)

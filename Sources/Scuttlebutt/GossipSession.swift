@@ -59,7 +59,7 @@ public struct GossipSessionConfiguration: Sendable, Hashable {
     }
 }
 
-/// One side of one gossip link, as a sans-IO state machine (DESIGN.md §3).
+/// One side of one gossip link, as a sans-IO state machine (docs/ARCHITECTURE.md, "Gossip protocol details").
 ///
 /// It never touches a socket or a clock: the owner feeds it decoded messages,
 /// local changes and timer ticks, and carries out the ``Output``s it returns

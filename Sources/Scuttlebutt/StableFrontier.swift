@@ -1,4 +1,4 @@
-/// The authority's rule for the stable frontier (DESIGN.md §2).
+/// The authority's rule for the stable frontier (docs/PROTOCOL.md, "Acks and the frontier").
 public enum StableFrontier {
     /// The highest frontier that is safe now: no later than what every
     /// connected peer has acknowledged, and no later than `now − grace`.

@@ -179,7 +179,7 @@ public struct Timeline<R: Reducer> {
     /// - Complexity: O(1) applies when the update is the latest; O(k) footprint
     ///   lookups plus one apply when it commutes (k = its footprint's size);
     ///   otherwise the replay bound of ``SnapshotPolicy``. Placing the entry
-    ///   costs O(256 + d/256) element moves (see `ChunkedArray`).
+    ///   costs O(64 + d/64) element moves (see `ChunkedArray`).
     @inlinable @discardableResult
     public mutating func insert(_ update: Update<R.Action>) -> Insertion {
         let key = update.orderKey

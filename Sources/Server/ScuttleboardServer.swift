@@ -32,6 +32,8 @@ public final class ScuttleboardServer: Sendable {
     /// their hello: as configured, capped below the process's file
     /// descriptor limit when it starts.
     private let admission: NIOLockedValueBox<(sessions: Int, handshakes: Int)>
+    /// Connections being refused for want of room, each briefly holding a descriptor.
+    private let refusing = NIOLockedValueBox(0)
 
     private struct Lifecycle {
         var listener: (any Channel)?
@@ -153,10 +155,12 @@ public final class ScuttleboardServer: Sendable {
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(
                             AcceptFailureObserver(onExhaustion: { error in
-                                counters.ranOutOfDescriptors()
-                                logger.error(
-                                    "cannot accept connections: out of file descriptors; retrying in 1 s",
-                                    metadata: ["error": "\(error)"])
+                                // Counted each time, logged at most once a second.
+                                if counters.ranOutOfDescriptors() {
+                                    logger.error(
+                                        "cannot accept connections: out of file descriptors; retrying in 1 s",
+                                        metadata: ["error": "\(error)"])
+                                }
                             }))
                     }
                 }
@@ -383,14 +387,16 @@ public final class ScuttleboardServer: Sendable {
     /// sends until it closes too (at most 2 s). Closing outright while the
     /// peer's bytes sit unread makes TCP reset the connection, and the peer's
     /// kernel may then discard our goodbye before the peer reads it.
+    /// - Parameter patience: How long to drain: 2 s, or less for a
+    ///   connection refused in a flood, whose descriptor is needed back.
     private func closeGracefully(
         _ connection: NIOAsyncChannel<Message, Message>,
         messages: inout NIOAsyncChannelInboundStream<Message>.AsyncIterator,
-        outbound: NIOAsyncChannelOutboundWriter<Message>
+        outbound: NIOAsyncChannelOutboundWriter<Message>, patience: TimeAmount = .seconds(2)
     ) async {
         outbound.finish()
         let channel = connection.channel
-        let deadline = channel.eventLoop.scheduleTask(in: .seconds(2)) { channel.close(promise: nil) }
+        let deadline = channel.eventLoop.scheduleTask(in: patience) { channel.close(promise: nil) }
         while (try? await messages.next()) != nil {}
         deadline.cancel()
     }
@@ -399,11 +405,25 @@ public final class ScuttleboardServer: Sendable {
     private func serve(_ connection: NIOAsyncChannel<Message, Message>) async {
         let limits = admission.withLockedValue { $0 }
         guard counters.admitHandshake(limit: limits.handshakes) else {
+            // A flood: each refused socket holds a descriptor until closed,
+            // so at most as many refusals as handshakes are said, briefly;
+            // beyond that the socket closes at once.
+            let mayRefuse = refusing.withLockedValue { count in
+                guard count < limits.handshakes else { return false }
+                count += 1
+                return true
+            }
+            guard mayRefuse else {
+                counters.refused(.limitExceeded)
+                try? await connection.channel.close()
+                return
+            }
+            defer { refusing.withLockedValue { $0 -= 1 } }
             try? await connection.executeThenClose { inbound, outbound in
                 var messages = inbound.makeAsyncIterator()
                 await refuse(
                     .limitExceeded("\(limits.handshakes) connections are already waiting to say hello"), on: outbound)
-                await closeGracefully(connection, messages: &messages, outbound: outbound)
+                await closeGracefully(connection, messages: &messages, outbound: outbound, patience: .milliseconds(200))
             }
             return
         }

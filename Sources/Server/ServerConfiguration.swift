@@ -27,7 +27,8 @@ public struct ServerConfiguration: Sendable {
     public var shutdownTimeout: Duration = .seconds(10)
     /// The largest frame accepted from a peer.
     public var maxFrameSize = WireFormat.defaultMaxFrameSize
-    /// Messages queued for one slow reader before it is cut off.
+    /// Writes queued for one slow reader before it is cut off: each is one
+    /// room flush's messages for that reader (a batch of messages, not one).
     public var outboundBufferLimit = 4_096
     /// How far behind real time the stable frontier stays, in milliseconds.
     public var frontierGrace: UInt64 = 2_000

@@ -29,6 +29,8 @@ public final class ServerCounters: Sendable {
         public var loadGaps = 0
         /// Connections refused because the process ran out of file descriptors.
         public var descriptorExhaustions = 0
+        /// When running out of descriptors was last logged.
+        var lastExhaustionLogged: ContinuousClock.Instant?
         /// What each loaded room last published (``Room`` keeps it current),
         /// so that metrics never wait on a busy room.
         public var rooms: [String: RoomGauges] = [:]
@@ -104,8 +106,16 @@ public final class ServerCounters: Sendable {
         state.withLockedValue { $0.loadGaps += 1 }
     }
 
-    func ranOutOfDescriptors() {
-        state.withLockedValue { $0.descriptorExhaustions += 1 }
+    /// Counts an accept that failed for want of descriptors.
+    /// - Returns: Whether it is the first in a second (worth a log line).
+    func ranOutOfDescriptors() -> Bool {
+        let now = ContinuousClock.now
+        return state.withLockedValue { counters in
+            counters.descriptorExhaustions += 1
+            guard counters.lastExhaustionLogged.map({ now - $0 >= .seconds(1) }) ?? true else { return false }
+            counters.lastExhaustionLogged = now
+            return true
+        }
     }
 
     func publish(_ gauges: RoomGauges, room: String) {

@@ -128,7 +128,11 @@ import Whiteboard
         }
     }
 
-    @Test func tooFewFileDescriptorsCapConnectionsAndTheServerSurvivesAStorm() async throws {
+    @Test(
+        .disabled(
+            if: ProcessInfo.processInfo.environment["SCUTTLEBOARD_SANITIZER"] != nil,
+            "a sanitizer's runtime needs descriptors of its own, so 64 is too few to mean anything"))
+    func tooFewFileDescriptorsCapConnectionsAndTheServerSurvivesAStorm() async throws {
         let scratch = try Scratch()
         let server = try ServerProcess(
             executable: Self.executable, arguments: ["--port", "0", "--db", scratch.database],

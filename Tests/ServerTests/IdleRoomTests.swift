@@ -16,7 +16,14 @@ import Whiteboard
         // While someone is in the room it stays, however long they stay.
         let drawn = try await withPeer(port: port, name: "alice", room: "nap") { peer, messages, outbound in
             try await LoopbackTests.draw(peer, extends: 5, inbound: &messages, outbound: outbound)
+            // A room nobody joins unloads after the timeout: once it has,
+            // the timer has run, and the occupied room must still be there.
+            _ = try await server.server.room(named: "empty")
+            try await eventually(10, "the empty room to unload") {
+                server.server.counters.snapshot.rooms["empty"] == nil
+            }
             try await Task.sleep(for: .milliseconds(200))
+            #expect(server.server.counters.snapshot.rooms.keys.sorted() == ["nap"])
             #expect(await loadedRooms(server.server) == 1)
             return peer.store.digest
         }

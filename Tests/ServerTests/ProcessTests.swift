@@ -16,42 +16,13 @@ import Wire
             "scuttleboard")
     }
 
-    /// A running `scuttleboard serve` and the port it printed.
-    final class ServerProcess: @unchecked Sendable {
-        let process = Process()
-        let output = Pipe()
-        private(set) var port = 0
-        private(set) var lines: [String] = []
-
-        init(database: String) throws {
-            process.executableURL = ProcessTests.executable
-            process.arguments = ["serve", "--port", "0", "--db", database]
-            process.environment = TestProcesses.environment
-            process.standardOutput = output
-            process.standardError = output
-            try process.run()
-        }
-
-        /// Reads output lines until one satisfies `match`.
-        func waitForLine(_ match: (String) -> Bool) throws -> String {
-            var buffer = ""
-            while true {
-                let data = output.fileHandleForReading.availableData
-                guard !data.isEmpty else { throw TimedOut(what: "a line from scuttleboard; got \(lines)") }
-                buffer += String(decoding: data, as: UTF8.self)
-                while let newline = buffer.firstIndex(of: "\n") {
-                    let line = String(buffer[..<newline])
-                    buffer.removeSubrange(...newline)
-                    lines.append(line)
-                    if match(line) { return line }
-                }
-            }
-        }
-
-        func waitUntilListening() throws {
-            let line = try waitForLine { $0.contains("serving on") }
-            port = Int(line.split(separator: ":").last!.split(separator: ",").first!)!
-        }
+    /// Starts `scuttleboard serve` on a free port and `database`; reading its
+    /// output has a deadline, so a silent server fails the test instead of
+    /// hanging the suite.
+    static func serve(_ database: String) throws -> (server: TestHarness.ServerProcess, port: Int) {
+        let server = try TestHarness.ServerProcess(
+            executable: executable.path, arguments: ["--port", "0", "--db", database])
+        return (server, try server.port(after: "serving on "))
     }
 
     /// A fresh database path in a folder of its own, or nil (with an issue
@@ -70,9 +41,7 @@ import Wire
         guard let (folder, database) = try Self.prepare() else { return }
         defer { try? FileManager.default.removeItem(at: folder) }
 
-        let first = try ServerProcess(database: database)
-        try first.waitUntilListening()
-        let port = first.port
+        let (first, port) = try Self.serve(database)
         // Draw, wait for every ack (each follows durability), then keep
         // drawing without waiting, and kill the server mid-stream.
         let acknowledged = try await withPeer(port: port, name: "alice", room: "crash") { peer, messages, outbound in
@@ -82,23 +51,19 @@ import Wire
             for step in 0..<20 {
                 try await peer.record(.extendStroke(stroke.id, points: [Point(Int32(step), 9)]), outbound)
             }
-            kill(first.process.processIdentifier, SIGKILL)
+            kill(first.pid, SIGKILL)
             return confirmed
         }
-        first.process.waitUntilExit()
-        #expect(first.process.terminationReason == .uncaughtSignal)
+        #expect(first.stop(SIGKILL) == 128 + SIGKILL)
 
-        let second = try ServerProcess(database: database)
-        try second.waitUntilListening()
-        let secondPort = second.port
+        let (second, secondPort) = try Self.serve(database)
         let recovered = try await withPeer(port: secondPort, name: "bob", room: "crash", role: .viewer) {
             peer, messages, outbound in
             try await peer.run(&messages, outbound) { peer.session.isCaughtUp }
             return peer.store.digest
         }
         #expect(recovered.covers(acknowledged), "acknowledged \(acknowledged), recovered \(recovered)")
-        second.process.terminate()
-        second.process.waitUntilExit()
+        #expect(second.stop() == 0)
     }
 
     @Test func aPortInUseIsSaidInOneLine() async throws {
@@ -120,9 +85,7 @@ import Wire
     @Test func sigtermSaysGoodbyeAndExitsCleanly() async throws {
         guard let (folder, database) = try Self.prepare() else { return }
         defer { try? FileManager.default.removeItem(at: folder) }
-        let server = try ServerProcess(database: database)
-        try server.waitUntilListening()
-        let port = server.port
+        let (server, port) = try Self.serve(database)
         let goodbye = try await withTimeout(30, "the shutdown goodbye") {
             let channel = try await connect(port: port)
             let received = GoodbyeBox()
@@ -132,7 +95,7 @@ import Wire
                     let peer = LoopbackPeer(name: "alice", room: "closing")
                     try await peer.start(outbound)
                     try await LoopbackTests.draw(peer, extends: 3, inbound: &messages, outbound: outbound)
-                    server.process.terminate()
+                    kill(server.pid, SIGTERM)
                     try await peer.run(&messages, outbound) { peer.goodbye != nil }
                     received.reason = peer.goodbye
                 }
@@ -140,9 +103,8 @@ import Wire
             return received.reason
         }
         #expect(goodbye == .shuttingDown)
-        server.process.waitUntilExit()
-        #expect(server.process.terminationStatus == 0)
-        #expect(try server.waitForLine { $0 == "scuttleboard stopped" } == "scuttleboard stopped")
+        #expect(server.stop(SIGTERM) == 0)
+        #expect(server.text.split(separator: "\n").last == "scuttleboard stopped", "\(server.text)")
     }
 }
 

@@ -50,14 +50,26 @@ import Testing
         }
     }
 
-    @Test func randomBytesNeverTrap() {
+    @Test func corruptedBytesNeverTrapAndWhatDecodesRoundTrips() {
         var random = SeededGenerator(seed: 11)
+        let valid = BoardSnapshotCodec.encode(reduce(FixtureSessions.concurrentMoves))
+        var (decoded, refused) = (0, 0)
         for _ in 0..<20_000 {
-            let bytes =
-                [1]
-                + (0..<Int.random(in: 0...48, using: &random)).map { _ in UInt8.random(in: 0...255, using: &random) }
-            _ = try? BoardSnapshotCodec.decode(bytes)
+            // A real board with one to three bytes changed: some still decode
+            // (a coordinate, a colour), most do not.
+            var bytes = valid
+            for _ in 0..<Int.random(in: 1...3, using: &random) {
+                bytes[Int.random(in: 0..<bytes.count, using: &random)] = UInt8.random(in: 0...255, using: &random)
+            }
+            do {
+                let board = try BoardSnapshotCodec.decode(bytes)
+                decoded += 1
+                #expect(try BoardSnapshotCodec.decode(BoardSnapshotCodec.encode(board)) == board)
+            } catch {
+                refused += 1
+            }
         }
+        #expect(decoded > 100 && refused > 100, "both paths are reached: \(decoded) decoded, \(refused) refused")
     }
 
     @Test func anEmptyBoardIsThreeBytes() throws {

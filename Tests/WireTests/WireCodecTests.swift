@@ -230,8 +230,9 @@ let everyMessage: [Message] = {
         }
     }
 
-    @Test func randomBytesNeverTrap() {
+    @Test func randomBytesNeverTrapAndWhatDecodesRoundTrips() {
         var random = SeededGenerator(seed: 77)
+        var (decoded, refused) = (0, 0)
         for _ in 0..<30_000 {
             let length = Int.random(in: 0...40, using: &random)
             var bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &random) }
@@ -239,8 +240,18 @@ let everyMessage: [Message] = {
                 bytes[0] = UInt8(min(bytes.count - 1, 127))
                 bytes[1] = bytes[1] % 12
             }
-            _ = try? decode(bytes)
+            // Either a named error, or messages that survive a round trip.
+            do {
+                let messages = try decode(bytes)
+                decoded += 1
+                var encoder = WireEncoder<BoardActionCodec>()
+                let again = try decode(messages.flatMap { encoder.encode($0) })
+                #expect(again == messages, "\(bytes)")
+            } catch {
+                refused += 1
+            }
         }
+        #expect(decoded > 100 && refused > 100, "both paths are reached: \(decoded) decoded, \(refused) refused")
     }
 }
 
