@@ -1,8 +1,10 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
-// A libFuzzer target for the protocol v1 decoder, kept out of the main build:
-// it only links with `swift build --sanitize=fuzzer`. Run Scripts/fuzz-wire.sh.
+// libFuzzer targets for the protocol v1 decoder and the board's action and
+// snapshot codecs, kept out of the main build: they only link with
+// `swift build --sanitize=fuzzer`. Run Scripts/fuzz-wire.sh and
+// Scripts/fuzz-board.sh.
 let package = Package(
     name: "ScuttleboardFuzz",
     platforms: [.macOS(.v15)],
@@ -15,7 +17,14 @@ let package = Package(
                 .product(name: "Whiteboard", package: "Scuttleboard"),
                 .product(name: "Scuttlebutt", package: "Scuttleboard"),
             ]
-        )
+        ),
+        .executableTarget(
+            name: "BoardCodecFuzzer",
+            dependencies: [
+                .product(name: "Whiteboard", package: "Scuttleboard"),
+                .product(name: "Scuttlebutt", package: "Scuttleboard"),
+            ]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

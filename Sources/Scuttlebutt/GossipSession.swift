@@ -487,6 +487,14 @@ public struct GossipSession<R: Reducer> {
         return [.rebased(rebased)] + pump(from: source, store: store)
     }
 
+    /// ``pump(from:store:)`` from the store itself: call after every
+    /// `record`, and, on a peer that relays (a hub, a server), on every other
+    /// link after a session returns ``Output/applied(_:)``.
+    @inlinable
+    public mutating func pump(store: ReplicatedStore<R>) -> [Output] {
+        pump(from: store, store: store)
+    }
+
     /// Sends what the remote lacks, as far as the window allows; then
     /// `synced` (once) and any frontier that has become safe to announce.
     /// Call after anything that may have given the source more to send.
@@ -666,3 +674,5 @@ public struct GossipSession<R: Reducer> {
         return clock
     }
 }
+
+extension GossipSession.Output: Equatable where R.Action: Equatable {}
