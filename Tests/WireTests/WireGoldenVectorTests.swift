@@ -45,4 +45,24 @@ import Wire
         var decoder = WireDecoder<BoardActionCodec>()
         #expect(try decoder.decodeAll(bytes) == everyMessage)
     }
+
+    static let jsonFile = file.deletingPathExtension().appendingPathExtension("json")
+
+    /// The golden frames decoded, written as language-neutral JSON: what a
+    /// client in another language compares its decoding against.
+    @Test func theGoldenJSONDescribesTheGoldenBytes() throws {
+        let text = try String(contentsOf: Self.file, encoding: .utf8)
+        let bytes = text.split(separator: "\n").flatMap { line in
+            stride(from: 0, to: line.count, by: 2).map { offset in
+                let start = line.index(line.startIndex, offsetBy: offset)
+                return UInt8(line[start..<line.index(start, offsetBy: 2)], radix: 16)!
+            }
+        }
+        var decoder = WireDecoder<BoardActionCodec>()
+        let expected = try WireGoldenJSON.text(of: try decoder.decodeAll(bytes))
+        if ProcessInfo.processInfo.environment["SCUTTLEBOARD_UPDATE_GOLDENS"] == "1" {
+            try expected.write(to: Self.jsonFile, atomically: true, encoding: .utf8)
+        }
+        #expect(try String(contentsOf: Self.jsonFile, encoding: .utf8) == expected)
+    }
 }
