@@ -113,19 +113,56 @@ public final class ReplicatedStore<R: Reducer> {
     ///   is pure, so it is not repeated.
     @inlinable
     public func receive(_ update: Update<R.Action>, actionValidated: Bool = false) -> ReceiveOutcome {
+        if let refusal = admission(of: update, after: nil, actionValidated: actionValidated) { return refusal }
+        rebasing[update.origin] = nil
+        _clock.observe(update.timestamp)
+        store(update)
+        let insertion = _timeline.insert(update)
+        _counters.accepted += 1
+        applyHistoryLimit()
+        notify(.applied(update.id, insertion))
+        return .applied(insertion)
+    }
+
+    /// Checks a remote update as ``receive(_:actionValidated:)`` would,
+    /// without taking it: for an authority that makes updates durable before
+    /// it applies them. `pending` are updates checked before this one and
+    /// not yet received (earlier in the same batch): they count as held.
+    ///
+    /// A refusal has the side effects a refusal by `receive` has (it is
+    /// counted, and a stale update starts its origin's rebase); an update
+    /// found acceptable changes nothing.
+    /// - Returns: `.applied(.appended)` for an acceptable update (receiving
+    ///   it will place it), or what `receive` would answer.
+    @inlinable
+    public func check(_ update: Update<R.Action>, after pending: [Update<R.Action>]) -> ReceiveOutcome {
+        admission(of: update, after: pending.last { $0.origin == update.origin }, actionValidated: false)
+            ?? .applied(.appended)
+    }
+
+    /// Every test of ``receive(_:actionValidated:)``, in its order, as if
+    /// `earlier` (an update of the same origin checked but not yet
+    /// received) were held.
+    /// - Returns: The answer for an update that must not be placed, or nil
+    ///   for one that may.
+    @inlinable
+    func admission(
+        of update: Update<R.Action>, after earlier: Update<R.Action>?, actionValidated: Bool
+    ) -> ReceiveOutcome? {
         let id = update.id
-        let held = _digest[update.origin]
+        let held = max(_digest[update.origin], earlier?.seq ?? 0)
         if update.seq <= held {
             _counters.duplicates += 1
             return .duplicate
         }
-        if let refusedSeq = rebasing[update.origin], update.seq > refusedSeq {
+        // An earlier update of the origin ends its rebase, as receiving it would.
+        if earlier == nil, let refusedSeq = rebasing[update.origin], update.seq > refusedSeq {
             return reject(.stale(id, timestamp: update.timestamp, frontier: frontier))
         }
         if update.seq != held + 1 {
             return reject(.sequenceGap(origin: update.origin, expected: held + 1, received: update.seq))
         }
-        if let previous = logs[update.origin]?.lastTimestamp, update.timestamp <= previous {
+        if let previous = earlier?.timestamp ?? logs[update.origin]?.lastTimestamp, update.timestamp <= previous {
             return reject(.nonMonotonicTimestamp(id, timestamp: update.timestamp, previous: previous))
         }
         if !_clock.accepts(update.timestamp, now: wallClock.milliseconds()) {
@@ -146,62 +183,7 @@ public final class ReplicatedStore<R: Reducer> {
             _counters.belowHorizon += 1
             return .belowHorizon(id)
         }
-        rebasing[update.origin] = nil
-        _clock.observe(update.timestamp)
-        store(update)
-        let insertion = _timeline.insert(update)
-        _counters.accepted += 1
-        applyHistoryLimit()
-        notify(.applied(id, insertion))
-        return .applied(insertion)
-    }
-
-    /// Checks a remote update as ``receive(_:)`` would, without taking it:
-    /// for an authority that makes updates durable before it applies them.
-    /// `pending` are updates checked before this one and not yet received
-    /// (earlier in the same batch): they count as held.
-    ///
-    /// A refusal has the side effects a refusal by ``receive(_:)`` has (it is
-    /// counted, and a stale update starts its origin's rebase); an update
-    /// found acceptable changes nothing.
-    /// - Returns: `.applied(.appended)` for an acceptable update (receiving
-    ///   it will place it), or what ``receive(_:)`` would answer.
-    @inlinable
-    public func check(_ update: Update<R.Action>, after pending: [Update<R.Action>]) -> ReceiveOutcome {
-        let id = update.id
-        let earlier = pending.last { $0.origin == update.origin }
-        let held = max(_digest[update.origin], earlier?.seq ?? 0)
-        if update.seq <= held {
-            _counters.duplicates += 1
-            return .duplicate
-        }
-        // An earlier update of the origin in the batch ends its rebase, as receiving it would.
-        if earlier == nil, let refusedSeq = rebasing[update.origin], update.seq > refusedSeq {
-            return reject(.stale(id, timestamp: update.timestamp, frontier: frontier))
-        }
-        if update.seq != held + 1 {
-            return reject(.sequenceGap(origin: update.origin, expected: held + 1, received: update.seq))
-        }
-        if let previous = earlier?.timestamp ?? logs[update.origin]?.lastTimestamp, update.timestamp <= previous {
-            return reject(.nonMonotonicTimestamp(id, timestamp: update.timestamp, previous: previous))
-        }
-        if !_clock.accepts(update.timestamp, now: wallClock.milliseconds()) {
-            return reject(.farFuture(id, timestamp: update.timestamp))
-        }
-        if configuration.isAuthority && update.timestamp < _frontier {
-            rebasing[update.origin] = update.seq
-            return reject(.stale(id, timestamp: update.timestamp, frontier: frontier))
-        }
-        do {
-            try reducer.validate(update.action, by: update.origin)
-        } catch {
-            return reject(.invalid(id, reason: String(describing: error)))
-        }
-        if !_timeline.accepts(update.orderKey) {
-            _counters.belowHorizon += 1
-            return .belowHorizon(id)
-        }
-        return .applied(.appended)
+        return nil
     }
 
     @inlinable

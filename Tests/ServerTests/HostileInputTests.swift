@@ -14,25 +14,7 @@ import Wire
 
     /// Sends raw bytes after a valid hello and returns the goodbye.
     func sendRaw(port: Int, room: String, _ bytes: [UInt8]) async throws -> CloseReason? {
-        try await withTimeout(20, "a goodbye") {
-            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .connect(host: "127.0.0.1", port: port) { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(
-                            ByteToMessageHandler(GossipFrameDecoder<BoardActionCodec>()))
-                        return try NIOAsyncChannel<Message, ByteBuffer>(wrappingChannelSynchronously: channel)
-                    }
-                }
-            return try await channel.executeThenClose { inbound, outbound -> CloseReason? in
-                var encoder = WireEncoder<BoardActionCodec>()
-                let hello = Hello(
-                    protocolVersion: 1, peer: PeerID(0xE71), name: "mallory", room: room, role: .editor,
-                    credentials: nil, digest: Digest(), clock: .zero)
-                try await outbound.write(ByteBuffer(bytes: encoder.encode(.hello(hello)) + bytes))
-                for try await message in inbound { if case .goodbye(let reason) = message { return reason } }
-                return nil
-            }
-        }
+        try await exchangeRaw(port: port, helloFrame(room: room) + bytes).reason
     }
 
     @Test func anOversizedFrameIsRefusedFromItsLength() async throws {

@@ -258,3 +258,37 @@ func withPeer<T: Sendable>(
         }
     }
 }
+
+/// Connects to `port`, writes `bytes` exactly as they are (a hand-made
+/// frame, half a hello, nothing), and returns the goodbye the server sends
+/// (nil when it closes without one) and how long that took.
+func exchangeRaw(port: Int, _ bytes: [UInt8]) async throws -> (reason: CloseReason?, elapsed: Duration) {
+    try await withTimeout(30, "the server to answer raw bytes") {
+        let started = ContinuousClock.now
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connect(host: "127.0.0.1", port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        ByteToMessageHandler(GossipFrameDecoder<BoardActionCodec>()))
+                    return try NIOAsyncChannel<Message, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
+            }
+        return try await channel.executeThenClose { inbound, outbound in
+            if !bytes.isEmpty { try await outbound.write(ByteBuffer(bytes: bytes)) }
+            for try await message in inbound {
+                if case .goodbye(let reason) = message { return (reason, ContinuousClock.now - started) }
+            }
+            return (nil, ContinuousClock.now - started)
+        }
+    }
+}
+
+/// The frame of a valid editor hello from `peer` for `room`.
+func helloFrame(peer: PeerID = PeerID(0xE71), room: String, version: UInt16 = 1) -> [UInt8] {
+    var encoder = WireEncoder<BoardActionCodec>()
+    return encoder.encode(
+        .hello(
+            Hello(
+                protocolVersion: version, peer: peer, name: "mallory", room: room, role: .editor, credentials: nil,
+                digest: Digest(), clock: .zero)))
+}

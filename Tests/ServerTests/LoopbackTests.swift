@@ -67,27 +67,7 @@ import Wire
         let server = try await RunningServer()
         let port = server.port
         // A raw connection that sends a hello, then a frame of unknown type.
-        let reason = try await withTimeout(20, "the goodbye") {
-            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .connect(host: "127.0.0.1", port: port) { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(
-                            ByteToMessageHandler(GossipFrameDecoder<BoardActionCodec>()))
-                        return try NIOAsyncChannel<Message, ByteBuffer>(wrappingChannelSynchronously: channel)
-                    }
-                }
-            return try await channel.executeThenClose { inbound, outbound in
-                var encoder = WireEncoder<BoardActionCodec>()
-                let hello = Hello(
-                    protocolVersion: 1, peer: PeerID(7), name: "mallory", room: "shared", role: .editor,
-                    credentials: nil, digest: Digest(), clock: .zero)
-                try await outbound.write(ByteBuffer(bytes: encoder.encode(.hello(hello)) + [2, 99, 0]))
-                for try await message in inbound {
-                    if case .goodbye(let reason) = message { return reason }
-                }
-                return CloseReason.normal
-            }
-        }
+        let reason = try await exchangeRaw(port: port, helloFrame(peer: PeerID(7), room: "shared") + [2, 99, 0]).reason
         #expect(reason == .protocolViolation("unknown message type 99"))
         // The room still serves everyone else.
         let digest = try await withPeer(port: port, name: "alice", room: "shared") { peer, messages, outbound in

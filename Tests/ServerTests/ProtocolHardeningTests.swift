@@ -12,36 +12,12 @@ import Wire
 @Suite(.serialized) struct ProtocolHardeningTests {
     let text = BoardAction.addText(at: Point(0, 0), text: "still here", style: Style(color: 1))
 
-    /// Connects, writes `bytes` as they are, and returns the goodbye the
-    /// server sends (nil when it closes without one) and how long it took.
     func exchange(port: Int, _ bytes: [UInt8]) async throws -> (CloseReason?, Duration) {
-        try await withTimeout(30, "the server to answer") {
-            let started = ContinuousClock.now
-            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .connect(host: "127.0.0.1", port: port) { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(
-                            ByteToMessageHandler(GossipFrameDecoder<BoardActionCodec>()))
-                        return try NIOAsyncChannel<Message, ByteBuffer>(wrappingChannelSynchronously: channel)
-                    }
-                }
-            return try await channel.executeThenClose { inbound, outbound in
-                if !bytes.isEmpty { try await outbound.write(ByteBuffer(bytes: bytes)) }
-                for try await message in inbound {
-                    if case .goodbye(let reason) = message { return (reason, ContinuousClock.now - started) }
-                }
-                return (nil, ContinuousClock.now - started)
-            }
-        }
+        try await exchangeRaw(port: port, bytes)
     }
 
     func hello(version: UInt16 = 1, room: String = "r") -> [UInt8] {
-        var encoder = WireEncoder<BoardActionCodec>()
-        return encoder.encode(
-            .hello(
-                Hello(
-                    protocolVersion: version, peer: PeerID(0xE71), name: "mallory", room: room, role: .editor,
-                    credentials: nil, digest: Digest(), clock: .zero)))
+        helloFrame(room: room, version: version)
     }
 
     @Test func aConnectionThatNeverSaysHelloIsClosedWithTimeout() async throws {
