@@ -241,7 +241,8 @@ public final class ScuttleboardServer: Sendable {
         var lines = [
             "# HELP scuttleboard_rooms Rooms held in memory.", "# TYPE scuttleboard_rooms gauge",
             "scuttleboard_rooms \(rooms.count)",
-            "# HELP scuttleboard_sessions Connections open.", "# TYPE scuttleboard_sessions gauge",
+            "# HELP scuttleboard_sessions Sessions open (connections past their hello).",
+            "# TYPE scuttleboard_sessions gauge",
             "scuttleboard_sessions \(counters.connectionsOpen)",
             "# HELP scuttleboard_handshakes Connections waiting for their hello.",
             "# TYPE scuttleboard_handshakes gauge", "scuttleboard_handshakes \(counters.handshakesOpen)",
