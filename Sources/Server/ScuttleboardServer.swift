@@ -107,7 +107,8 @@ public final class ScuttleboardServer: Sendable {
             }
             Task {
                 let isWaiting = { waiting.withLockedValue { $0 != nil } }
-                while isWaiting() && !self.isStopping { try? await Task.sleep(for: .milliseconds(50)) }
+                // Idle until a stop is asked for: a coarse poll, since only the timeout after it needs to be precise.
+                while isWaiting() && !self.isStopping { try? await Task.sleep(for: .milliseconds(250)) }
                 let deadline = ContinuousClock.now + timeout
                 while isWaiting() && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(50)) }
                 guard isWaiting() else { return }

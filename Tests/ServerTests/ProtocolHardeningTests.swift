@@ -12,37 +12,36 @@ import Wire
 @Suite(.serialized) struct ProtocolHardeningTests {
     let text = BoardAction.addText(at: Point(0, 0), text: "still here", style: Style(color: 1))
 
-    func exchange(port: Int, _ bytes: [UInt8]) async throws -> (CloseReason?, Duration) {
-        try await exchangeRaw(port: port, bytes)
-    }
-
-    func hello(version: UInt16 = 1, room: String = "r") -> [UInt8] {
-        helloFrame(room: room, version: version)
+    /// Opens `count` connections that never send anything, once the server
+    /// has accepted them all.
+    func idleSockets(_ count: Int, on server: RunningServer) async throws -> [any Channel] {
+        var idle: [any Channel] = []
+        for _ in 0..<count {
+            idle.append(
+                try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                    .connect(host: "127.0.0.1", port: server.port).get())
+        }
+        try await eventually(10, "\(count) idle sockets accepted") {
+            server.server.counters.snapshot.handshakesOpen == count
+        }
+        return idle
     }
 
     @Test func aConnectionThatNeverSaysHelloIsClosedWithTimeout() async throws {
         let server = try await RunningServer { $0.handshakeTimeout = .milliseconds(300) }
-        let (reason, elapsed) = try await exchange(port: server.port, [])
+        let (reason, elapsed) = try await exchangeRaw(port: server.port, [])
         #expect(reason == .timeout)
         #expect(elapsed < .seconds(5))
         // Half a hello, never finished: the same.
-        let partial = Array(hello().prefix(5))
-        #expect(try await exchange(port: server.port, partial).0 == .timeout)
+        let partial = Array(helloFrame(room: "r").prefix(5))
+        #expect(try await exchangeRaw(port: server.port, partial).0 == .timeout)
         #expect(server.server.counters.snapshot.refusals["timeout"] == 2)
         await server.stop()
     }
 
     @Test func idleSocketsWaitingForHelloDoNotTakeTheSessionsPlaces() async throws {
         let server = try await RunningServer { $0.maxConnections = 6 }
-        var idle: [any Channel] = []
-        for _ in 0..<6 {
-            idle.append(
-                try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                    .connect(host: "127.0.0.1", port: server.port).get())
-        }
-        try await eventually(10, "the idle sockets accepted") {
-            server.server.counters.snapshot.handshakesOpen == 6
-        }
+        let idle = try await idleSockets(6, on: server)
         #expect(try await join(port: server.port, room: "r", then: text) == nil, "a real client gets in")
         for channel in idle { try? await channel.close() }
         await server.stop()
@@ -50,14 +49,8 @@ import Wire
 
     @Test func waitingForHelloHasALimitOfItsOwn() async throws {
         let server = try await RunningServer { $0.maxHandshakes = 2 }
-        var idle: [any Channel] = []
-        for _ in 0..<2 {
-            idle.append(
-                try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                    .connect(host: "127.0.0.1", port: server.port).get())
-        }
-        try await eventually(10, "two waiting") { server.server.counters.snapshot.handshakesOpen == 2 }
-        let (reason, _) = try await exchange(port: server.port, [])
+        let idle = try await idleSockets(2, on: server)
+        let (reason, _) = try await exchangeRaw(port: server.port, [])
         #expect(reason == .limitExceeded("2 connections are already waiting to say hello"))
         for channel in idle { try? await channel.close() }
         await server.stop()
@@ -65,12 +58,12 @@ import Wire
 
     @Test func aHelloFromAVersionBeyondSixteenBitsIsAVersionMismatch() async throws {
         let server = try await RunningServer()
-        var frame = hello()
+        var frame = helloFrame(room: "r")
         // The payload's version varint (1) becomes 70 000: three bytes.
         #expect(frame[1] == 1 && frame[2] == 1)
         frame.replaceSubrange(2...2, with: [0xF0, 0xA2, 0x04])
         frame[0] += 2
-        let (reason, _) = try await exchange(port: server.port, frame)
+        let (reason, _) = try await exchangeRaw(port: server.port, frame)
         #expect(reason == .versionMismatch(local: 1, remote: UInt16.max))
         await server.stop()
     }
@@ -78,7 +71,7 @@ import Wire
     @Test func anUpdatesMessageOfNoUpdatesIsRefused() async throws {
         let server = try await RunningServer()
         // type 2 (updates), count 0.
-        let (reason, _) = try await exchange(port: server.port, hello() + [2, 2, 0])
+        let (reason, _) = try await exchangeRaw(port: server.port, helloFrame(room: "r") + [2, 2, 0])
         guard case .protocolViolation(let what)? = reason else {
             Issue.record("\(String(describing: reason))")
             return
