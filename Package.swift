@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "Scuttlebutt", targets: ["Scuttlebutt"]),
         .library(name: "Whiteboard", targets: ["Whiteboard"]),
         .library(name: "Wire", targets: ["Wire"]),
+        .library(name: "Rooms", targets: ["Rooms"]),
         .library(name: "Storage", targets: ["Storage"]),
         .library(name: "Client", targets: ["Client"]),
         .library(name: "Server", targets: ["Server"]),
@@ -49,6 +50,14 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
+        // A room decided without I/O: the state machine the server and the simulator both drive.
+        .target(
+            name: "Rooms",
+            dependencies: [
+                "Scuttlebutt",
+                .product(name: "OrderedCollections", package: "swift-collections"),
+            ]
+        ),
         // The durable log: SQLite (WAL) through GRDB; the only code that talks to SQLite.
         .target(
             name: "Storage",
@@ -61,7 +70,7 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
-                "Scuttlebutt", "Whiteboard", "Wire", "Storage",
+                "Scuttlebutt", "Whiteboard", "Wire", "Storage", "Rooms",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -104,7 +113,7 @@ let package = Package(
         .executableTarget(
             name: "scuttleboard",
             dependencies: [
-                "Server", "Storage", "Scuttlebutt", "Whiteboard", "Wire", "Client", "Terminal", "Bots",
+                "Server", "Rooms", "Storage", "Scuttlebutt", "Whiteboard", "Wire", "Client", "Terminal", "Bots",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -113,7 +122,7 @@ let package = Package(
         .target(
             name: "NetworkSimulator",
             dependencies: [
-                "Scuttlebutt",
+                "Scuttlebutt", "Rooms",
                 .product(name: "HashTreeCollections", package: "swift-collections"),
                 .product(name: "HeapModule", package: "swift-collections"),
             ]
@@ -152,7 +161,7 @@ let package = Package(
         .testTarget(
             name: "ServerTests",
             dependencies: [
-                "Server", "Client", "Storage", "Wire", "Scuttlebutt", "Whiteboard", "Bots", "TestHarness",
+                "Server", "Rooms", "Client", "Storage", "Wire", "Scuttlebutt", "Whiteboard", "Bots", "TestHarness",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -160,7 +169,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TerminalTests",
-            dependencies: ["Terminal", "Whiteboard", "Scuttlebutt", "Server", "Bots", "TestHarness"]
+            dependencies: ["Terminal", "Whiteboard", "Scuttlebutt", "Server", "Rooms", "Bots", "TestHarness"]
         ),
         .testTarget(
             name: "CommandTests",
@@ -168,6 +177,10 @@ let package = Package(
                 "scuttleboard", "Client", "Terminal", "Storage", "Bots", "TestHarness",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
+        ),
+        .testTarget(
+            name: "RoomsTests",
+            dependencies: ["Rooms", "Scuttlebutt", "NetworkSimulator"]
         ),
         .testTarget(
             name: "NetworkSimulatorTests",

@@ -53,6 +53,7 @@ let package = Package(
                 .product(name: "Whiteboard", package: "Scuttleboard"),
                 .product(name: "Storage", package: "Scuttleboard"),
                 .product(name: "Server", package: "Scuttleboard"),
+                .product(name: "Rooms", package: "Scuttleboard"),
                 .product(name: "Client", package: "Scuttleboard"),
                 .product(name: "Benchmark", package: "benchmark"),
             ],

@@ -97,3 +97,42 @@ extension RegisterReducer.Action {
         return generator.chance(0.5) ? .set(register: register, value: value) : .mix(register: register, value: value)
     }
 }
+
+extension RegisterReducer.State {
+    /// Why bytes are not an encoded state.
+    public struct DecodingError: Error, CustomStringConvertible {
+        /// A sentence for people.
+        public let description: String
+    }
+
+    /// The state as bytes, for snapshots and checkpoints: the clear count,
+    /// then each register (index, value) in index order; integers little
+    /// endian.
+    public func encoded() -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(8 + registers.count * 9)
+        bytes.append(contentsOf: withUnsafeBytes(of: clears.littleEndian, Array.init))
+        for (register, value) in registers.sorted(by: { $0.key < $1.key }) {
+            bytes.append(register)
+            bytes.append(contentsOf: withUnsafeBytes(of: value.littleEndian, Array.init))
+        }
+        return bytes
+    }
+
+    /// Decodes what ``encoded()`` wrote.
+    public init(decoding bytes: [UInt8]) throws(DecodingError) {
+        guard bytes.count >= 8, (bytes.count - 8) % 9 == 0 else {
+            throw DecodingError(description: "\(bytes.count) bytes are not a register state")
+        }
+        func word(at offset: Int) -> UInt64 {
+            bytes[offset..<offset + 8].reversed().reduce(0) { $0 << 8 | UInt64($1) }
+        }
+        self.init()
+        clears = word(at: 0)
+        var offset = 8
+        while offset < bytes.count {
+            registers[bytes[offset]] = word(at: offset + 1)
+            offset += 9
+        }
+    }
+}

@@ -3,6 +3,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import Rooms
 import Scuttlebutt
 import Storage
 import Whiteboard
@@ -485,9 +486,8 @@ public final class ScuttleboardServer: Sendable {
             await refuse(.protocolViolation("hello names no room"), on: outbound)
             return nil
         }
-        if let refusal = configuration.roomAccess[hello.room]?.refusal(of: hello)
-            ?? (hello.role == .server ? .unauthorized("peers may not join as a server") : nil)
-        {
+        // The room decides this too; asked first, a refused peer loads no room.
+        if let refusal = RoomAccess.refusal(of: hello, access: configuration.roomAccess[hello.room]) {
             await refuse(refusal, on: outbound)
             return nil
         }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Rooms
 import Scuttlebutt
 import Storage
 import Wire

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Rooms
 import Scuttlebutt
 import Server
 import Storage

@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import Rooms
 import Scuttlebutt
 import Server
 import Testing

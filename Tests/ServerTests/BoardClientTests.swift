@@ -2,6 +2,7 @@ import Client
 import Foundation
 import Glibc
 import NIOCore
+import Rooms
 import Scuttlebutt
 import Server
 import Testing

@@ -1,4 +1,5 @@
 import Foundation
+import Rooms
 import Scuttlebutt
 import Server
 import Testing

@@ -2,6 +2,7 @@ import Bots
 import Client
 import Foundation
 import Glibc
+import Rooms
 import Server
 import TestHarness
 import Testing

@@ -1,6 +1,7 @@
 import Benchmark
 import Client
 import Foundation
+import Rooms
 import Scuttlebutt
 import Server
 import Storage
@@ -217,14 +218,13 @@ func inProcessFanOut(_ benchmark: Benchmark, writers writerCount: Int, watchers 
                 return received
             })
     }
-    var sends: [(UInt64, [[Update<BoardAction>]])] = []
+    var sends: [(SessionID, AsyncStream<[GossipMessage<BoardAction>]>, [[Update<BoardAction>]])] = []
     for index in 0..<writerCount {
         let writer = ReplicatedStore(
             peer: PeerID(UInt64(index + 1)), reducer: BoardReducer(), initialState: Board(),
             configuration: .board(isAuthority: false), wallClock: BenchmarkClock())
         let (stream, continuation) = AsyncStream.makeStream(of: [GossipMessage<BoardAction>].self)
         let id = await room.join(hello: hello(writer.peer), outbound: continuation)
-        Task { for await _ in stream {} }
         let stroke = try writer.record(.beginStroke(at: .zero, style: Style(color: 1)))
         var batches = [[stroke]]
         for step in 1..<(written / writerCount) {
@@ -233,17 +233,28 @@ func inProcessFanOut(_ benchmark: Benchmark, writers writerCount: Int, watchers 
             if batches[batches.count - 1].count == 64 { batches.append([]) }
             batches[batches.count - 1].append(update)
         }
-        sends.append((id, batches))
+        sends.append((id, stream, batches))
     }
     benchmark.startMeasurement()
     await withTaskGroup(of: Void.self) { group in
-        for (id, batches) in sends {
-            group.addTask { for batch in batches { await room.handle(.updates(batch), from: id) } }
+        for (id, stream, batches) in sends {
+            group.addTask {
+                // As a peer does: at most a window (4) of batches unacknowledged.
+                var replies = stream.makeAsyncIterator()
+                var unacknowledged = 0
+                for batch in batches {
+                    while unacknowledged >= 4, let messages = await replies.next() {
+                        for case .ack(let count, _) in messages { unacknowledged -= Int(count) }
+                    }
+                    await room.handle(.updates(batch), from: id)
+                    unacknowledged += 1
+                }
+            }
         }
     }
     var delivered = 0
     for watcher in watchers { delivered += await watcher.value }
     benchmark.stopMeasurement()
     precondition(delivered == written * watcherCount, "delivered \(delivered) of \(written * watcherCount)")
-    for (id, _) in sends { await room.leave(id) }
+    for (id, _, _) in sends { await room.leave(id) }
 }

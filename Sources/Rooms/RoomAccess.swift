@@ -16,7 +16,7 @@ public struct RoomAccess: Sendable, Hashable, Codable {
     }
 
     /// Why `hello` may not join `room`, or nil when it may.
-    func refusal(of hello: Hello) -> CloseReason? {
+    public func refusal(of hello: Hello) -> CloseReason? {
         let presented = hello.credentials
         switch hello.role {
         case .viewer:
@@ -33,27 +33,10 @@ public struct RoomAccess: Sendable, Hashable, Codable {
             return .unauthorized("peers may not join as a server")
         }
     }
-}
 
-/// A token bucket: `rate` per second, bursts up to twice that.
-struct RateLimiter {
-    let rate: Double
-    private var tokens: Double
-    private var updatedAt: UInt64
-
-    init(perSecond rate: Int, now: UInt64) {
-        self.rate = Double(rate)
-        tokens = Double(rate) * 2
-        updatedAt = now
-    }
-
-    /// Takes `count` tokens; false when there are not enough.
-    mutating func take(_ count: Int, now: UInt64) -> Bool {
-        let elapsed = Double(now >= updatedAt ? now - updatedAt : 0) / 1_000
-        tokens = min(rate * 2, tokens + elapsed * rate)
-        updatedAt = now
-        guard tokens >= Double(count) else { return false }
-        tokens -= Double(count)
-        return true
+    /// Why `hello` may not join a room with `access` (nil: open to all), or
+    /// nil when it may. Nobody joins as a server.
+    public static func refusal(of hello: Hello, access: RoomAccess?) -> CloseReason? {
+        access?.refusal(of: hello) ?? (hello.role == .server ? .unauthorized("peers may not join as a server") : nil)
     }
 }
