@@ -1,4 +1,5 @@
 import HeapModule
+import Rooms
 import Scuttlebutt
 
 /// What a simulation run found.
@@ -21,6 +22,22 @@ public struct SimulationReport: Sendable, CustomStringConvertible {
     public var faultsInjected = 0
     /// Simulated milliseconds until quiescence.
     public var simulatedMilliseconds: UInt64 = 0
+    /// Snapshots clients installed from the server (late joiners, peers
+    /// that fell behind its horizon).
+    public var snapshotsInstalled = 0
+    /// Checkpoints the server saved.
+    public var checkpointsSaved = 0
+    /// Server restarts that loaded a checkpoint.
+    public var restartsFromCheckpoint = 0
+    /// Appends a server crash lost on their way to disk.
+    public var appendsLostInCrash = 0
+    /// Sessions the server cut off for reading too slowly.
+    public var slowConsumersCut = 0
+
+    /// An empty report of `scenario`: nothing ran yet.
+    public init(scenario: SimulationScenario) {
+        self.scenario = scenario
+    }
 
     /// Whether every guarantee held.
     public var passed: Bool { failures.isEmpty }
@@ -29,7 +46,10 @@ public struct SimulationReport: Sendable, CustomStringConvertible {
     public var description: String {
         var text =
             "\(scenario)\n  recorded=\(recorded) messages=\(messagesDelivered) rewinds=\(rewinds) "
-            + "commutes=\(commutes) rebased=\(rebased) faults=\(faultsInjected) time=\(simulatedMilliseconds)ms"
+            + "commutes=\(commutes) rebased=\(rebased) faults=\(faultsInjected) time=\(simulatedMilliseconds)ms "
+            + "snapshots=\(snapshotsInstalled) checkpoints=\(checkpointsSaved) "
+            + "restartsFromCheckpoint=\(restartsFromCheckpoint) appendsLost=\(appendsLostInCrash) "
+            + "slowCut=\(slowConsumersCut)"
         for failure in failures { text += "\n  FAIL: \(failure)" }
         return text
     }
@@ -42,36 +62,54 @@ public struct SimulationReport: Sendable, CustomStringConvertible {
 ///
 /// Everything runs on one thread in simulated time, driven by a priority queue
 /// of events; the same seed gives the same run, event for event. The peers
-/// run the real ``GossipSession`` and ``ReplicatedStore``.
+/// run the real ``GossipSession`` and ``ReplicatedStore``; the server of a
+/// star is the product's ``RoomStateMachine``, configured as the server
+/// configures it, over a simulated durable log (appends with latency that
+/// may fail, a crash that loses the appends still on their way, a restart
+/// from the latest checkpoint and the suffix stored after it).
 public final class Simulation {
     typealias Store = ReplicatedStore<RegisterReducer>
     typealias Session = GossipSession<RegisterReducer>
+    typealias Room = RoomStateMachine<RegisterReducer>
 
     /// Milliseconds since the epoch at simulated time zero.
     static let epoch: UInt64 = 1_764_316_800_000
     static let tickInterval: UInt64 = 50
     static let frontierGrace: UInt64 = 1_000
     static let settleMilliseconds: UInt64 = 8_000
+    /// Entries the simulated room folds between checkpoints: small, so that
+    /// restarts load checkpoints and late joiners get snapshots.
+    static let checkpointInterval = 16
+    /// Messages on their way to a slow reader beyond which the server's
+    /// buffer for it counts as full.
+    static let slowReaderBuffer = 6
 
     final class Node {
         let index: Int
         let peer: PeerID
         let isServer: Bool
+        let role: PeerRole
         let skew: UInt64
         let wallClock: ManualClock
         var store: Store
+        /// A client's own durable log: every update it holds above its snapshot.
         var persisted: [UpdateID: Update<RegisterReducer.Action>] = [:]
-        var persistedFrontier = Timestamp.zero
+        /// The snapshot a client installed from the server, for its restarts.
+        var snapshot: ReplicaSnapshot<RegisterReducer.State>?
         var joined = true
         var crashed = false
         var offline = false
         var links: [Int] = []
 
-        init(index: Int, peer: PeerID, isServer: Bool, skew: UInt64, wallClock: ManualClock, store: Store) {
+        init(
+            index: Int, peer: PeerID, isServer: Bool, role: PeerRole, skew: UInt64, wallClock: ManualClock,
+            store: Store
+        ) {
             self.index = index
             self.wallClock = wallClock
             self.peer = peer
             self.isServer = isServer
+            self.role = role
             self.skew = skew
             self.store = store
         }
@@ -86,6 +124,22 @@ public final class Simulation {
         var partitioned = false
         var sessions: [Session?] = [nil, nil]
         var lastDelivery: [UInt64] = [0, 0]
+        /// Messages scheduled and not delivered yet, by receiving side.
+        var inFlight = [0, 0]
+    }
+
+    /// The server of a star: the product's room over a simulated log.
+    struct ServerSide {
+        var room: Room
+        /// What the log holds: every update whose append completed.
+        var durable: [UpdateID: Update<RegisterReducer.Action>] = [:]
+        var checkpoint: RoomCheckpoint?
+        var savedFrontier = Timestamp.zero
+        /// Bumped by every crash: an append or checkpoint of an earlier
+        /// epoch was lost with the process.
+        var epoch = 0
+        var sessionOnLink: [Int: SessionID] = [:]
+        var linkOfSession: [SessionID: Int] = [:]
     }
 
     enum EventKind {
@@ -101,6 +155,11 @@ public final class Simulation {
         case goOnline(Int)
         case partition(Set<Int>)
         case heal
+        case appendDone(AppendID, epoch: Int, fails: Bool)
+        case checkpointDone(RoomCheckpoint, epoch: Int)
+        /// The server ended the session on `link`: the connection closes
+        /// once its last message (the goodbye) has arrived.
+        case serverClosed(link: Int, generation: Int, reason: CloseReason)
     }
 
     struct Event: Comparable {
@@ -129,6 +188,9 @@ public final class Simulation {
     private var report: SimulationReport
     private var maxSeq: [PeerID: UInt64] = [:]
     private let reducer = RegisterReducer()
+    private var serverSide: ServerSide?
+    /// The client that reads slowly, if the scenario has one.
+    private var slowReader: Int?
 
     /// Prepares a run of `scenario`.
     public init(scenario: SimulationScenario) {
@@ -146,28 +208,80 @@ public final class Simulation {
     private var hasServer: Bool { scenario.topology == .star }
     private var server: Node? { hasServer ? nodes[0] : nil }
 
-    private func makeStore(peer: PeerID, isServer: Bool, clock: ManualClock) -> Store {
+    private func replicaConfiguration(isServer: Bool) -> ReplicaConfiguration {
         var configuration = ReplicaConfiguration()
         configuration.timestampStrategy = scenario.timestampStrategy
         configuration.snapshotPolicy = scenario.snapshotPolicy
         configuration.maxClockSkew = scenario.timestampStrategy == .hybridLogical ? 5_000 : 1 << 40
         configuration.isAuthority = isServer
         configuration.historyLimit = hasServer ? .frontier : .unbounded
-        return Store(
-            peer: peer, reducer: reducer, initialState: RegisterReducer.State(), configuration: configuration,
-            wallClock: clock)
+        return configuration
+    }
+
+    private func makeStore(peer: PeerID, clock: ManualClock) -> Store {
+        Store(
+            peer: peer, reducer: reducer, initialState: RegisterReducer.State(),
+            configuration: replicaConfiguration(isServer: false), wallClock: clock)
+    }
+
+    /// The room as the server configures it, with the scenario's batching.
+    private func roomConfiguration() -> RoomConfiguration<RegisterReducer> {
+        var room = RoomConfiguration<RegisterReducer>(
+            name: "sim", replica: replicaConfiguration(isServer: true), encodeState: { $0.encoded() })
+        room.session.maxBatchUpdates = scenario.maxBatchUpdates
+        room.session.window = scenario.window
+        room.session.livenessTimeout = 3_600_000
+        room.session.pingInterval = 1_000
+        room.frontierGrace = Self.frontierGrace
+        room.checkpointInterval = Self.checkpointInterval
+        room.maxUpdatesPerSecond = 100_000
+        return room
+    }
+
+    /// The server's room, loaded from what the simulated log holds.
+    private func loadRoom(now: UInt64, from side: ServerSide?) -> Room {
+        var checkpoint: ReplicaSnapshot<RegisterReducer.State>?
+        if let stored = side?.checkpoint {
+            do {
+                checkpoint = ReplicaSnapshot(
+                    state: try RegisterReducer.State(decoding: stored.state), horizon: stored.horizon,
+                    digest: stored.digest)
+            } catch {
+                fail("the server's checkpoint does not decode: \(error)")
+            }
+        }
+        let suffix = (side?.durable.values ?? [:].values)
+            .filter { checkpoint?.digest.contains($0.id) != true }
+            .sorted { $0.orderKey < $1.orderKey }
+        return Room(
+            configuration: roomConfiguration(), reducer: reducer, initialState: RegisterReducer.State(),
+            checkpoint: checkpoint, updates: suffix, frontier: side?.savedFrontier ?? .zero, now: now)
     }
 
     private func build() {
         let count = scenario.peerCount + (hasServer ? 1 : 0)
+        var roles: [PeerRole] = Array(repeating: .editor, count: count)
+        if hasServer {
+            // Viewers and bots beside editors; one editor at least.
+            var clients = Array(1..<count).shuffled(using: &random)
+            for _ in 0..<min(scenario.viewers, clients.count - 1) { roles[clients.removeFirst()] = .viewer }
+            for _ in 0..<min(scenario.bots, clients.count) { roles[clients.removeFirst()] = .bot }
+            if scenario.slowConsumer { slowReader = Int.random(in: 1..<count, using: &random) }
+        }
         for index in 0..<count {
             let isServer = hasServer && index == 0
             let peer = PeerID.random(using: &random)
             let skew = isServer ? 0 : UInt64.random(in: 0...scenario.clockSkew, using: &random)
             let clock = ManualClock()
             let node = Node(
-                index: index, peer: peer, isServer: isServer, skew: skew, wallClock: clock,
-                store: makeStore(peer: peer, isServer: isServer, clock: clock))
+                index: index, peer: peer, isServer: isServer, role: isServer ? .server : roles[index], skew: skew,
+                wallClock: clock, store: makeStore(peer: peer, clock: clock))
+            if isServer {
+                setClock(node)
+                let room = loadRoom(now: nodeNow(node), from: nil)
+                node.store = room.store
+                serverSide = ServerSide(room: room)
+            }
             nodes.append(node)
         }
         switch scenario.topology {
@@ -213,7 +327,7 @@ public final class Simulation {
                 schedule(.join(node.index), at: start)
             }
             schedule(.tick(node.index), at: UInt64(node.index))
-            guard !node.isServer else { continue }
+            guard !node.isServer, node.role.mayAuthor else { continue }
             for _ in 0..<scenario.actionsPerPeer {
                 schedule(.record(node.index), at: randomTime(in: start...max(start, active)))
             }
@@ -249,12 +363,12 @@ public final class Simulation {
         while let event = queue.popMin() {
             steps += 1
             if steps > 2_000_000 {
-                report.failures.append("no quiescence after \(steps) events")
+                fail("no quiescence after \(steps) events")
                 break
             }
             now = event.time
             handle(event.kind)
-            if now >= quietAfter && pendingDeliveries == 0 { break }
+            if now >= quietAfter && pendingDeliveries == 0 && links.allSatisfy(\.isUp) { break }
         }
         report.simulatedMilliseconds = now
         verify()
@@ -292,6 +406,8 @@ public final class Simulation {
             guard node.joined, !node.crashed else { return }
             report.faultsInjected += 1
             node.crashed = true
+            // The process is gone: what it was storing is lost with it.
+            if node.isServer { serverSide!.epoch += 1 }
             for link in node.links { disconnect(link) }
         case .restart(let index):
             restart(nodes[index])
@@ -315,21 +431,48 @@ public final class Simulation {
                 links[index].partitioned = false
                 connect(index)
             }
+        case .appendDone(let append, let epoch, let fails):
+            appendDone(append, epoch: epoch, fails: fails)
+        case .checkpointDone(let checkpoint, let epoch):
+            guard let server, !server.crashed, epoch == serverSide!.epoch else { return }
+            serverSide!.checkpoint = checkpoint
+            serverSide!.room.checkpointSaved(checkpoint)
+            report.checkpointsSaved += 1
+        case .serverClosed(let link, let generation, let reason):
+            guard links[link].isUp, links[link].generation == generation else { return }
+            disconnect(link)
+            if Self.isRecoverable(reason) {
+                schedule(.reconnect(link), at: now + randomTime(in: 20...500))
+            } else {
+                fail("the server ended link \(links[link].ends): \(reason)")
+            }
         }
+    }
+
+    /// Endings a peer recovers from by reconnecting: faults the simulation injects.
+    private static func isRecoverable(_ reason: CloseReason) -> Bool {
+        switch reason {
+        case .storageUnavailable, .slowConsumer: true
+        default: false
+        }
+    }
+
+    /// Records a broken guarantee; a run that breaks one keeps breaking it,
+    /// so only the first few are kept (and the run stays fast).
+    private func fail(_ failure: String) {
+        guard report.failures.count < 20 else { return }
+        report.failures.append(failure)
     }
 
     private func node(of link: Int, side: Int) -> Node {
         nodes[side == 0 ? links[link].ends.0 : links[link].ends.1]
     }
 
+    /// A client's session; the server's sessions are its room's.
     private func sessionConfiguration(for node: Node, peerIsServer: Bool) -> GossipSessionConfiguration {
-        var configuration = GossipSessionConfiguration(
-            name: "node\(node.index)", room: "sim", role: node.isServer ? .server : .editor)
+        var configuration = GossipSessionConfiguration(name: "node\(node.index)", room: "sim", role: node.role)
         configuration.maxBatchUpdates = scenario.maxBatchUpdates
         configuration.window = scenario.window
-        configuration.bindsRemoteOrigin = node.isServer
-        // As the real server does: a batch is made durable, then applied.
-        configuration.persistsBeforeApplying = node.isServer
         configuration.remoteIsAuthority = peerIsServer
         configuration.livenessTimeout = 3_600_000
         configuration.pingInterval = 1_000
@@ -342,11 +485,13 @@ public final class Simulation {
         guard !links[link].isUp, !links[link].partitioned, a.isUp, b.isUp else { return }
         links[link].isUp = true
         links[link].generation += 1
+        links[link].inFlight = [0, 0]
+        // The server's end joins its room when the client's hello arrives.
         links[link].sessions = [
             Session(configuration: sessionConfiguration(for: a, peerIsServer: b.isServer)),
-            Session(configuration: sessionConfiguration(for: b, peerIsServer: a.isServer)),
+            b.isServer ? nil : Session(configuration: sessionConfiguration(for: b, peerIsServer: a.isServer)),
         ]
-        for side in 0...1 {
+        for side in 0...1 where links[link].sessions[side] != nil {
             let end = node(of: link, side: side)
             setClock(end)
             let outputs = links[link].sessions[side]!.start(store: end.store, now: nodeNow(end))
@@ -362,41 +507,134 @@ public final class Simulation {
             links[link].sessions[side]?.connectionLost()
             links[link].sessions[side] = nil
         }
-        // The server tells everyone else that the peer left (no ghosts).
-        for side in 0...1 where node(of: link, side: side).isServer {
-            let gone = node(of: link, side: 1 - side).peer
-            relay(from: link) { $0.send(presenceGone: gone) }
-        }
+        guard let server, links[link].ends.1 == server.index,
+            let session = serverSide!.sessionOnLink.removeValue(forKey: link)
+        else { return }
+        serverSide!.linkOfSession[session] = nil
+        // A crashed server's room is gone with it; a live one tells the others.
+        guard !server.crashed else { return }
+        perform(serverSide!.room.disconnected(session))
+        perform(serverSide!.room.flush())
     }
 
     private func deliver(
         _ message: GossipMessage<RegisterReducer.Action>, link: Int, generation: Int, side: Int
     ) {
-        guard links[link].isUp, links[link].generation == generation, links[link].sessions[side] != nil else {
-            return
-        }
-        report.messagesDelivered += 1
+        guard links[link].isUp, links[link].generation == generation else { return }
+        links[link].inFlight[side] -= 1
         let end = node(of: link, side: side)
         setClock(end)
+        if end.isServer {
+            report.messagesDelivered += 1
+            serverReceives(message, on: link)
+            return
+        }
+        guard links[link].sessions[side] != nil else { return }
+        report.messagesDelivered += 1
         let outputs = links[link].sessions[side]!.handle(message, store: end.store, now: nodeNow(end))
         carryOut(outputs, link: link, side: side)
         // Acknowledged means durable: the server's log holds what a client takes as confirmed.
         let confirmed = end.store.confirmedOwnSeq
-        if let server, !end.isServer, confirmed > 0, server.persisted[UpdateID(origin: end.peer, seq: confirmed)] == nil
-        {
-            report.failures.append(
+        if let serverSide, confirmed > 0, serverSide.durable[UpdateID(origin: end.peer, seq: confirmed)] == nil {
+            fail(
                 "node\(end.index) took \(end.peer)#\(confirmed) as confirmed; the server's log lacks it")
         }
     }
 
     private func send(_ message: GossipMessage<RegisterReducer.Action>, link: Int, from side: Int) {
         let to = 1 - side
-        let latency = randomTime(in: scenario.latency)
+        var latency = randomTime(in: scenario.latency)
+        if links[link].ends.0 == slowReader && to == 0 { latency += 500 }
         // TCP: a direction delivers in order, so never before the previous one.
         let time = max(now + latency, links[link].lastDelivery[to])
         links[link].lastDelivery[to] = time
+        links[link].inFlight[to] += 1
         schedule(.deliver(link: link, generation: links[link].generation, side: to, message: message), at: time)
     }
+
+    // MARK: The server's room
+
+    /// A message reaches the server: the client's hello joins the room,
+    /// everything after it goes to its session.
+    private func serverReceives(_ message: GossipMessage<RegisterReducer.Action>, on link: Int) {
+        let now = nodeNow(server!)
+        if let session = serverSide!.sessionOnLink[link] {
+            perform(serverSide!.room.receive(message, from: session, now: now))
+        } else if case .hello(let hello) = message {
+            let (session, effects) = serverSide!.room.join(hello, now: now)
+            serverSide!.sessionOnLink[link] = session
+            serverSide!.linkOfSession[session] = link
+            perform(effects)
+        } else {
+            fail("the server got \(message) before a hello on link \(links[link].ends)")
+        }
+        perform(serverSide!.room.flush())
+    }
+
+    /// Carries out what the room decided, as the server does, against the
+    /// simulated log and links.
+    private func perform(_ effects: [Room.Effect]) {
+        for effect in effects {
+            switch effect {
+            case .write(let session, let messages):
+                guard let link = serverSide!.linkOfSession[session], links[link].isUp else { continue }
+                if links[link].ends.0 == slowReader, now < scenario.activeMilliseconds,
+                    links[link].inFlight[0] + messages.count > Self.slowReaderBuffer
+                {
+                    report.slowConsumersCut += 1
+                    perform(serverSide!.room.writeRefused(session))
+                    continue
+                }
+                for message in messages { send(message, link: link, from: 1) }
+            case .finish(let session, let reason):
+                guard let link = serverSide!.linkOfSession[session] else { continue }
+                schedule(
+                    .serverClosed(link: link, generation: links[link].generation, reason: reason),
+                    at: max(now, links[link].lastDelivery[0]) + 1)
+            case .append(let append, _):
+                // The disk is repaired when the active period ends.
+                let fails =
+                    scenario.storageFailureRate > 0 && now < scenario.activeMilliseconds
+                    && Double.random(in: 0..<1, using: &random) < scenario.storageFailureRate
+                schedule(
+                    .appendDone(append, epoch: serverSide!.epoch, fails: fails),
+                    at: now + randomTime(in: scenario.appendLatency))
+                pendingAppends[append] = effect
+            case .saveCheckpoint(let checkpoint):
+                schedule(
+                    .checkpointDone(checkpoint, epoch: serverSide!.epoch),
+                    at: now + randomTime(in: scenario.appendLatency))
+            case .saveFrontier(let frontier):
+                serverSide!.savedFrontier = frontier
+            }
+        }
+    }
+
+    private var pendingAppends: [AppendID: Room.Effect] = [:]
+
+    private func appendDone(_ append: AppendID, epoch: Int, fails: Bool) {
+        guard case .append(_, let updates)? = pendingAppends.removeValue(forKey: append) else { return }
+        guard let server, !server.crashed, epoch == serverSide!.epoch else {
+            report.appendsLostInCrash += 1
+            return
+        }
+        setClock(server)
+        let now = nodeNow(server)
+        if fails {
+            // The log refuses the batch: nothing of it may show anywhere.
+            report.faultsInjected += 1
+            perform(serverSide!.room.appendFailed(append, reason: "simulated full disk", now: now))
+            for update in updates where server.store.digest[update.origin] >= update.seq {
+                fail("the server applied \(update.id), which its log refused")
+            }
+        } else {
+            for update in updates { serverSide!.durable[update.id] = update }
+            perform(serverSide!.room.appendCompleted(append, now: now))
+        }
+        perform(serverSide!.room.flush())
+    }
+
+    // MARK: Clients
 
     private func carryOut(_ outputs: [Session.Output], link: Int, side: Int) {
         let end = node(of: link, side: side)
@@ -407,61 +645,51 @@ public final class Simulation {
             case .applied(let updates):
                 for update in updates { end.persisted[update.id] = update }
                 pumpAll(end, except: link)
-            case .persist(let updates):
-                guard links[link].sessions[side] != nil else { return }
-                if scenario.storageFailureRate > 0
-                    && Double.random(in: 0..<1, using: &random) < scenario.storageFailureRate
-                {
-                    // The log refuses the batch: nothing of it may show anywhere.
-                    report.faultsInjected += 1
-                    let refused = links[link].sessions[side]!.persistenceFailed("simulated full disk")
-                    for update in updates where end.store.digest[update.origin] >= update.seq {
-                        report.failures.append("node\(end.index) applied \(update.id), which its log refused")
-                    }
-                    carryOut(refused, link: link, side: side)
-                    return
-                }
-                // Durable, then applied.
-                for update in updates { end.persisted[update.id] = update }
-                let applied = links[link].sessions[side]!.persisted(store: end.store, source: end.store)
-                carryOut(applied, link: link, side: side)
+            case .persist:
+                fail("node\(end.index) was asked to persist before applying; only the room does")
             case .rebased(let updates):
                 report.rebased += updates.count
                 for update in updates { end.persisted[update.id] = update }
-            case .presence(let presence):
-                if end.isServer { relay(from: link) { $0.send(presence: presence, now: self.nodeNow(end)) } }
-            case .presenceGone, .caughtUp, .roundTrip:
+            case .presence, .presenceGone, .caughtUp, .roundTrip:
                 break
             case .rejectedByRemote(let rejection):
-                report.failures.append("node\(end.index) had an update refused: \(rejection)")
+                fail("node\(end.index) had an update refused: \(rejection)")
             case .belowHorizon(let update):
-                report.failures.append("node\(end.index) got \(update.id) below its horizon")
+                fail("node\(end.index) got \(update.id) below its horizon")
             case .remoteNeedsSnapshot(let origin):
-                report.failures.append("node\(end.index) no longer holds updates of \(origin)")
-            case .snapshotReceived:
-                report.failures.append("node\(end.index) was sent a snapshot, which no simulated peer sends")
-            case .close(.storageUnavailable):
-                // An injected storage fault: the peer comes back, as a client would.
+                fail("node\(end.index) no longer holds updates of \(origin)")
+            case .snapshotReceived(let header, let bytes):
+                installSnapshot(header, bytes, at: end, link: link, side: side)
+            case .close(let reason) where Self.isRecoverable(reason):
+                // An injected fault: the peer comes back, as a client would.
                 disconnect(link)
                 schedule(.reconnect(link), at: now + randomTime(in: 20...500))
                 return
             case .close(let reason):
-                report.failures.append("node\(end.index) closed a link: \(reason)")
+                fail("node\(end.index) closed a link: \(reason)")
                 disconnect(link)
                 return
             }
         }
     }
 
-    /// Calls `body` on every open session of the server except the one on `link`.
-    private func relay(from link: Int, _ body: (inout Session) -> [Session.Output]) {
-        guard let server else { return }
-        for other in server.links where other != link && links[other].isUp {
-            let side = links[other].ends.0 == server.index ? 0 : 1
-            guard links[other].sessions[side] != nil else { continue }
-            let outputs = body(&links[other].sessions[side]!)
-            carryOut(outputs, link: other, side: side)
+    /// A client installs the server's snapshot, as the board client does,
+    /// and keeps it for its own restarts.
+    private func installSnapshot(_ header: SnapshotHeader, _ bytes: [UInt8], at node: Node, link: Int, side: Int) {
+        guard links[link].sessions[side] != nil else { return }
+        let state: RegisterReducer.State
+        do {
+            state = try RegisterReducer.State(decoding: bytes)
+        } catch {
+            fail("node\(node.index) got a snapshot that does not decode: \(error)")
+            return
         }
+        let snapshot = ReplicaSnapshot(state: state, horizon: header.horizon, digest: header.digest)
+        node.snapshot = snapshot
+        report.snapshotsInstalled += 1
+        node.persisted = node.persisted.filter { !snapshot.digest.contains($0.key) }
+        let outputs = links[link].sessions[side]!.installSnapshot(snapshot, store: node.store, source: node.store)
+        carryOut(outputs, link: link, side: side)
     }
 
     private func pumpAll(_ node: Node, except skipped: Int? = nil) {
@@ -483,10 +711,10 @@ public final class Simulation {
             maxSeq[node.peer] = update.seq
             report.recorded += 1
         } catch {
-            report.failures.append("node\(node.index) could not record \(action): \(error)")
+            fail("node\(node.index) could not record \(action): \(error)")
         }
         pumpAll(node)
-        if node.isUp, !node.isServer {
+        if node.isUp {
             let presence = Presence(origin: node.peer, payload: [UInt8(truncatingIfNeeded: report.recorded)])
             for link in node.links where links[link].isUp {
                 let side = links[link].ends.0 == node.index ? 0 : 1
@@ -500,81 +728,96 @@ public final class Simulation {
     private func tick(_ node: Node) {
         guard node.isUp else { return }
         setClock(node)
+        if node.isServer {
+            perform(serverSide!.room.tick(now: nodeNow(node)))
+            perform(serverSide!.room.flush())
+            return
+        }
         for link in node.links where links[link].isUp {
             let side = links[link].ends.0 == node.index ? 0 : 1
             guard links[link].sessions[side] != nil else { continue }
             let outputs = links[link].sessions[side]!.tick(store: node.store, now: nodeNow(node))
             carryOut(outputs, link: link, side: side)
         }
-        guard node.isServer else { return }
-        let acknowledged = node.links.compactMap { link -> Timestamp? in
-            guard links[link].isUp, let session = links[link].sessions[1], session.isOpen else { return nil }
-            return session.remoteClock
-        }
-        let frontier = StableFrontier.compute(
-            acknowledged: acknowledged, authorityClock: node.store.clock.latest, now: nodeNow(node),
-            graceMilliseconds: Self.frontierGrace)
-        node.store.advanceFrontier(to: frontier)
-        node.persistedFrontier = node.store.frontier
-        for link in node.links where links[link].isUp && links[link].sessions[1]?.isOpen == true {
-            let outputs = links[link].sessions[1]!.announce(
-                frontier: node.store.frontier, from: node.store, store: node.store)
-            carryOut(outputs, link: link, side: 1)
-        }
     }
 
     private func restart(_ node: Node) {
         guard node.crashed else { return }
         setClock(node)
-        let store = makeStore(peer: node.peer, isServer: node.isServer, clock: node.wallClock)
-        for update in node.persisted.values.sorted(by: { $0.orderKey < $1.orderKey }) {
-            let outcome = store.receive(update)
-            guard case .applied = outcome else {
-                report.failures.append("node\(node.index) could not restore \(update.id): \(outcome)")
-                continue
+        if node.isServer {
+            // What the log holds: the latest checkpoint, the suffix, the frontier.
+            if serverSide!.checkpoint != nil { report.restartsFromCheckpoint += 1 }
+            serverSide!.room = loadRoom(now: nodeNow(node), from: serverSide)
+            serverSide!.sessionOnLink = [:]
+            serverSide!.linkOfSession = [:]
+            node.store = serverSide!.room.store
+        } else {
+            let store =
+                if let snapshot = node.snapshot {
+                    Store(
+                        peer: node.peer, reducer: reducer, snapshot: snapshot,
+                        configuration: replicaConfiguration(isServer: false), wallClock: node.wallClock)
+                } else {
+                    makeStore(peer: node.peer, clock: node.wallClock)
+                }
+            for update in node.persisted.values.sorted(by: { $0.orderKey < $1.orderKey }) {
+                let outcome = store.receive(update)
+                guard case .applied = outcome else {
+                    fail("node\(node.index) could not restore \(update.id): \(outcome)")
+                    continue
+                }
             }
+            node.store = store
         }
-        store.advanceFrontier(to: node.persistedFrontier)
-        node.store = store
         node.crashed = false
         for link in node.links { connect(link) }
     }
 
     private func verify() {
         for index in links.indices where !links[index].isUp {
-            report.failures.append("link \(links[index].ends) still down at the end")
+            fail("link \(links[index].ends) still down at the end")
         }
-        if let server, let unstored = server.store.dump().first(where: { server.persisted[$0.id] == nil }) {
-            report.failures.append("the server holds \(unstored.id), which its log does not")
+        let referenceState: RegisterReducer.State
+        let referenceDigest: Digest
+        if let server, let serverSide {
+            if let unstored = server.store.dump().first(where: { serverSide.durable[$0.id] == nil }) {
+                fail("the server holds \(unstored.id), which its log does not")
+            }
+            // Every replica must equal a sorted reduce of everything the log holds.
+            referenceState = reducer.referenceState(of: serverSide.durable.values)
+            var stored = Digest()
+            for id in serverSide.durable.keys { stored.advance(id.origin, to: max(stored[id.origin], id.seq)) }
+            referenceDigest = stored
+            if server.store.digest != stored {
+                fail("the server holds \(server.store.digest); its log holds \(stored)")
+            }
+        } else {
+            let dump = nodes[0].store.dump()
+            referenceState = reducer.referenceState(of: dump)
+            referenceDigest = nodes[0].store.digest
+            for node in nodes where node.store.dump().map(\.orderKey) != dump.map(\.orderKey) {
+                fail("node\(node.index) holds differently stamped updates than node0")
+            }
         }
-        let reference = server ?? nodes[0]
-        let referenceDump = reference.store.dump()
-        let referenceState = reducer.referenceState(of: referenceDump)
-        let referenceKeys = referenceDump.map(\.orderKey)
-        for (origin, seq) in maxSeq where reference.store.digest[origin] < seq {
-            report.failures.append(
-                "lost updates: \(origin) recorded through seq \(seq), reference holds \(reference.store.digest[origin])"
-            )
+        for (origin, seq) in maxSeq where referenceDigest[origin] < seq {
+            fail(
+                "lost updates: \(origin) recorded through seq \(seq), the reference holds \(referenceDigest[origin])")
         }
         for node in nodes {
             report.rewinds += node.store.timeline.statistics.rewinds
             report.commutes += node.store.timeline.statistics.commutes
-            if node.store.digest != reference.store.digest {
-                report.failures.append(
-                    "node\(node.index) digest \(node.store.digest) != reference \(reference.store.digest)")
+            if node.store.digest != referenceDigest {
+                fail("node\(node.index) digest \(node.store.digest) != reference \(referenceDigest)")
                 continue
             }
-            if node.store.dump().map(\.orderKey) != referenceKeys {
-                report.failures.append("node\(node.index) holds differently stamped updates than the reference")
-            }
             if node.store.state != referenceState {
-                report.failures.append("node\(node.index) state differs from the sorted reduce of all updates")
+                fail("node\(node.index) state differs from the sorted reduce of all updates")
             }
             if hasServer {
                 let frontier = node.store.frontier
                 let lingering = node.store.timeline.updates.filter { $0.timestamp < frontier }.count
                 if lingering > node.store.configuration.snapshotPolicy.interval {
-                    report.failures.append(
+                    fail(
                         "node\(node.index) keeps \(lingering) entries below the frontier \(frontier)")
                 }
             }

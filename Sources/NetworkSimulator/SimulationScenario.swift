@@ -45,10 +45,21 @@ public struct SimulationScenario: Sendable, Hashable, CustomStringConvertible {
     public var window: Int
     /// Largest difference between two peers' wall clocks, in milliseconds.
     public var clockSkew: UInt64
-    /// The share of the server's durable writes that fail (a full disk, a
-    /// locked database): the batch is refused with `storageUnavailable`, the
+    /// The share of the server's durable writes that fail during the active
+    /// period (a full disk, a locked database): the batch is refused with `storageUnavailable`, the
     /// link closes, and the peer sends the batch again when it reconnects.
     public var storageFailureRate: Double = 0
+    /// Simulated milliseconds an append to the server's log takes; a
+    /// server crash loses the appends still on their way.
+    public var appendLatency: ClosedRange<UInt64> = 0...5
+    /// Clients that only watch (role viewer): they record nothing and must
+    /// converge all the same.
+    public var viewers = 0
+    /// Clients that join as bots (they draw like editors).
+    public var bots = 0
+    /// Whether one client reads so slowly that the server's buffer for it
+    /// fills: the server cuts it off, it reconnects and catches up.
+    public var slowConsumer = false
 
     /// A scenario drawn from `seed`.
     public static func random(seed: UInt64) -> SimulationScenario {
@@ -76,7 +87,11 @@ public struct SimulationScenario: Sendable, Hashable, CustomStringConvertible {
             window: Int.random(in: 1...4, using: &random),
             clockSkew: UInt64.random(in: 0...500, using: &random),
             // Drawn last, so that every other draw of a seed stays as it was.
-            storageFailureRate: random.chance(0.3) ? Double.random(in: 0.05...0.3, using: &random) : 0)
+            storageFailureRate: random.chance(0.3) ? Double.random(in: 0.05...0.3, using: &random) : 0,
+            appendLatency: 0...UInt64.random(in: 0...40, using: &random),
+            viewers: topology == .star && random.chance(0.3) ? 1 : 0,
+            bots: topology == .star ? Int.random(in: 0...1, using: &random) : 0,
+            slowConsumer: topology == .star && random.chance(0.2))
     }
 
     /// One line with every choice, to paste into a bug report.
@@ -87,5 +102,7 @@ public struct SimulationScenario: Sendable, Hashable, CustomStringConvertible {
             + "offline=\(offlinePeers) clock=\(timestampStrategy) snapshots=\(snapshotPolicy.denseTail)/"
             + "\(snapshotPolicy.interval) batch=\(maxBatchUpdates) window=\(window) skew=\(clockSkew)ms"
             + (storageFailureRate > 0 ? " storageFailures=\(Int(storageFailureRate * 100))%" : "")
+            + " appendLatency=\(appendLatency)ms viewers=\(viewers) bots=\(bots)"
+            + (slowConsumer ? " slowConsumer" : "")
     }
 }

@@ -16,11 +16,17 @@ import Testing
         var rewinds = 0
         var commutes = 0
         var rebased = 0
+        var total = SimulationReport(scenario: .random(seed: 0))
         for seed in 1...Self.seedCount {
             let report = Simulation.run(seed: seed)
             rewinds += report.rewinds
             commutes += report.commutes
             rebased += report.rebased
+            total.snapshotsInstalled += report.snapshotsInstalled
+            total.checkpointsSaved += report.checkpointsSaved
+            total.restartsFromCheckpoint += report.restartsFromCheckpoint
+            total.appendsLostInCrash += report.appendsLostInCrash
+            total.slowConsumersCut += report.slowConsumersCut
             if !report.passed { failed.append(report) }
         }
         for report in failed.prefix(5) { Issue.record("\(report)") }
@@ -28,6 +34,11 @@ import Testing
         // The runs must actually exercise the hard paths, or they prove little.
         #expect(
             rewinds > 0 && commutes > 0 && rebased > 0, "rewinds=\(rewinds) commutes=\(commutes) rebased=\(rebased)")
+        // And the server's room must meet what the product's meets.
+        #expect(total.snapshotsInstalled > 0, "no late joiner got a snapshot")
+        #expect(total.checkpointsSaved > 0 && total.restartsFromCheckpoint > 0, "no restart from a checkpoint")
+        #expect(total.appendsLostInCrash > 0, "no crash lost an append on its way to disk")
+        #expect(total.slowConsumersCut > 0, "no slow reader was cut off")
     }
 
     @Test func aSeedReplaysExactly() {
