@@ -6,6 +6,8 @@ public struct ServerMetrics: Sendable, Hashable {
     public var retainedUpdates: Int?
     /// Elements on the rooms' boards: the content.
     public var boardElements: Int?
+    /// CPU seconds the server process has used.
+    public var cpuSeconds: Double?
     /// Sessions the server ended, by reason.
     public var sessionsEnded: [String: Int] = [:]
     /// Updates a room's replica rejected, by reason.
@@ -25,6 +27,7 @@ public struct ServerMetrics: Sendable, Hashable {
             case ("scuttleboard_resident_memory_bytes", nil): residentMemoryBytes = Int(value)
             case ("scuttleboard_retained_updates", nil): retainedUpdates = Int(value)
             case ("scuttleboard_board_elements", nil): boardElements = Int(value)
+            case ("scuttleboard_cpu_seconds_total", nil): cpuSeconds = value
             case ("scuttleboard_refusals_total", let reason?): sessionsEnded[reason, default: 0] += Int(value)
             case ("scuttleboard_rejects_total", let reason?): updatesRejected[reason, default: 0] += Int(value)
             default: continue

@@ -205,6 +205,14 @@ public struct SwarmReport: Sendable, Codable {
     public var serverMemoryBytes: Int?
     /// The server's resident memory as the run went on, when known.
     public var serverMemorySamples: [MemorySample] = []
+    /// CPU seconds the server used over the run (from before the first bot
+    /// connected until every room settled), when known.
+    public var serverCPUSeconds: Double?
+    /// Server CPU per delivered update, in microseconds: the server's cost
+    /// of fan-out, all in (its sockets, its rooms, its disk).
+    public var serverCPUMicrosecondsPerDelivered: Double? {
+        serverCPUSeconds.map { delivered > 0 ? $0 * 1_000_000 / Double(delivered) : 0 }
+    }
     /// The chaos the run had: added latency and jitter per message each way
     /// (milliseconds), and random disconnects per minute.
     public var chaos: Chaos
@@ -305,6 +313,8 @@ public struct Swarm: Sendable {
     ///   - serverMetrics: The server's Prometheus metrics text, when it can
     ///     be read: its memory is sampled as the run goes (every second, or
     ///     sixty times over longer runs), its refusals read at the end.
+    ///   - serverCPU: CPU seconds the server process has used so far, read
+    ///     at the start and the end; without it, read from `serverMetrics`.
     ///   - shouldStop: Asked once a second; true ends the drawing early
     ///     (the report then covers the time actually drawn).
     ///   - progress: Called once a second while bots draw and settle.
@@ -312,6 +322,7 @@ public struct Swarm: Sendable {
     public func run(
         authority: (@Sendable (String) async -> (Digest, UInt64)?)? = nil,
         serverMetrics: (@Sendable () async -> String?)? = nil,
+        serverCPU: (@Sendable () async -> Double?)? = nil,
         shouldStop: () -> Bool = { false },
         progress: @Sendable (SwarmProgress) -> Void = { _ in }
     ) async throws -> SwarmReport {
@@ -319,6 +330,11 @@ public struct Swarm: Sendable {
         func readMetrics() async -> ServerMetrics? {
             await serverMetrics?().map(ServerMetrics.init(prometheusText:))
         }
+        func readCPU() async -> Double? {
+            if let serverCPU { return await serverCPU() }
+            return await readMetrics()?.cpuSeconds
+        }
+        let cpuAtStart = await readCPU()
         var memorySamples: [SwarmReport.MemorySample] = []
         let sampleEvery = max(1, configuration.duration / 60)
         let measurements = Measurements(start: Self.now())
@@ -472,6 +488,7 @@ public struct Swarm: Sendable {
         let histogram = snapshot.histogram
         let deliverySeconds = max(0.001, ((snapshot.lastDelivery ?? .now) - start) / .seconds(1))
         let finalMetrics = await readMetrics()
+        let cpuAtEnd = await readCPU()
         var serverRefusals: [String: Int] = [:]
         for (reason, count) in finalMetrics?.sessionsEnded ?? [:] { serverRefusals["session: \(reason)"] = count }
         for (reason, count) in finalMetrics?.updatesRejected ?? [:] { serverRefusals["update: \(reason)"] = count }
@@ -493,6 +510,7 @@ public struct Swarm: Sendable {
             refused: refusedCount > 0 ? ["board validation": refusedCount] : [:], serverRefusals: serverRefusals,
             reconnects: reconnects, convergence: convergence, serverMemoryBytes: finalMetrics?.residentMemoryBytes,
             serverMemorySamples: memorySamples,
+            serverCPUSeconds: cpuAtStart.flatMap { start in cpuAtEnd.map { $0 - start } },
             chaos: .init(
                 latency: configuration.addedLatency?.milliseconds ?? 0, jitter: configuration.addedLatency?.jitter ?? 0,
                 disconnectsPerMinute: configuration.disconnectsPerMinute))

@@ -75,11 +75,3 @@ struct MetricsEndpoint {
         }
     }
 }
-
-/// Resident memory of this process, from /proc (0 where unavailable).
-func residentMemoryBytes() -> Int {
-    guard let statm = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8),
-        let pages = statm.split(separator: " ").dropFirst().first.flatMap({ Int($0) })
-    else { return 0 }
-    return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
-}

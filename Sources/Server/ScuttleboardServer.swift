@@ -296,7 +296,10 @@ public final class ScuttleboardServer: Sendable {
             "scuttleboard_descriptor_exhaustions_total \(counters.descriptorExhaustions)",
             "# HELP scuttleboard_resident_memory_bytes Resident memory of the server process.",
             "# TYPE scuttleboard_resident_memory_bytes gauge",
-            "scuttleboard_resident_memory_bytes \(residentMemoryBytes())",
+            "scuttleboard_resident_memory_bytes \(ProcessStatistics.residentMemoryBytes())",
+            "# HELP scuttleboard_cpu_seconds_total CPU time (user and system) the server process has used.",
+            "# TYPE scuttleboard_cpu_seconds_total counter",
+            "scuttleboard_cpu_seconds_total \(ProcessStatistics.cpuSeconds() ?? 0)",
         ]
         return lines.joined(separator: "\n") + "\n"
     }

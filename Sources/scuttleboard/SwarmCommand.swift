@@ -87,6 +87,12 @@ struct SwarmCommand: AsyncParsableCommand {
     @Option(help: "The server's /metrics URL, to report its memory (e.g. http://127.0.0.1:9100/metrics).")
     var metrics: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "The server's process id, to report its CPU per delivered update (read from /proc).",
+            discussion: "Without it, the CPU is read from --metrics. With --in-process it is the whole process's."))
+    var serverPID: Int32?
+
     @Flag(help: "Print the report as JSON.")
     var json = false
 
@@ -96,6 +102,12 @@ struct SwarmCommand: AsyncParsableCommand {
             throw ValidationError("--duration of a swarm is whole seconds (30, 30s, 2m)")
         }
         _ = try behaviorList()
+        if let serverPID {
+            guard !inProcess else { throw ValidationError("--server-pid measures another process; drop --in-process") }
+            guard ProcessStatistics.cpuSeconds(of: serverPID) != nil else {
+                throw ValidationError("--server-pid: no process \(serverPID) to read /proc/\(serverPID)/stat of")
+            }
+        }
         if let metrics {
             guard let url = URL(string: metrics), url.scheme == "http" || url.scheme == "https", url.host != nil else {
                 throw ValidationError("--metrics takes an http URL such as http://127.0.0.1:9100/metrics")
@@ -160,6 +172,12 @@ struct SwarmCommand: AsyncParsableCommand {
             serverMetrics = { await Self.fetch(url) }
             guard await Self.fetch(url) != nil else { throw CommandFailure(message: "cannot read \(metrics)") }
         }
+        var serverCPU: (@Sendable () async -> Double?)?
+        if inProcess {
+            serverCPU = { ProcessStatistics.cpuSeconds() }
+        } else if let serverPID {
+            serverCPU = { ProcessStatistics.cpuSeconds(of: serverPID) }
+        }
         warn(
             "swarm: \(bots) bots in \(rooms) room(s) on \(host):\(port), \(pattern.rawValue), \(configuration.duration) s"
         )
@@ -168,7 +186,8 @@ struct SwarmCommand: AsyncParsableCommand {
         let report: SwarmReport
         do {
             report = try await Swarm(configuration: configuration).run(
-                authority: authority, serverMetrics: serverMetrics, shouldStop: { stopRequest.isRequested }
+                authority: authority, serverMetrics: serverMetrics, serverCPU: serverCPU,
+                shouldStop: { stopRequest.isRequested }
             ) { progress in
                 warn(Self.describe(progress, bots: bots, inProcess: inProcess))
             }
@@ -245,6 +264,11 @@ struct SwarmCommand: AsyncParsableCommand {
             lines.append(
                 "  \(inProcess ? "process RSS (server and bots)" : "server RSS") \(memory / 1_048_576) MB at the end\(range)"
             )
+        }
+        if let cpu = report.serverCPUSeconds, let perUpdate = report.serverCPUMicrosecondsPerDelivered {
+            lines.append(
+                "  \(inProcess ? "process CPU (server and bots)" : "server CPU") \(Self.number(cpu)) s: "
+                    + "\(Self.number(perUpdate)) µs per delivered update")
         }
         let samples = report.serverMemorySamples
         if samples.count > 1 {

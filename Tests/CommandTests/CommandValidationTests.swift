@@ -69,6 +69,8 @@ import Testing
         Refusal(arguments: ["swarm", "--rate", "0"], says: "must be from 0.01"),
         Refusal(arguments: ["swarm", "--behaviors", "painter"], says: "--behaviors takes"),
         Refusal(arguments: ["swarm", "--metrics", "nonsense"], says: "--metrics takes an http URL"),
+        Refusal(arguments: ["swarm", "--server-pid", "2147483646"], says: "no process 2147483646"),
+        Refusal(arguments: ["swarm", "--server-pid", "1", "--in-process"], says: "drop --in-process"),
         Refusal(arguments: ["swarm", "--server", "127.0.0.1:70000"], says: "1 to 65535"),
         Refusal(arguments: ["swarm", "--latency", "-3"], says: "must be from 0 to 60000"),
         Refusal(arguments: ["export", "--room", ""], says: "a room's name is 1 to 128 bytes"),

@@ -43,6 +43,10 @@ import Whiteboard
         #expect(report.serverRefusals.isEmpty, "\(report.serverRefusals)")
         #expect(report.serverMemorySamples.map(\.second) == [1, 2])
         #expect(report.serverMemorySamples.allSatisfy { $0.bytes > 1_000_000 })
+        // Read from the server's /metrics: this process is the server here.
+        let cpu = try #require(report.serverCPUSeconds)
+        #expect(cpu > 0 && cpu < 60, "\(cpu) s of CPU for a 2 s swarm")
+        #expect(report.serverCPUMicrosecondsPerDelivered == cpu * 1_000_000 / Double(report.delivered))
         if pattern == .bursty {
             #expect(report.latency.p50 >= 40, "20 ms added on the way out and again on the way in")
             #expect(report.chaos.latency == 20)
@@ -87,15 +91,19 @@ import Whiteboard
             scuttleboard_refusals_total{reason="flood"} 3
             scuttleboard_rejects_total{reason="far_future"} 2
             scuttleboard_resident_memory_bytes 52428800
+            scuttleboard_cpu_seconds_total 12.5
             scuttleboard_rooms 4
             garbage line
             """
         let metrics = ServerMetrics(prometheusText: text)
         #expect(metrics.residentMemoryBytes == 52_428_800)
+        #expect(metrics.cpuSeconds == 12.5)
         #expect(metrics.sessionsEnded == ["flood": 3])
         #expect(metrics.updatesRejected == ["far_future": 2])
         let server = try await RunningServer()
-        #expect(ServerMetrics(prometheusText: await server.server.metricsText()).residentMemoryBytes ?? 0 > 1_000_000)
+        let live = ServerMetrics(prometheusText: await server.server.metricsText())
+        #expect(live.residentMemoryBytes ?? 0 > 1_000_000)
+        #expect(live.cpuSeconds ?? 0 > 0, "this test process has used CPU")
         await server.stop()
     }
 }
