@@ -508,8 +508,15 @@ public struct RoomStateMachine<R: Reducer> {
         carryOut(entries[id]!.session.close(reason), for: id)
     }
 
+    /// Carries out a session's outputs in order, except that a snapshot the
+    /// remote needs is sent after the rest: a batch the same pump built is
+    /// already counted as sent, so the frontier that follows the snapshot
+    /// must not overtake it (a soak of 20,000 seeds caught a peer folding
+    /// past updates still behind that frontier).
     @inlinable
     mutating func carryOut(_ outputs: [GossipSession<R>.Output], for id: SessionID) {
+        var needsSnapshot = false
+        defer { if needsSnapshot { sendSnapshot(to: id) } }
         for output in outputs {
             switch output {
             case .send(let message):
@@ -537,7 +544,7 @@ public struct RoomStateMachine<R: Reducer> {
                 entries[id]!.held = []
                 effects.append(.finish(id, reason))
             case .remoteNeedsSnapshot:
-                sendSnapshot(to: id)
+                needsSnapshot = true
             case .presenceGone, .caughtUp, .rebased, .roundTrip, .rejectedByRemote, .belowHorizon, .snapshotReceived:
                 break
             }
