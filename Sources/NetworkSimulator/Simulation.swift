@@ -368,7 +368,10 @@ public final class Simulation {
             }
             now = event.time
             handle(event.kind)
-            if now >= quietAfter && pendingDeliveries == 0 && links.allSatisfy(\.isUp) { break }
+            // Quiet: nothing on the wire, nothing on its way to disk, every link up.
+            if now >= quietAfter && pendingDeliveries == 0 && pendingAppends.isEmpty && links.allSatisfy(\.isUp) {
+                break
+            }
         }
         report.simulatedMilliseconds = now
         verify()
@@ -599,7 +602,7 @@ public final class Simulation {
                 schedule(
                     .appendDone(append, epoch: serverSide!.epoch, fails: fails),
                     at: now + randomTime(in: scenario.appendLatency))
-                pendingAppends[append] = effect
+                pendingAppends[PendingAppendKey(epoch: serverSide!.epoch, append: append)] = effect
             case .saveCheckpoint(let checkpoint):
                 schedule(
                     .checkpointDone(checkpoint, epoch: serverSide!.epoch),
@@ -610,10 +613,20 @@ public final class Simulation {
         }
     }
 
-    private var pendingAppends: [AppendID: Room.Effect] = [:]
+    /// A restarted room numbers its appends from 1 again: an append is
+    /// known by the server's epoch too.
+    struct PendingAppendKey: Hashable {
+        let epoch: Int
+        let append: AppendID
+    }
+
+    private var pendingAppends: [PendingAppendKey: Room.Effect] = [:]
 
     private func appendDone(_ append: AppendID, epoch: Int, fails: Bool) {
-        guard case .append(_, let updates)? = pendingAppends.removeValue(forKey: append) else { return }
+        guard
+            case .append(_, let updates)? = pendingAppends.removeValue(
+                forKey: PendingAppendKey(epoch: epoch, append: append))
+        else { return }
         guard let server, !server.crashed, epoch == serverSide!.epoch else {
             report.appendsLostInCrash += 1
             return

@@ -47,5 +47,6 @@ import Testing
         let second = Simulation.run(seed: seed)
         #expect(first.description == second.description)
         #expect(first.messagesDelivered > 0)
+        #expect(first.passed, "\(first)")
     }
 }
