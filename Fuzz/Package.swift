@@ -3,8 +3,8 @@ import PackageDescription
 
 // libFuzzer targets for the protocol v1 decoder and the board's action and
 // snapshot codecs, kept out of the main build: they only link with
-// `swift build --sanitize=fuzzer`. Run Scripts/fuzz-wire.sh and
-// Scripts/fuzz-board.sh.
+// `swift build --sanitize=fuzzer`. Run `Scripts/fuzz.sh wire` or
+// `Scripts/fuzz.sh board`.
 let package = Package(
     name: "ScuttleboardFuzz",
     platforms: [.macOS(.v15)],
