@@ -37,6 +37,9 @@ public actor Room {
     private var savingFrontier = false
     /// The checkpoint being saved, for a caller that wants to wait for it.
     private var checkpointSave: Task<Bool, Never>?
+    /// Appends on their way to disk, for a caller that must wait for them
+    /// (a checkpoint at shutdown: a connection can end before its append).
+    private var appending: [AppendID: Task<Void, Never>] = [:]
 
     /// Runs the room on its own queue.
     public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
@@ -176,11 +179,12 @@ public actor Room {
     /// Writes the folded state to the durable log as the room's restart
     /// point, if anything was folded since the last one and no append is
     /// still on its way to disk.
+    /// Waits first for the appends still on their way to disk.
     /// - Returns: Whether the room's state is checkpointed (or has nothing
-    ///   new to checkpoint); false when the store failed or an append is
-    ///   still on its way.
+    ///   new to checkpoint); false when the store failed.
     @discardableResult
     public func checkpoint() async -> Bool {
+        while let append = appending.values.first { await append.value }
         if let checkpointSave { _ = await checkpointSave.value }
         guard let checkpoint = machine.checkpoint() else { return machine.isCheckpointed }
         return await save(checkpoint).value
@@ -256,7 +260,8 @@ public actor Room {
     /// it works again.
     private func store(_ updates: [Update<BoardAction>], as append: AppendID) {
         let stored = updates.map { StoredUpdate($0, encode: BoardActionCodec.encode) }
-        Task {
+        appending[append] = Task {
+            defer { appending[append] = nil }
             do throws(StorageError) {
                 try await log.append(room: name, stored)
                 perform(machine.appendCompleted(append, now: now))

@@ -204,7 +204,8 @@ public final class ScuttleboardServer: Sendable {
                 }
             }
         }
-        // Every connection has closed, so no append is in flight.
+        // Every connection has closed; an append still on its way to disk
+        // completes before its room's checkpoint (Room.checkpoint waits).
         var failures: [String] = []
         for room in await registry.loaded {
             if await room.checkpoint() {

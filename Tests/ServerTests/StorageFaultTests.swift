@@ -3,6 +3,7 @@ import Dispatch
 import Foundation
 import FoundationNetworking
 import GRDB
+import NIOConcurrencyHelpers
 import Scuttlebutt
 import Storage
 import Testing
@@ -142,6 +143,34 @@ import Whiteboard
         #expect(server.server.counters.snapshot.rooms["late"]?.rejected.isEmpty == true)
         watching.cancel()
         await watching.value
+        await server.stop()
+    }
+
+    @Test func aCheckpointWaitsForAnAppendWhoseConnectionHasGone() async throws {
+        // At shutdown every connection has ended, but an append of one may
+        // still be on its way to disk: the room's checkpoint waits for it
+        // instead of reporting the room unsettled.
+        let server = try await RunningServer { $0.storageBusyTimeout = .seconds(20) }
+        let path = server.folder.appendingPathComponent("rooms.sqlite").path
+        let room = try #require(try await server.server.room(named: "leaving"))
+        let lock = try WriteLockHolder(path: path)
+        let writer = PeerID(0x1EAF)
+        try await withPeer(port: server.port, room: "leaving", id: writer) { peer, messages, outbound in
+            try await peer.run(&messages, outbound) { peer.session.isCaughtUp }
+            try await peer.record(text(0), outbound)
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        let done = NIOLockedValueBox<Bool?>(nil)
+        let checkpointing = Task {
+            let settled = await room.checkpoint()
+            done.withLockedValue { $0 = settled }
+        }
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(done.withLockedValue { $0 } == nil, "the checkpoint waits while the append is held")
+        lock.unlock()
+        await checkpointing.value
+        #expect(done.withLockedValue { $0 } == true)
+        #expect(await room.digest[writer] == 1)
         await server.stop()
     }
 
