@@ -53,14 +53,20 @@ public final class DurableLog: Sendable {
     /// Copies everything the open database holds to a new file at `path`
     /// (SQLite's `VACUUM INTO`): what is left of a database whose file was
     /// deleted while open lives on only in this process.
+    /// The copy is written as `path.partial` and renamed when complete, so
+    /// a file at `path` is always whole.
     /// - Throws: What stood in the way (the file exists, the folder is gone).
     public func copy(to path: String) async throws(StorageError) {
+        let partial = path + ".partial"
         do {
             try await writer.writeWithoutTransaction { db in
-                try db.execute(sql: "VACUUM INTO ?", arguments: [path])
+                try db.execute(sql: "VACUUM INTO ?", arguments: [partial])
             }
         } catch {
             throw StorageError(error, doing: "copy the database to \(path)")
+        }
+        guard FileManager.default.fileExists(atPath: path) == false, rename(partial, path) == 0 else {
+            throw .failed("cannot rename the copy \(partial) to \(path): \(String(cString: strerror(errno)))")
         }
     }
 

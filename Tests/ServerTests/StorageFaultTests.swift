@@ -200,9 +200,14 @@ import Whiteboard
             server.counters.snapshot.refusals["storage_unavailable", default: 0] > 0
         }
         #expect(await writer.pendingCount == 1, "the client keeps it")
-        let rescued = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter {
-            $0.hasPrefix("rooms.sqlite.rescued-")
+        // The copy appears whole, under its final name, once written.
+        let rescuedCopies = { @Sendable in
+            try FileManager.default.contentsOfDirectory(atPath: folder.path).filter {
+                $0.hasPrefix("rooms.sqlite.rescued-") && !$0.contains(".partial")
+            }
         }
+        try await eventually(20, "the rescue written") { (try? rescuedCopies().count) == 1 }
+        let rescued = try rescuedCopies()
         #expect(rescued.count == 1, "\(rescued)")
         if let copy = rescued.first {
             #expect(
