@@ -33,6 +33,8 @@ public struct SimulationReport: Sendable, CustomStringConvertible {
     public var appendsLostInCrash = 0
     /// Sessions the server cut off for reading too slowly.
     public var slowConsumersCut = 0
+    /// Connections the server's lobby timed out for never saying hello.
+    public var silentPeersTimedOut = 0
 
     /// An empty report of `scenario`: nothing ran yet.
     public init(scenario: SimulationScenario) {
@@ -49,7 +51,7 @@ public struct SimulationReport: Sendable, CustomStringConvertible {
             + "commutes=\(commutes) rebased=\(rebased) faults=\(faultsInjected) time=\(simulatedMilliseconds)ms "
             + "snapshots=\(snapshotsInstalled) checkpoints=\(checkpointsSaved) "
             + "restartsFromCheckpoint=\(restartsFromCheckpoint) appendsLost=\(appendsLostInCrash) "
-            + "slowCut=\(slowConsumersCut)"
+            + "slowCut=\(slowConsumersCut) silentTimedOut=\(silentPeersTimedOut)"
         for failure in failures { text += "\n  FAIL: \(failure)" }
         return text
     }
@@ -66,7 +68,9 @@ public struct SimulationReport: Sendable, CustomStringConvertible {
 /// star is the product's ``RoomStateMachine``, configured as the server
 /// configures it, over a simulated durable log (appends with latency that
 /// may fail, a crash that loses the appends still on their way, a restart
-/// from the latest checkpoint and the suffix stored after it).
+/// from the latest checkpoint and the suffix stored after it); its front
+/// door is the product's ``Lobby``, which times out connections that never
+/// say hello.
 public final class Simulation {
     typealias Store = ReplicatedStore<RegisterReducer>
     typealias Session = GossipSession<RegisterReducer>
@@ -83,6 +87,8 @@ public final class Simulation {
     /// Messages on their way to a slow reader beyond which the server's
     /// buffer for it counts as full.
     static let slowReaderBuffer = 6
+    /// Milliseconds the simulated server's lobby waits for a hello.
+    static let handshakeTimeout: UInt64 = 2_000
 
     final class Node {
         let index: Int
@@ -128,8 +134,9 @@ public final class Simulation {
         var inFlight = [0, 0]
     }
 
-    /// The server of a star: the product's room over a simulated log.
+    /// The server of a star: the product's lobby and room over a simulated log.
     struct ServerSide {
+        var lobby: Lobby
         var room: Room
         /// What the log holds: every update whose append completed.
         var durable: [UpdateID: Update<RegisterReducer.Action>] = [:]
@@ -140,6 +147,10 @@ public final class Simulation {
         var epoch = 0
         var sessionOnLink: [Int: SessionID] = [:]
         var linkOfSession: [SessionID: Int] = [:]
+        /// Links in the lobby: connected, their hello not arrived yet.
+        var connectionOnLink: [Int: ConnectionID] = [:]
+        /// Connections that will never say hello, and when each was accepted.
+        var silent: [ConnectionID: UInt64] = [:]
     }
 
     enum EventKind {
@@ -155,6 +166,8 @@ public final class Simulation {
         case goOnline(Int)
         case partition(Set<Int>)
         case heal
+        /// A connection that will never say hello reaches the server.
+        case silentConnect
         case appendDone(AppendID, epoch: Int, fails: Bool)
         case checkpointDone(RoomCheckpoint, epoch: Int)
         /// The server ended the session on `link`: the connection closes
@@ -238,6 +251,16 @@ public final class Simulation {
         return room
     }
 
+    /// The server's front door, as the server configures it: room for every
+    /// client and silent connection, so that only a timeout refuses anyone.
+    private func makeLobby() -> Lobby {
+        var configuration = Lobby.Configuration(protocolVersion: 1)
+        configuration.handshakeTimeout = Self.handshakeTimeout
+        configuration.maxHandshakes = scenario.peerCount + scenario.silentPeers * 3
+        configuration.maxSessions = scenario.peerCount
+        return Lobby(configuration: configuration)
+    }
+
     /// The server's room, loaded from what the simulated log holds.
     private func loadRoom(now: UInt64, from side: ServerSide?) -> Room {
         var checkpoint: ReplicaSnapshot<RegisterReducer.State>?
@@ -280,7 +303,7 @@ public final class Simulation {
                 setClock(node)
                 let room = loadRoom(now: nodeNow(node), from: nil)
                 node.store = room.store
-                serverSide = ServerSide(room: room)
+                serverSide = ServerSide(lobby: makeLobby(), room: room)
             }
             nodes.append(node)
         }
@@ -352,6 +375,9 @@ public final class Simulation {
             let start = randomTime(in: 1...active)
             schedule(.partition(side), at: start)
             schedule(.heal, at: start + randomTime(in: 500...5_000))
+        }
+        if hasServer {
+            for _ in 0..<scenario.silentPeers * 3 { schedule(.silentConnect, at: randomTime(in: 1...active)) }
         }
         for link in links.indices { schedule(.reconnect(link), at: 0) }
     }
@@ -434,6 +460,12 @@ public final class Simulation {
                 links[index].partitioned = false
                 connect(index)
             }
+        case .silentConnect:
+            guard let server, server.isUp else { return }
+            switch serverSide!.lobby.accept(now: nodeNow(server)) {
+            case .waiting(let connection): serverSide!.silent[connection] = now
+            case .refused(let reason): fail("the lobby refused a connection: \(reason)")
+            }
         case .appendDone(let append, let epoch, let fails):
             appendDone(append, epoch: epoch, fails: fails)
         case .checkpointDone(let checkpoint, let epoch):
@@ -489,7 +521,14 @@ public final class Simulation {
         links[link].isUp = true
         links[link].generation += 1
         links[link].inFlight = [0, 0]
-        // The server's end joins its room when the client's hello arrives.
+        // The server's end waits in the lobby; it joins its room when the
+        // client's hello arrives.
+        if b.isServer {
+            switch serverSide!.lobby.accept(now: nodeNow(b)) {
+            case .waiting(let connection): serverSide!.connectionOnLink[link] = connection
+            case .refused(let reason): fail("the lobby refused node\(a.index): \(reason)")
+            }
+        }
         links[link].sessions = [
             Session(configuration: sessionConfiguration(for: a, peerIsServer: b.isServer)),
             b.isServer ? nil : Session(configuration: sessionConfiguration(for: b, peerIsServer: a.isServer)),
@@ -510,12 +549,16 @@ public final class Simulation {
             links[link].sessions[side]?.connectionLost()
             links[link].sessions[side] = nil
         }
-        guard let server, links[link].ends.1 == server.index,
-            let session = serverSide!.sessionOnLink.removeValue(forKey: link)
-        else { return }
+        guard let server, links[link].ends.1 == server.index else { return }
+        if let connection = serverSide!.connectionOnLink.removeValue(forKey: link) {
+            serverSide!.lobby.closed(connection)
+        }
+        guard let session = serverSide!.sessionOnLink.removeValue(forKey: link) else { return }
         serverSide!.linkOfSession[session] = nil
-        // A crashed server's room is gone with it; a live one tells the others.
+        // A crashed server's lobby and room are gone with it; a live one
+        // gives the place back and tells the others.
         guard !server.crashed else { return }
+        serverSide!.lobby.sessionEnded()
         perform(serverSide!.room.disconnected(session))
         perform(serverSide!.room.flush())
     }
@@ -563,13 +606,18 @@ public final class Simulation {
         let now = nodeNow(server!)
         if let session = serverSide!.sessionOnLink[link] {
             perform(serverSide!.room.receive(message, from: session, now: now))
-        } else if case .hello(let hello) = message {
-            let (session, effects) = serverSide!.room.join(hello, now: now)
-            serverSide!.sessionOnLink[link] = session
-            serverSide!.linkOfSession[session] = link
-            perform(effects)
+        } else if let connection = serverSide!.connectionOnLink.removeValue(forKey: link) {
+            switch serverSide!.lobby.receive(message, from: connection) {
+            case .admitted(let hello):
+                let (session, effects) = serverSide!.room.join(hello, now: now)
+                serverSide!.sessionOnLink[link] = session
+                serverSide!.linkOfSession[session] = link
+                perform(effects)
+            case .refused(let reason):
+                fail("the lobby refused node\(links[link].ends.0) on link \(links[link].ends): \(reason)")
+            }
         } else {
-            fail("the server got \(message) before a hello on link \(links[link].ends)")
+            fail("the server got \(message) on link \(links[link].ends), which is in neither lobby nor room")
         }
         perform(serverSide!.room.flush())
     }
@@ -742,6 +790,7 @@ public final class Simulation {
         guard node.isUp else { return }
         setClock(node)
         if node.isServer {
+            for connection in serverSide!.lobby.tick(now: nodeNow(node)) { timedOut(connection) }
             perform(serverSide!.room.tick(now: nodeNow(node)))
             perform(serverSide!.room.flush())
             return
@@ -754,6 +803,20 @@ public final class Simulation {
         }
     }
 
+    /// The lobby timed `connection` out: it must be a silent one (an honest
+    /// client's hello is never that late), and on time.
+    private func timedOut(_ connection: ConnectionID) {
+        guard let accepted = serverSide!.silent.removeValue(forKey: connection) else {
+            fail("the lobby timed out \(connection), which was not silent")
+            return
+        }
+        let waited = now - accepted
+        if waited < Self.handshakeTimeout || waited > Self.handshakeTimeout + Self.tickInterval {
+            fail("the lobby timed out a silent connection after \(waited) ms, not \(Self.handshakeTimeout)")
+        }
+        report.silentPeersTimedOut += 1
+    }
+
     private func restart(_ node: Node) {
         guard node.crashed else { return }
         setClock(node)
@@ -761,8 +824,12 @@ public final class Simulation {
             // What the log holds: the latest checkpoint, the suffix, the frontier.
             if serverSide!.checkpoint != nil { report.restartsFromCheckpoint += 1 }
             serverSide!.room = loadRoom(now: nodeNow(node), from: serverSide)
+            serverSide!.lobby = makeLobby()
             serverSide!.sessionOnLink = [:]
             serverSide!.linkOfSession = [:]
+            serverSide!.connectionOnLink = [:]
+            // The silent connections' sockets closed with the process.
+            serverSide!.silent = [:]
             node.store = serverSide!.room.store
         } else {
             let store =
@@ -803,6 +870,16 @@ public final class Simulation {
             referenceDigest = stored
             if server.store.digest != stored {
                 fail("the server holds \(server.store.digest); its log holds \(stored)")
+            }
+            // The front door gave back every place: nobody waits for ever,
+            // and it counts exactly the sessions that are open.
+            if serverSide.lobby.waiting != 0 || !serverSide.silent.isEmpty {
+                fail("the lobby still has \(serverSide.lobby.waiting) connections waiting for a hello")
+            }
+            if serverSide.lobby.sessions != serverSide.sessionOnLink.count {
+                fail(
+                    "the lobby counts \(serverSide.lobby.sessions) sessions; \(serverSide.sessionOnLink.count) are open"
+                )
             }
         } else {
             let dump = nodes[0].store.dump()

@@ -60,6 +60,10 @@ public struct SimulationScenario: Sendable, Hashable, CustomStringConvertible {
     /// Whether one client reads so slowly that the server's buffer for it
     /// fills: the server cuts it off, it reconnects and catches up.
     public var slowConsumer = false
+    /// Connections to the server that never send their hello (an idle
+    /// socket, a port scanner): the server's lobby must time each out and
+    /// give its place back, whatever else happens.
+    public var silentPeers = 0
 
     /// A scenario drawn from `seed`.
     public static func random(seed: UInt64) -> SimulationScenario {
@@ -91,7 +95,8 @@ public struct SimulationScenario: Sendable, Hashable, CustomStringConvertible {
             appendLatency: 0...UInt64.random(in: 0...40, using: &random),
             viewers: topology == .star && random.chance(0.3) ? 1 : 0,
             bots: topology == .star ? Int.random(in: 0...1, using: &random) : 0,
-            slowConsumer: topology == .star && random.chance(0.2))
+            slowConsumer: topology == .star && random.chance(0.2),
+            silentPeers: topology == .star && random.chance(0.4) ? Int.random(in: 1...3, using: &random) : 0)
     }
 
     /// One line with every choice, to paste into a bug report.
@@ -103,6 +108,6 @@ public struct SimulationScenario: Sendable, Hashable, CustomStringConvertible {
             + "\(snapshotPolicy.interval) batch=\(maxBatchUpdates) window=\(window) skew=\(clockSkew)ms"
             + (storageFailureRate > 0 ? " storageFailures=\(Int(storageFailureRate * 100))%" : "")
             + " appendLatency=\(appendLatency)ms viewers=\(viewers) bots=\(bots)"
-            + (slowConsumer ? " slowConsumer" : "")
+            + (slowConsumer ? " slowConsumer" : "") + (silentPeers > 0 ? " silentPeers=\(silentPeers)" : "")
     }
 }

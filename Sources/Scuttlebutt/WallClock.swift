@@ -33,3 +33,12 @@ public final class ManualClock: WallClock {
         now.store(milliseconds, ordering: .releasing)
     }
 }
+
+extension Duration {
+    /// Whole milliseconds (zero for a negative duration): the unit the
+    /// replication core counts time in.
+    public var milliseconds: UInt64 {
+        let (seconds, attoseconds) = components
+        return UInt64(max(0, seconds)) * 1_000 + UInt64(max(0, attoseconds)) / 1_000_000_000_000_000
+    }
+}

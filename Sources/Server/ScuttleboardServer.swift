@@ -29,12 +29,20 @@ public final class ScuttleboardServer: Sendable {
     let health = StorageHealth()
     private let registry: RoomRegistry
     private let lifecycle = NIOLockedValueBox(Lifecycle())
-    /// Sessions served at once, and connections allowed to be waiting for
-    /// their hello: as configured, capped below the process's file
-    /// descriptor limit when it starts.
-    private let admission: NIOLockedValueBox<(sessions: Int, handshakes: Int)>
+    /// The front door: connections waiting for their hello and sessions,
+    /// decided by the ``Lobby`` the simulator drives too (its limits as
+    /// configured, capped below the process's file descriptor limit when it
+    /// starts), and each waiting connection's channel, for its timeout.
+    private let frontDoor: NIOLockedValueBox<FrontDoor>
+    /// Where the lobby's milliseconds start.
+    private let startedAt = ContinuousClock.now
     /// Connections being refused for want of room, each briefly holding a descriptor.
     private let refusing = NIOLockedValueBox(0)
+
+    private struct FrontDoor {
+        var lobby: Lobby
+        var waitingChannels: [ConnectionID: any Channel] = [:]
+    }
 
     private struct Lifecycle {
         var listener: (any Channel)?
@@ -50,7 +58,12 @@ public final class ScuttleboardServer: Sendable {
             path: configuration.databasePath, durability: configuration.durability,
             busyTimeout: configuration.storageBusyTimeout)
         registry = RoomRegistry(log: log, configuration: configuration, counters: counters, health: health)
-        admission = NIOLockedValueBox((configuration.maxConnections, configuration.maxHandshakes))
+        var lobby = Lobby.Configuration(protocolVersion: WireFormat.version)
+        lobby.maxSessions = configuration.maxConnections
+        lobby.maxHandshakes = configuration.maxHandshakes
+        lobby.handshakeTimeout = configuration.handshakeTimeout.milliseconds
+        lobby.roomAccess = configuration.roomAccess
+        frontDoor = NIOLockedValueBox(FrontDoor(lobby: Lobby(configuration: lobby)))
     }
 
     /// The room called `name`, loaded if needed (for tools and tests).
@@ -130,7 +143,10 @@ public final class ScuttleboardServer: Sendable {
         let limits = DescriptorLimits.current()
         let (sessions, handshakes) = limits.caps(
             sessions: configuration.maxConnections, handshakes: configuration.maxHandshakes)
-        admission.withLockedValue { $0 = (sessions, handshakes) }
+        withLobby { door in
+            door.lobby.configuration.maxSessions = sessions
+            door.lobby.configuration.maxHandshakes = handshakes
+        }
         if sessions < configuration.maxConnections {
             configuration.logger.warning(
                 """
@@ -192,6 +208,7 @@ public final class ScuttleboardServer: Sendable {
             "listening", metadata: ["port": "\(listener.channel.localAddress?.port ?? configuration.port)"])
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { try await self.runTimer() }
+            group.addTask { try await self.timeOutHandshakes() }
             group.addTask { try await self.watchStorage() }
             let metricsTask = metricsListener.map { listener in
                 onMetricsListening(listener.channel.localAddress?.port ?? 0)
@@ -408,106 +425,135 @@ public final class ScuttleboardServer: Sendable {
         deadline.cancel()
     }
 
+    /// Runs `body` on the front door, then publishes the lobby's counts.
+    private func withLobby<T>(_ body: (inout FrontDoor) -> T) -> T {
+        frontDoor.withLockedValue { door in
+            let result = body(&door)
+            counters.lobbyChanged(door.lobby)
+            return result
+        }
+    }
+
+    /// Milliseconds since the server started: the lobby's clock.
+    private var lobbyNow: UInt64 { (ContinuousClock.now - startedAt).milliseconds }
+
     /// One connection: `hello` first, then every message to its room.
     private func serve(_ connection: NIOAsyncChannel<Message, Message>) async {
-        let limits = admission.withLockedValue { $0 }
-        guard counters.admitHandshake(limit: limits.handshakes) else {
-            // A flood: each refused socket holds a descriptor until closed,
-            // so at most as many refusals as handshakes are said, briefly;
-            // beyond that the socket closes at once.
-            let mayRefuse = refusing.withLockedValue { count in
-                guard count < limits.handshakes else { return false }
-                count += 1
-                return true
-            }
-            guard mayRefuse else {
-                counters.refused(.limitExceeded)
-                try? await connection.channel.close()
-                return
-            }
-            defer { refusing.withLockedValue { $0 -= 1 } }
-            try? await connection.executeThenClose { inbound, outbound in
-                var messages = inbound.makeAsyncIterator()
-                await refuse(
-                    .limitExceeded("\(limits.handshakes) connections are already waiting to say hello"), on: outbound)
-                await closeGracefully(connection, messages: &messages, outbound: outbound, patience: .milliseconds(200))
-            }
+        let accepted = withLobby { door in
+            let accepted = door.lobby.accept(now: lobbyNow)
+            if case .waiting(let id) = accepted { door.waitingChannels[id] = connection.channel }
+            return (accepted, door.lobby.configuration.maxHandshakes)
+        }
+        let id: ConnectionID
+        switch accepted.0 {
+        case .waiting(let waiting):
+            id = waiting
+        case .refused(let reason):
+            await refuseInFlood(connection, reason, limit: accepted.1)
             return
         }
         try? await connection.executeThenClose { inbound, outbound in
             var messages = inbound.makeAsyncIterator()
-            let deadline = handshakeDeadline(for: connection.channel)
-            let admitted = await admit(&messages, outbound: outbound, sessionLimit: limits.sessions)
-            deadline.cancel()
-            counters.handshakeEnded()
-            if let admitted {
+            if let admitted = await admit(id, &messages, outbound: outbound) {
                 await converse(in: admitted, over: connection, messages: &messages, outbound: outbound)
                 await registry.release(admitted.1.room)
-                counters.connectionClosed()
+                withLobby { $0.lobby.sessionEnded() }
             }
             await closeGracefully(connection, messages: &messages, outbound: outbound)
         }
     }
 
-    /// Ends a connection that has not sent its `hello` within the handshake
-    /// timeout (an idle socket, or a hello trickled a byte at a time), with
-    /// `goodbye(timeout)`.
-    private func handshakeDeadline(for channel: any Channel) -> Scheduled<Void> {
-        let (counters, logger) = (counters, configuration.logger)
+    /// Refuses a connection the lobby has no place for. In a flood each
+    /// refused socket holds a descriptor until closed, so at most `limit`
+    /// refusals are said at once, briefly; beyond that the socket closes at once.
+    private func refuseInFlood(_ connection: NIOAsyncChannel<Message, Message>, _ reason: CloseReason, limit: Int) async
+    {
+        let mayRefuse = refusing.withLockedValue { count in
+            guard count < limit else { return false }
+            count += 1
+            return true
+        }
+        guard mayRefuse else {
+            counters.refused(.limitExceeded)
+            try? await connection.channel.close()
+            return
+        }
+        defer { refusing.withLockedValue { $0 -= 1 } }
+        try? await connection.executeThenClose { inbound, outbound in
+            var messages = inbound.makeAsyncIterator()
+            await refuse(reason, on: outbound)
+            await closeGracefully(connection, messages: &messages, outbound: outbound, patience: .milliseconds(200))
+        }
+    }
+
+    /// Ends the connections the lobby finds without a hello past the
+    /// handshake timeout (an idle socket, or a hello trickled a byte at a
+    /// time) with `goodbye(timeout)`, and closes them 2 s later whether or
+    /// not the peer closes its side.
+    private func timeOutHandshakes() async throws {
         let timeout = configuration.handshakeTimeout
-        let nanoseconds = timeout.components.seconds * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000
-        return channel.eventLoop.scheduleTask(in: .nanoseconds(nanoseconds)) {
-            counters.refused(.timeout)
-            logger.notice("refused a connection", metadata: ["reason": "no hello within \(timeout)"])
-            channel.writeAndFlush(Message.goodbye(.timeout), promise: nil)
-            channel.close(mode: .output, promise: nil)
+        let interval = min(Duration.milliseconds(100), timeout / 4)
+        while !Task.isCancelled && !isStopping {
+            try await Task.sleep(for: interval)
+            let overdue = withLobby { door in
+                door.lobby.tick(now: lobbyNow).compactMap { door.waitingChannels.removeValue(forKey: $0) }
+            }
+            for channel in overdue {
+                counters.refused(.timeout)
+                configuration.logger.notice("refused a connection", metadata: ["reason": "no hello within \(timeout)"])
+                channel.writeAndFlush(Message.goodbye(.timeout), promise: nil)
+                channel.close(mode: .output, promise: nil)
+                channel.eventLoop.scheduleTask(in: .seconds(2)) { channel.close(promise: nil) }
+            }
         }
     }
 
     /// Reads the hello and finds the room, or refuses the peer.
     /// - Returns: The room, leased, and the hello; the session is counted
-    ///   against `sessionLimit` (``ServerCounters/connectionClosed()`` ends it).
+    ///   by the lobby until ``Lobby/sessionEnded()``.
     private func admit(
-        _ messages: inout NIOAsyncChannelInboundStream<Message>.AsyncIterator,
-        outbound: NIOAsyncChannelOutboundWriter<Message>, sessionLimit: Int
+        _ id: ConnectionID, _ messages: inout NIOAsyncChannelInboundStream<Message>.AsyncIterator,
+        outbound: NIOAsyncChannelOutboundWriter<Message>
     ) async -> (Room, Hello)? {
         let first: Message?
         do {
             first = try await messages.next()
         } catch {
-            await refuse(.protocolViolation(String(describing: error)), on: outbound)
+            let reason = withLobby { door in
+                door.waitingChannels[id] = nil
+                return door.lobby.malformed(id, String(describing: error))
+            }
+            await refuse(reason, on: outbound)
             return nil
         }
-        guard case .hello(let hello)? = first else {
-            if first != nil { await refuse(.protocolViolation("expected hello first"), on: outbound) }
-            return nil
+        let admission = withLobby { door -> Lobby.Admission? in
+            door.waitingChannels[id] = nil
+            guard let first else {
+                door.lobby.closed(id)
+                return nil
+            }
+            return door.lobby.receive(first, from: id)
         }
-        guard hello.protocolVersion == WireFormat.version else {
-            await refuse(.versionMismatch(local: WireFormat.version, remote: hello.protocolVersion), on: outbound)
+        let hello: Hello
+        switch admission {
+        case nil, .refused(.timeout)?:
+            // Closed before its hello, or timed out (the goodbye is said).
             return nil
-        }
-        guard !hello.room.isEmpty else {
-            await refuse(.protocolViolation("hello names no room"), on: outbound)
+        case .refused(let reason)?:
+            await refuse(reason, on: outbound)
             return nil
-        }
-        // The room decides this too; asked first, a refused peer loads no room.
-        if let refusal = RoomAccess.refusal(of: hello, access: configuration.roomAccess[hello.room]) {
-            await refuse(refusal, on: outbound)
-            return nil
-        }
-        guard counters.admitConnection(limit: sessionLimit) else {
-            await refuse(.limitExceeded("the server already serves \(sessionLimit) connections"), on: outbound)
-            return nil
+        case .admitted(let admitted)?:
+            hello = admitted
         }
         do {
             guard let room = try await registry.lease(hello.room) else {
-                counters.connectionClosed()
+                withLobby { $0.lobby.sessionEnded() }
                 await refuse(.limitExceeded("the server already holds \(configuration.maxRooms) rooms"), on: outbound)
                 return nil
             }
             return (room, hello)
         } catch {
-            counters.connectionClosed()
+            withLobby { $0.lobby.sessionEnded() }
             configuration.logger.error("cannot load a room", metadata: ["room": "\(hello.room)", "error": "\(error)"])
             await refuse(.storageUnavailable("cannot load room \"\(hello.room)\": \(error)"), on: outbound)
             return nil

@@ -1,4 +1,5 @@
 import NIOConcurrencyHelpers
+import Rooms
 import Scuttlebutt
 
 /// What the server counts, for logs and metrics: every refusal by reason.
@@ -53,33 +54,13 @@ public final class ServerCounters: Sendable {
     /// The counters now.
     public var snapshot: Snapshot { state.withLockedValue { $0 } }
 
-    /// Counts a new connection waiting for its hello; false when `limit`
-    /// are waiting already.
-    func admitHandshake(limit: Int) -> Bool {
+    /// Publishes the lobby's counts (the server calls it under the lobby's lock).
+    func lobbyChanged(_ lobby: Lobby) {
         state.withLockedValue { counters in
-            guard counters.handshakesOpen < limit else { return false }
-            counters.handshakesOpen += 1
-            counters.connectionsAccepted += 1
-            return true
+            counters.connectionsAccepted = lobby.accepted
+            counters.connectionsOpen = lobby.sessions
+            counters.handshakesOpen = lobby.waiting
         }
-    }
-
-    func handshakeEnded() {
-        state.withLockedValue { $0.handshakesOpen -= 1 }
-    }
-
-    /// Counts a new session (a connection whose hello was accepted); false
-    /// when `limit` sessions are open already.
-    func admitConnection(limit: Int) -> Bool {
-        state.withLockedValue { counters in
-            guard counters.connectionsOpen < limit else { return false }
-            counters.connectionsOpen += 1
-            return true
-        }
-    }
-
-    func connectionClosed() {
-        state.withLockedValue { $0.connectionsOpen -= 1 }
     }
 
     func received(_ count: Int) {

@@ -27,6 +27,7 @@ import Testing
             total.restartsFromCheckpoint += report.restartsFromCheckpoint
             total.appendsLostInCrash += report.appendsLostInCrash
             total.slowConsumersCut += report.slowConsumersCut
+            total.silentPeersTimedOut += report.silentPeersTimedOut
             if !report.passed { failed.append(report) }
         }
         for report in failed.prefix(5) { Issue.record("\(report)") }
@@ -39,6 +40,7 @@ import Testing
         #expect(total.checkpointsSaved > 0 && total.restartsFromCheckpoint > 0, "no restart from a checkpoint")
         #expect(total.appendsLostInCrash > 0, "no crash lost an append on its way to disk")
         #expect(total.slowConsumersCut > 0, "no slow reader was cut off")
+        #expect(total.silentPeersTimedOut > 0, "no connection that never said hello was timed out")
     }
 
     /// Seeds the 20,000-seed release soak failed on once, each for a fault

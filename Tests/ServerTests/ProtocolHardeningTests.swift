@@ -36,6 +36,25 @@ import Wire
         let partial = Array(helloFrame(room: "r").prefix(5))
         #expect(try await exchangeRaw(port: server.port, partial).0 == .timeout)
         #expect(server.server.counters.snapshot.refusals["timeout"] == 2)
+        #expect(server.server.counters.snapshot.handshakesOpen == 0, "their places are given back")
+        await server.stop()
+    }
+
+    @Test func aSilentPeerThatIgnoresItsGoodbyeGivesItsPlaceBackAllTheSame() async throws {
+        let server = try await RunningServer {
+            $0.handshakeTimeout = .milliseconds(300)
+            $0.maxHandshakes = 1
+        }
+        // Never writes and never closes, even once the server has closed its side.
+        let silent = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelOption(.allowRemoteHalfClosure, value: true)
+            .connect(host: "127.0.0.1", port: server.port).get()
+        try await eventually(10, "the silent socket timed out") {
+            server.server.counters.snapshot.refusals["timeout"] == 1
+        }
+        #expect(server.server.counters.snapshot.handshakesOpen == 0)
+        #expect(try await join(port: server.port, room: "r", then: text) == nil, "the one place is free again")
+        try? await silent.close()
         await server.stop()
     }
 
