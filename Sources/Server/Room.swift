@@ -142,9 +142,13 @@ public actor Room {
     public func isOpen(_ id: SessionID) -> Bool { machine.isOpen(id) }
 
     /// Feeds one message from a peer to the room.
-    public func handle(_ message: GossipMessage<BoardAction>, from id: SessionID) {
+    /// - Returns: Whether the session is still open: a reader stops once
+    ///   the room has ended it, without a second hop to ask.
+    @discardableResult
+    public func handle(_ message: GossipMessage<BoardAction>, from id: SessionID) -> Bool {
         perform(machine.receive(message, from: id, now: now))
         scheduleFlush()
+        return machine.isOpen(id)
     }
 
     /// Ends a session from our side, saying why.

@@ -583,8 +583,11 @@ public final class ScuttleboardServer: Sendable {
             }
             let id = await room.join(hello: hello, outbound: continuation)
             do {
-                while await room.isOpen(id), let message = try await messages.next() {
-                    await room.handle(message, from: id)
+                // One hop into the room per message: `handle` says whether
+                // the session is still open.
+                var open = await room.isOpen(id)
+                while open, let message = try await messages.next() {
+                    open = await room.handle(message, from: id)
                 }
             } catch let error as WireError {
                 await room.close(id, reason: .protocolViolation(error.description))
