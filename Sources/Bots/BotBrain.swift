@@ -3,7 +3,7 @@ import Whiteboard
 
 /// How a bot draws.
 public enum BotBehavior: String, Sendable, Hashable, CaseIterable {
-    /// Freehand strokes, point by point: stroke-extend storms.
+    /// Freehand strokes, a frame's points per extend: stroke-extend storms.
     case scribbler
     /// Lines, rectangles and ellipses.
     case shapes
@@ -114,19 +114,31 @@ public struct BotBrain: Sendable {
         stepDelay > 0 ? Array(repeating: .pause(milliseconds: stepDelay), count: count) : []
     }
 
+    /// The most points a scribbler's pen moves through in one frame (a
+    /// mouse reports a few motions per 16 ms frame); an extend carries up to 16.
+    static let pointsPerFrame = 6
+
     private mutating func scribble() -> [BotStep] {
         var point = randomPoint()
         var steps: [BotStep] = [.cursor(point), .beginStroke(at: point, style: randomStyle())]
         var dx = Int32.random(in: -2...2, using: &random)
         var dy = Int32.random(in: -1...1, using: &random)
-        for _ in 0..<Int.random(in: 20...80, using: &random) {
-            if Int.random(in: 0..<6, using: &random) == 0 {
-                dx = Int32.random(in: -2...2, using: &random)
-                dy = Int32.random(in: -2...2, using: &random)
+        var remaining = Int.random(in: 20...80, using: &random)
+        while remaining > 0 {
+            // What a pen moves through in one frame, sent as one extend, as
+            // the terminal client sends it.
+            var frame: [Point] = []
+            for _ in 0..<min(remaining, Int.random(in: 1...Self.pointsPerFrame, using: &random)) {
+                if Int.random(in: 0..<6, using: &random) == 0 {
+                    dx = Int32.random(in: -2...2, using: &random)
+                    dy = Int32.random(in: -2...2, using: &random)
+                }
+                point = Point(
+                    min(max(point.x + dx, area.minX), area.maxX), min(max(point.y + dy, area.minY), area.maxY))
+                frame.append(point)
             }
-            point = Point(
-                min(max(point.x + dx, area.minX), area.maxX), min(max(point.y + dy, area.minY), area.maxY))
-            steps += pause() + [.extendStroke([point]), .cursor(point)]
+            remaining -= frame.count
+            steps += pause() + [.extendStroke(frame), .cursor(point)]
         }
         position = point
         return steps + [.endStroke] + pauses(10)

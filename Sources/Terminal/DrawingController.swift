@@ -12,8 +12,10 @@ public enum DrawingEffect: Sendable, Hashable {
 
 /// A gesture in progress: between a press and its release.
 public enum Gesture: Sendable, Hashable {
-    /// A freehand stroke; its id arrives once the begin is recorded.
-    case stroke(ElementID?, last: Point)
+    /// A freehand stroke; its id arrives once the begin is recorded. Points
+    /// dragged through wait in `pending` until the frame is drawn (or 16
+    /// of them fill an extend): one extend per frame, not one per point.
+    case stroke(ElementID?, last: Point, pending: [Point])
     /// A line, rectangle or ellipse being dragged out.
     case shape(ShapeKind, from: Point, to: Point)
     /// The eraser, held down; the id of its first erase once recorded (the
@@ -106,7 +108,7 @@ public struct DrawingController: Sendable {
     /// erases, name it from now on.
     public mutating func gestureBegan(_ id: ElementID) {
         switch gesture {
-        case .stroke(nil, let last): gesture = .stroke(id, last: last)
+        case .stroke(nil, let last, let pending): gesture = .stroke(id, last: last, pending: pending)
         case .erase(nil, let last): gesture = .erase(id, last: last)
         default: break
         }
@@ -302,7 +304,7 @@ public struct DrawingController: Sendable {
         notice = nil
         switch tool {
         case .freehand:
-            gesture = .stroke(nil, last: point)
+            gesture = .stroke(nil, last: point, pending: [])
             return [.record(.beginStroke(at: point, style: style))]
         case .line, .rectangle, .ellipse:
             let kind: ShapeKind = tool == .line ? .line : tool == .rectangle ? .rectangle : .ellipse
@@ -326,11 +328,11 @@ public struct DrawingController: Sendable {
 
     private mutating func drag(to point: Point, board: Board) -> [DrawingEffect] {
         switch gesture {
-        case .stroke(let id, let last):
+        case .stroke(let id, let last, var pending):
             guard point != last else { return [] }
-            gesture = .stroke(id, last: point)
-            guard let id else { return [] }
-            return [.record(.extendStroke(id, points: [point]))]
+            pending.append(point)
+            gesture = .stroke(id, last: point, pending: pending)
+            return pending.count >= maxPointsPerExtend ? endOfFrame() : []
         case .shape(let kind, let from, _):
             gesture = .shape(kind, from: from, to: point)
         case .erase(let first, let last):
@@ -355,8 +357,9 @@ public struct DrawingController: Sendable {
     private mutating func release(at point: Point) -> [DrawingEffect] {
         defer { gesture = nil }
         switch gesture {
-        case .stroke(let id, _):
-            return id.map { [.record(.endStroke($0))] } ?? []
+        case .stroke(let id, _, _):
+            let rest = endOfFrame()
+            return id.map { rest + [.record(.endStroke($0))] } ?? []
         case .shape(let kind, let from, _):
             return [.record(.addShape(kind, from: from, to: point, style: style))]
         case .move(let id, let from, _):
@@ -364,6 +367,20 @@ public struct DrawingController: Sendable {
             return offset == .zero ? [] : [.record(.move(id, by: offset))]
         case .erase, .pan, nil:
             return []
+        }
+    }
+
+    /// The points a stroke extend carries at most (the board refuses more).
+    private var maxPointsPerExtend: Int { BoardLimits().maxPointsPerExtend }
+
+    /// Called once per frame, before it is drawn (and by a release): the
+    /// stroke's points dragged through since the last frame, as one extend.
+    /// Points wait while the stroke's begin has no id yet.
+    public mutating func endOfFrame() -> [DrawingEffect] {
+        guard case .stroke(let id?, let last, let pending) = gesture, !pending.isEmpty else { return [] }
+        gesture = .stroke(id, last: last, pending: [])
+        return stride(from: 0, to: pending.count, by: maxPointsPerExtend).map { start in
+            .record(.extendStroke(id, points: Array(pending[start..<min(start + maxPointsPerExtend, pending.count)])))
         }
     }
 

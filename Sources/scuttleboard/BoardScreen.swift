@@ -112,6 +112,8 @@ struct BoardScreen {
                 batch = inbox.take()
                 if let ending = await handle(batch, &turn) { return ending }
             }
+            // The stroke's points dragged through this frame, as one extend.
+            _ = await perform(turn.controller.endOfFrame(), &turn)
             let view = client.view
             if case .live = view.connection { turn.everLive = true }
             if case .refused(let reason) = view.connection, !turn.everLive { return .refused(reason) }
@@ -152,7 +154,24 @@ struct BoardScreen {
             // Panning by hand leaves fit and follow.
             turn.framing = .free
         }
-        for effect in turn.controller.handle(input, board: client.view.board) {
+        if await perform(turn.controller.handle(input, board: client.view.board), &turn) { return true }
+        if !isReadOnly {
+            let controller = turn.controller
+            let presence = BoardPresence(
+                name: name, color: controller.color, cursor: controller.pointer, tool: controller.tool,
+                viewport: controller.viewport.canvasRect)
+            if presence != turn.lastPresence {
+                turn.lastPresence = presence
+                await client.setPresence(presence)
+            }
+        }
+        return false
+    }
+
+    /// Records what the controller asked for.
+    /// - Returns: Whether the person quit.
+    private func perform(_ effects: [DrawingEffect], _ turn: inout Turn) async -> Bool {
+        for effect in effects {
             switch effect {
             case .quit:
                 return true
@@ -166,16 +185,6 @@ struct BoardScreen {
                 } catch {
                     turn.controller.notice = "\(error)"
                 }
-            }
-        }
-        if !isReadOnly {
-            let controller = turn.controller
-            let presence = BoardPresence(
-                name: name, color: controller.color, cursor: controller.pointer, tool: controller.tool,
-                viewport: controller.viewport.canvasRect)
-            if presence != turn.lastPresence {
-                turn.lastPresence = presence
-                await client.setPresence(presence)
             }
         }
         return false

@@ -43,12 +43,42 @@ import Whiteboard
                 .record(.beginStroke(at: Point(3, 4), style: Style(color: 5)))
             ])
         #expect(controller.handle(drag(4, 2), board: board).isEmpty, "no id yet: the point waits")
+        #expect(controller.endOfFrame().isEmpty, "no id yet: nothing can name the stroke")
         let id = ElementID(origin: PeerID(9), seq: 1)
         controller.gestureBegan(id)
-        #expect(controller.handle(drag(5, 3), board: board) == [.record(.extendStroke(id, points: [Point(5, 6)]))])
-        #expect(controller.handle(drag(5, 3), board: board).isEmpty, "the same point twice is sent once")
-        #expect(controller.handle(release(5, 3), board: board) == [.record(.endStroke(id))])
+        #expect(controller.handle(drag(5, 3), board: board).isEmpty, "points wait for the frame")
+        #expect(controller.handle(drag(5, 3), board: board).isEmpty)
+        #expect(
+            controller.endOfFrame() == [.record(.extendStroke(id, points: [Point(4, 4), Point(5, 6)]))],
+            "the frame's points as one extend; the same point twice is sent once")
+        #expect(controller.endOfFrame().isEmpty, "each point is sent once")
+        _ = controller.handle(drag(6, 3), board: board)
+        #expect(
+            controller.handle(release(6, 3), board: board)
+                == [.record(.extendStroke(id, points: [Point(6, 6)])), .record(.endStroke(id))],
+            "a release sends the points still waiting before the end")
         #expect(controller.gesture == nil)
+    }
+
+    @Test func aFastStrokeFillsExtendsOfSixteenPointsAtMost() {
+        var controller = DrawingController(viewport: viewport, color: 5)
+        let board = Board()
+        _ = controller.handle(press(0, 0), board: board)
+        let id = ElementID(origin: PeerID(9), seq: 1)
+        controller.gestureBegan(id)
+        var extends: [[Point]] = []
+        for column in 1...40 {
+            for effect in controller.handle(drag(column, 0), board: board) {
+                guard case .record(.extendStroke(id, let points)) = effect else {
+                    Issue.record("unexpected \(effect)")
+                    continue
+                }
+                extends.append(points)
+            }
+        }
+        #expect(extends.map(\.count) == [16, 16], "a full extend goes at once, without waiting for the frame")
+        #expect(controller.endOfFrame() == [.record(.extendStroke(id, points: (33...40).map { Point(Int32($0), 0) }))])
+        #expect(extends.joined().map(\.x) == (1...32).map { Int32($0) }, "every point, in order")
     }
 
     @Test func shapesAreRecordedOnceOnRelease() {
@@ -150,9 +180,12 @@ import Whiteboard
                 == [.record(.beginStroke(at: Point(20, 14), style: Style(color: 4)))])
         let id = ElementID(origin: PeerID(3), seq: 7)
         controller.gestureBegan(id)
-        #expect(controller.handle(key("l"), board: board) == [.record(.extendStroke(id, points: [Point(21, 14)]))])
-        #expect(controller.handle(key("L"), board: board) == [.record(.extendStroke(id, points: [Point(29, 14)]))])
-        #expect(controller.handle(.key(.enter), board: board) == [.record(.endStroke(id))])
+        #expect(controller.handle(key("l"), board: board).isEmpty, "the point waits for the frame")
+        #expect(controller.endOfFrame() == [.record(.extendStroke(id, points: [Point(21, 14)]))])
+        #expect(controller.handle(key("L"), board: board).isEmpty)
+        #expect(
+            controller.handle(.key(.enter), board: board)
+                == [.record(.extendStroke(id, points: [Point(29, 14)])), .record(.endStroke(id))])
     }
 
     @Test func keysPickToolsColoursBrushesAndUndo() {

@@ -32,6 +32,7 @@ import Whiteboard
         var second = BotBrain(behavior: behavior, seed: 42, area: area)
         var other = BotBrain(behavior: behavior, seed: 43, area: area)
         var differs = false
+        var (extends, extendedPoints) = (0, 0)
         for _ in 0..<20 {
             let gesture = first.nextGesture()
             #expect(gesture == second.nextGesture())
@@ -42,6 +43,9 @@ import Whiteboard
                     #expect(area.contains(point))
                 case .extendStroke(let points):
                     #expect(points.allSatisfy(area.contains))
+                    #expect((1...BoardLimits().maxPointsPerExtend).contains(points.count))
+                    extends += 1
+                    extendedPoints += points.count
                 case .record(let action):
                     #expect(behavior != .lurker, "a lurker only looks")
                     try BoardLimits().validate(action)
@@ -51,5 +55,8 @@ import Whiteboard
             }
         }
         #expect(differs, "another seed draws something else")
+        if behavior == .scribbler {
+            #expect(extendedPoints > extends * 2, "a frame's points go in one extend, not one point per extend")
+        }
     }
 }
