@@ -34,23 +34,23 @@ export ASAN_OPTIONS="log_path=$reports/asan detect_leaks=0 halt_on_error=0"
 # sanitizer's runtime handles those signals.
 export SCUTTLEBOARD_SANITIZER="$kind"
 
-echo "== build (--sanitize=$kind, into $scratch)"
+echo "[${SECONDS} s] == build (--sanitize=$kind, into $scratch)"
 swift build --build-tests --sanitize="$kind" --scratch-path "$scratch" 2>&1 |
     grep -v "Cannot export local symbol" | grep -E "error|warning:|Compiling|Build complete" | grep -v Compiling || true
 
-echo "== swift test under the $kind sanitizer${filter:+ (filter: $filter)}"
+echo "[${SECONDS} s] == swift test under the $kind sanitizer${filter:+ (filter: $filter)}"
 test_status=0
 swift test --skip-build --sanitize="$kind" --scratch-path "$scratch" ${filter:+--filter "$filter"} \
     >"$reports/test-output.txt" 2>&1 || test_status=$?
 grep -E "^(✔|✘) Test run with" "$reports/test-output.txt" || tail -20 "$reports/test-output.txt"
 
 binary="$scratch/debug/scuttleboard"
-echo "== demo --headless for ${seconds}s under the $kind sanitizer"
+echo "[${SECONDS} s] == demo --headless for ${seconds}s under the $kind sanitizer"
 demo_status=0
 "$binary" demo --headless --bots 8 --duration "${seconds}s" >"$reports/demo-output.txt" 2>&1 || demo_status=$?
 tail -1 "$reports/demo-output.txt"
 
-echo "== swarm --in-process for ${seconds}s under the $kind sanitizer"
+echo "[${SECONDS} s] == swarm --in-process for ${seconds}s under the $kind sanitizer"
 swarm_status=0
 "$binary" swarm --in-process --bots 8 --rooms 2 --duration "${seconds}s" --pattern bursty \
     --disconnects-per-minute 6 >"$reports/swarm-output.txt" 2>&1 || swarm_status=$?
