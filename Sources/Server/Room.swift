@@ -26,7 +26,7 @@ public actor Room {
     private let wallClock = SystemWallClock()
     private let counters: ServerCounters
     private let health: StorageHealth
-    private var outbounds: [SessionID: AsyncStream<[Message]>.Continuation] = [:]
+    private var outputs: [SessionID: any SessionOutput] = [:]
     /// What the machine's counts were when last added to the server's.
     private var published = RoomStatistics()
     /// A flush is queued on the room's executor.
@@ -126,13 +126,13 @@ public actor Room {
     // MARK: Sessions
 
     /// A peer whose `hello` has arrived joins (or is refused, by the room's
-    /// access rules: its `goodbye` then goes out through `outbound`). The
+    /// access rules: its `goodbye` then goes out through `output`). The
     /// server has checked the protocol version and its own limits; in-process
     /// peers (benchmarks, `swarm --in-process`) join directly.
     /// - Returns: The session's id in this room.
-    public func join(hello: Hello, outbound: AsyncStream<[GossipMessage<BoardAction>]>.Continuation) -> SessionID {
+    public func join(hello: Hello, output: some SessionOutput) -> SessionID {
         let (id, effects) = machine.join(hello, now: now)
-        outbounds[id] = outbound
+        outputs[id] = output
         perform(effects)
         scheduleFlush()
         return id
@@ -163,7 +163,7 @@ public actor Room {
 
     /// The connection is gone: forget it and tell the others.
     public func leave(_ id: SessionID) {
-        outbounds.removeValue(forKey: id)?.finish()
+        outputs.removeValue(forKey: id)?.finish()
         perform(machine.disconnected(id))
         scheduleFlush()
     }
@@ -231,8 +231,8 @@ public actor Room {
         for effect in effects {
             switch effect {
             case .write(let id, let messages):
-                guard let outbound = outbounds[id] else { continue }
-                if case .dropped = outbound.yield(messages) { perform(machine.writeRefused(id)) }
+                guard let output = outputs[id] else { continue }
+                if !output.send(messages) { perform(machine.writeRefused(id)) }
             case .finish(let id, let reason):
                 counters.refused(CloseReasonName(reason))
                 if reason != .normal {
@@ -243,7 +243,7 @@ public actor Room {
                             "reason": "\(reason)",
                         ])
                 }
-                outbounds[id]?.finish()
+                outputs.removeValue(forKey: id)?.finish()
             case .append(let append, let updates):
                 if let fault = health.fault {
                     perform(machine.appendFailed(append, reason: fault.description, now: now))

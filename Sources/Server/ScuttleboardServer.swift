@@ -455,7 +455,7 @@ public final class ScuttleboardServer: Sendable {
         try? await connection.executeThenClose { inbound, outbound in
             var messages = inbound.makeAsyncIterator()
             if let admitted = await admit(id, &messages, outbound: outbound) {
-                await converse(in: admitted, over: connection, messages: &messages, outbound: outbound)
+                await converse(in: admitted, over: connection, messages: &messages)
                 await registry.release(admitted.1.room)
                 withLobby { $0.lobby.sessionEnded() }
             }
@@ -560,42 +560,27 @@ public final class ScuttleboardServer: Sendable {
         }
     }
 
-    /// Feeds the peer's messages to its room, and the room's to the peer,
-    /// until either side ends the session.
+    /// Feeds the peer's messages to its room, until either side ends the
+    /// session; the room writes to the connection itself (``ChannelOutput``).
     private func converse(
         in admitted: (Room, Hello), over connection: NIOAsyncChannel<Message, Message>,
-        messages: inout NIOAsyncChannelInboundStream<Message>.AsyncIterator,
-        outbound: NIOAsyncChannelOutboundWriter<Message>
+        messages: inout NIOAsyncChannelInboundStream<Message>.AsyncIterator
     ) async {
         let (room, hello) = admitted
-        let (queue, continuation) = AsyncStream.makeStream(
-            of: [Message].self, bufferingPolicy: .bufferingOldest(configuration.outboundBufferLimit))
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask {
-                for await messages in queue {
-                    do { try await outbound.write(contentsOf: messages) } catch { break }
-                }
-                // The room ended the session (its goodbye is written): stop
-                // sending, and do not wait on a peer that never closes.
-                outbound.finish()
-                let channel = connection.channel
-                channel.eventLoop.scheduleTask(in: .seconds(2)) { channel.close(promise: nil) }
+        let output = ChannelOutput(channel: connection.channel, limit: configuration.outboundBufferLimit)
+        let id = await room.join(hello: hello, output: output)
+        do {
+            // One hop into the room per message: `handle` says whether
+            // the session is still open.
+            var open = await room.isOpen(id)
+            while open, let message = try await messages.next() {
+                open = await room.handle(message, from: id)
             }
-            let id = await room.join(hello: hello, outbound: continuation)
-            do {
-                // One hop into the room per message: `handle` says whether
-                // the session is still open.
-                var open = await room.isOpen(id)
-                while open, let message = try await messages.next() {
-                    open = await room.handle(message, from: id)
-                }
-            } catch let error as WireError {
-                await room.close(id, reason: .protocolViolation(error.description))
-            } catch {
-                // The connection dropped.
-            }
-            await room.leave(id)
-            await group.waitForAll()
+        } catch let error as WireError {
+            await room.close(id, reason: .protocolViolation(error.description))
+        } catch {
+            // The connection dropped.
         }
+        await room.leave(id)
     }
 }

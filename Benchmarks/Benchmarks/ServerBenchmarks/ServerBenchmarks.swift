@@ -202,7 +202,7 @@ func inProcessFanOut(_ benchmark: Benchmark, writers writerCount: Int, watchers 
     var watchers: [Task<Int, Never>] = []
     for index in 0..<watcherCount {
         let (stream, continuation) = AsyncStream.makeStream(of: [GossipMessage<BoardAction>].self)
-        let id = await room.join(hello: hello(PeerID(UInt64(1_000 + index))), outbound: continuation)
+        let id = await room.join(hello: hello(PeerID(UInt64(1_000 + index))), output: continuation)
         watchers.append(
             Task {
                 var received = 0
@@ -224,7 +224,7 @@ func inProcessFanOut(_ benchmark: Benchmark, writers writerCount: Int, watchers 
             peer: PeerID(UInt64(index + 1)), reducer: BoardReducer(), initialState: Board(),
             configuration: .board(isAuthority: false), wallClock: BenchmarkClock())
         let (stream, continuation) = AsyncStream.makeStream(of: [GossipMessage<BoardAction>].self)
-        let id = await room.join(hello: hello(writer.peer), outbound: continuation)
+        let id = await room.join(hello: hello(writer.peer), output: continuation)
         let stroke = try writer.record(.beginStroke(at: .zero, style: Style(color: 1)))
         var batches = [[stroke]]
         for step in 1..<(written / writerCount) {
