@@ -42,6 +42,8 @@ public final class ScuttleboardServer: Sendable {
     private struct FrontDoor {
         var lobby: Lobby
         var waitingChannels: [ConnectionID: any Channel] = [:]
+        /// The server is stopping: nobody new waits for a hello.
+        var closed = false
     }
 
     private struct Lifecycle {
@@ -334,6 +336,15 @@ public final class ScuttleboardServer: Sendable {
             return state.listener
         }
         try? await listener?.close()
+        // Connections still waiting for their hello are told now, not at
+        // their deadline: the stop waits for every connection to end.
+        let waiting = withLobby { door in
+            door.closed = true
+            for id in door.waitingChannels.keys { door.lobby.closed(id) }
+            defer { door.waitingChannels = [:] }
+            return Array(door.waitingChannels.values)
+        }
+        for channel in waiting { Self.sayGoodbye(.shuttingDown, to: channel) }
         // Each room in a task of its own: a busy room must not hold up the
         // others, nor the caller (``run(onListening:onMetricsListening:)``
         // bounds the whole stop).
@@ -440,6 +451,10 @@ public final class ScuttleboardServer: Sendable {
     /// One connection: `hello` first, then every message to its room.
     private func serve(_ connection: NIOAsyncChannel<Message, Message>) async {
         let accepted = withLobby { door in
+            // Accepted just before the listener closed: refused like the rest.
+            guard !door.closed else {
+                return (Lobby.Acceptance.refused(.shuttingDown), door.lobby.configuration.maxHandshakes)
+            }
             let accepted = door.lobby.accept(now: lobbyNow)
             if case .waiting(let id) = accepted { door.waitingChannels[id] = connection.channel }
             return (accepted, door.lobby.configuration.maxHandshakes)
@@ -501,11 +516,18 @@ public final class ScuttleboardServer: Sendable {
             for channel in overdue {
                 counters.refused(.timeout)
                 configuration.logger.notice("refused a connection", metadata: ["reason": "no hello within \(timeout)"])
-                channel.writeAndFlush(Message.goodbye(.timeout), promise: nil)
-                channel.close(mode: .output, promise: nil)
-                channel.eventLoop.scheduleTask(in: .seconds(2)) { channel.close(promise: nil) }
+                Self.sayGoodbye(.timeout, to: channel)
             }
         }
+    }
+
+    /// Ends a connection that waits for its hello, from outside its task:
+    /// the goodbye, our side closed after it, and the whole connection 2 s
+    /// later whether or not the peer closes (its task then ends too).
+    private static func sayGoodbye(_ reason: CloseReason, to channel: any Channel) {
+        channel.writeAndFlush(Message.goodbye(reason), promise: nil)
+        channel.close(mode: .output, promise: nil)
+        channel.eventLoop.scheduleTask(in: .seconds(2)) { channel.close(promise: nil) }
     }
 
     /// Reads the hello and finds the room, or refuses the peer.

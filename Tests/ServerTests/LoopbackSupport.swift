@@ -93,6 +93,13 @@ final class RunningServer: @unchecked Sendable {
         try await start()
     }
 
+    /// Stops the server as SIGTERM does (goodbyes, checkpoints) and waits
+    /// until its run has ended.
+    func shutdownAndWait() async throws {
+        await server.shutdown()
+        try await task?.value
+    }
+
     func stop() async {
         task?.cancel()
         _ = try? await task?.value

@@ -58,6 +58,25 @@ import Wire
         await server.stop()
     }
 
+    @Test func aStopTellsConnectionsWaitingForHelloAndDoesNotWaitForTheirDeadline() async throws {
+        let server = try await RunningServer()  // the hello deadline is the default 10 s
+        // Never writes and never closes: only the server can end it.
+        let silent = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelOption(.allowRemoteHalfClosure, value: true)
+            .connect(host: "127.0.0.1", port: server.port).get()
+        try await eventually(10, "the silent socket accepted") {
+            server.server.counters.snapshot.handshakesOpen == 1
+        }
+        let started = ContinuousClock.now
+        try await withTimeout(8, "the stop ends well before the 10 s hello deadline") {
+            try await server.shutdownAndWait()
+        }
+        #expect(ContinuousClock.now - started < .seconds(8))
+        #expect(server.server.counters.snapshot.handshakesOpen == 0)
+        try? await silent.close()
+        await server.stop()
+    }
+
     @Test func idleSocketsWaitingForHelloDoNotTakeTheSessionsPlaces() async throws {
         let server = try await RunningServer { $0.maxConnections = 6 }
         let idle = try await idleSockets(6, on: server)
