@@ -489,7 +489,7 @@ public final class ScuttleboardServer: Sendable {
             return true
         }
         guard mayRefuse else {
-            counters.refused(.limitExceeded)
+            counters.refused(CloseReasonName(reason))
             try? await connection.channel.close()
             return
         }
