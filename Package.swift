@@ -104,9 +104,12 @@ let package = Package(
         .target(
             name: "Bots",
             dependencies: [
-                "Scuttlebutt", "Whiteboard", "Client",
+                "Scuttlebutt", "Whiteboard", "Client", "Wire",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         // The one executable, with a subcommand per job.

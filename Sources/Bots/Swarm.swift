@@ -15,6 +15,19 @@ public enum SwarmPattern: String, Sendable, Hashable, CaseIterable, Codable {
     case thunderingHerd = "thundering-herd"
 }
 
+/// Who receives a swarm's updates.
+public enum SwarmReceivers: String, Sendable, Hashable, CaseIterable, Codable {
+    /// Every bot is a full replica: it applies every update to its board,
+    /// as a person's client does.
+    case full
+    /// A few full-replica bots per room (the sample convergence is checked
+    /// on, with the server's board); every other bot is a light peer that
+    /// draws strokes and decodes, counts, stamps and acknowledges what it
+    /// receives, with no replica, so the swarm measures the server rather
+    /// than its own bots. Needs a stated rate.
+    case light
+}
+
 /// What a swarm run is told.
 public struct SwarmConfiguration: Sendable {
     /// The server's host.
@@ -39,6 +52,11 @@ public struct SwarmConfiguration: Sendable {
     /// instead of the pattern's pacing: a stated offered load. The pattern
     /// still decides how bots join.
     public var rate: Double?
+    /// Full replicas everywhere, or light peers around a sample of them.
+    public var receivers: SwarmReceivers = .full
+    /// With light receivers: the full-replica bots each room keeps (its
+    /// first ones), on which, with the server's board, convergence is checked.
+    public var fullBotsPerRoom = 1
     /// How long, after the bots stop drawing, every room gets to settle
     /// (every bot holding every update) before the verdict is given.
     public var settleTimeout: Duration = .seconds(30)
@@ -64,6 +82,9 @@ public struct SwarmConfiguration: Sendable {
 
     /// What bot `index` does.
     public func behavior(of index: Int) -> BotBehavior { behaviors[index % behaviors.count] }
+
+    /// Whether bot `index` is a light peer (no replica) rather than a full one.
+    public func isLight(_ index: Int) -> Bool { receivers == .light && index / rooms >= fullBotsPerRoom }
 }
 
 /// One second of a running swarm.
@@ -201,6 +222,16 @@ public struct SwarmReport: Sendable, Codable {
     public var reconnects: Int
     /// Per room: did everyone end up with the same board?
     public var convergence: [RoomVerdict]
+    /// Full replicas everywhere, or light peers around a sample of them.
+    public var receivers: SwarmReceivers = .full
+    /// Light peers (no replica) among the bots.
+    public var lightPeers = 0
+    /// Light peers' sessions that ended before the run did, by reason (they
+    /// do not reconnect).
+    public var lightSessionsEnded: [String: Int] = [:]
+    /// Updates light peers received out of their origin's order: none from
+    /// an honest server.
+    public var lightGaps = 0
     /// The server's resident memory at the end, in bytes, when known.
     public var serverMemoryBytes: Int?
     /// The server's resident memory as the run went on, when known.
@@ -338,7 +369,9 @@ public struct Swarm: Sendable {
         var memorySamples: [SwarmReport.MemorySample] = []
         let sampleEvery = max(1, configuration.duration / 60)
         let measurements = Measurements(start: Self.now())
-        let clients: [BoardClient] = try (0..<configuration.bots).map { index in
+        // Full-replica bots, by index; light peers join below.
+        let fullBots = (0..<configuration.bots).filter { !configuration.isLight($0) }
+        let clients: [BoardClient] = try fullBots.map { index in
             let behavior = configuration.behavior(of: index)
             var settings = ClientConfiguration(
                 host: configuration.host, port: configuration.port, room: configuration.room(of: index),
@@ -362,11 +395,28 @@ public struct Swarm: Sendable {
         }
         let start = ContinuousClock.now
         let connections = NIOLockedValueBox<[Int: Task<Void, Never>]>([:])
-        for (index, client) in clients.enumerated() {
+        var lightPeers: [(index: Int, peer: LightPeer)] = []
+        for index in 0..<configuration.bots {
             if configuration.pattern != .thunderingHerd {
                 try await Task.sleep(for: .milliseconds(1_000 / max(1, configuration.bots)))
             }
-            connections.withLockedValue { $0[index] = Task { await client.run() } }
+            if configuration.isLight(index) {
+                let settings = LightPeer.Settings(
+                    host: configuration.host, port: configuration.port, room: configuration.room(of: index),
+                    name: "bot\(index)", seed: configuration.seed &+ UInt64(index), rate: configuration.rate ?? 0,
+                    area: Self.area)
+                do {
+                    let peer = try await LightPeer.connect(settings) { stamps in
+                        measurements.record(stamps, now: Self.now())
+                    }
+                    lightPeers.append((index, peer))
+                } catch {
+                    throw ConnectionFailure(error, host: configuration.host, port: configuration.port)
+                }
+            } else if let position = fullBots.firstIndex(of: index) {
+                let client = clients[position]
+                connections.withLockedValue { $0[position] = Task { await client.run() } }
+            }
         }
         let pacing: BotPacing =
             switch (configuration.pattern, configuration.rate) {
@@ -377,16 +427,17 @@ public struct Swarm: Sendable {
             }
         let drawingStart = ContinuousClock.now
         var drawers: [Task<Bot.Statistics, Never>] = []
-        for (index, client) in clients.enumerated() {
+        for (position, client) in clients.enumerated() {
+            let index = fullBots[position]
             let behavior = configuration.behavior(of: index)
             let bot = Bot(
                 client: client,
                 brain: BotBrain(
-                    behavior: behavior, seed: configuration.seed &+ UInt64(index),
-                    area: Rect(minX: 0, minY: 0, maxX: 199, maxY: 119), stepDelay: 20),
+                    behavior: behavior, seed: configuration.seed &+ UInt64(index), area: Self.area, stepDelay: 20),
                 name: "bot\(index)", color: UInt8(1 + index % 15))
             drawers.append(Task { await bot.run(pacing: pacing) })
         }
+        for (_, peer) in lightPeers { peer.startDrawing() }
         let chaos = Task {
             guard configuration.disconnectsPerMinute > 0 else { return }
             var random = BotRandom(seed: configuration.seed ^ 0xC4A05)
@@ -412,7 +463,7 @@ public struct Swarm: Sendable {
             let (delivered, p99) = measurements.state.withLockedValue {
                 ($0.delivered, $0.histogram.totalCount > 0 ? $0.histogram.valueAtPercentile(99) : 0)
             }
-            var live = 0
+            var live = lightPeers.count { $0.peer.current.open }
             var reconnects = 0
             for client in clients {
                 if await client.state == .live { live += 1 }
@@ -453,19 +504,22 @@ public struct Swarm: Sendable {
             progress(await status(second: second, behind: nil))
         }
         stopDrawing()
+        for (_, peer) in lightPeers { await peer.stopDrawing() }
         stopper.cancel()
         chaos.cancel()
-        var sent = 0
+        var sent = lightPeers.reduce(0) { $0 + $1.peer.current.recorded }
         var refusedCount = 0
-        var scheduledBots = 0
-        for (index, drawer) in drawers.enumerated() {
+        var scheduledBots = lightPeers.count
+        for (position, drawer) in drawers.enumerated() {
             let statistics = await drawer.value
             sent += statistics.recorded
             refusedCount += statistics.refused
-            if configuration.behavior(of: index) != .lurker { scheduledBots += 1 }
+            if configuration.behavior(of: fullBots[position]) != .lurker { scheduledBots += 1 }
         }
         let drawingSeconds = ((stoppedAt.withLockedValue { $0 } ?? .now) - drawingStart) / .seconds(1)
-        let convergence = try await settle(clients, authority: authority) { behind in
+        let convergence = try await settle(
+            clients, fullBots: fullBots, lightPeers: lightPeers, authority: authority
+        ) { behind in
             second += 1
             progress(await status(second: second, behind: behind))
         }
@@ -483,12 +537,21 @@ public struct Swarm: Sendable {
             depths.merge(statistics.replayDepths)
             reconnects += max(0, await client.liveConnections - 1)
         }
-        connections.withLockedValue { tasks in tasks.values.forEach { $0.cancel() } }
-        watchers.forEach { $0.cancel() }
-        let histogram = snapshot.histogram
-        let deliverySeconds = max(0.001, ((snapshot.lastDelivery ?? .now) - start) / .seconds(1))
+        // Read before the bots leave: their goodbyes are not the server's doing.
         let finalMetrics = await readMetrics()
         let cpuAtEnd = await readCPU()
+        connections.withLockedValue { tasks in tasks.values.forEach { $0.cancel() } }
+        watchers.forEach { $0.cancel() }
+        var lightSessionsEnded: [String: Int] = [:]
+        var lightGaps = 0
+        for (_, peer) in lightPeers {
+            let status = peer.current
+            if let ended = status.ended { lightSessionsEnded[ended, default: 0] += 1 }
+            lightGaps += status.gaps
+            await peer.close()
+        }
+        let histogram = snapshot.histogram
+        let deliverySeconds = max(0.001, ((snapshot.lastDelivery ?? .now) - start) / .seconds(1))
         var serverRefusals: [String: Int] = [:]
         for (reason, count) in finalMetrics?.sessionsEnded ?? [:] { serverRefusals["session: \(reason)"] = count }
         for (reason, count) in finalMetrics?.updatesRejected ?? [:] { serverRefusals["update: \(reason)"] = count }
@@ -508,7 +571,9 @@ public struct Swarm: Sendable {
             rewinds: rewinds, replayDepthMean: rewinds > 0 ? replayed / rewinds : 0, replayDepthMax: deepest,
             replayDepths: depths.buckets.map { .init(atMost: $0.atMost, count: $0.count) },
             refused: refusedCount > 0 ? ["board validation": refusedCount] : [:], serverRefusals: serverRefusals,
-            reconnects: reconnects, convergence: convergence, serverMemoryBytes: finalMetrics?.residentMemoryBytes,
+            reconnects: reconnects, convergence: convergence, receivers: configuration.receivers,
+            lightPeers: lightPeers.count, lightSessionsEnded: lightSessionsEnded, lightGaps: lightGaps,
+            serverMemoryBytes: finalMetrics?.residentMemoryBytes,
             serverMemorySamples: memorySamples,
             serverCPUSeconds: cpuAtStart.flatMap { start in cpuAtEnd.map { $0 - start } },
             chaos: .init(
@@ -519,13 +584,16 @@ public struct Swarm: Sendable {
     /// Waits until, room by room, every bot (and the server, if known)
     /// holds the same updates, at most ``SwarmConfiguration/settleTimeout``
     /// in all, reporting how far behind they are once a second; then
-    /// compares their boards.
+    /// compares the boards of the full replicas and the server (light
+    /// peers hold no board, so they count only towards what is missing).
     private func settle(
-        _ clients: [BoardClient], authority: (@Sendable (String) async -> (Digest, UInt64)?)?,
+        _ clients: [BoardClient], fullBots: [Int], lightPeers: [(index: Int, peer: LightPeer)],
+        authority: (@Sendable (String) async -> (Digest, UInt64)?)?,
         progress: (Int) async -> Void
     ) async throws -> [SwarmReport.RoomVerdict] {
-        let rooms = Dictionary(grouping: clients.indices, by: { configuration.room(of: $0) })
+        let rooms = Dictionary(grouping: clients.indices, by: { configuration.room(of: fullBots[$0]) })
             .sorted { $0.key < $1.key }
+        let light = Dictionary(grouping: lightPeers, by: { configuration.room(of: $0.index) })
         let deadline = ContinuousClock.now + configuration.settleTimeout
         var nextReport = ContinuousClock.now + .seconds(1)
         while true {
@@ -542,6 +610,7 @@ public struct Swarm: Sendable {
                     digests.append(server.0)
                     hashes.append(server.1)
                 }
+                digests += (light[room] ?? []).map(\.peer.current.digest)
                 let everything = digests.reduce(Digest()) { $0.union($1) }
                 let missing = digests.reduce(0) { $0 + Int(clamping: everything.totalCount - $1.totalCount) }
                 let outcome: SwarmReport.Outcome =
@@ -549,7 +618,7 @@ public struct Swarm: Sendable {
                 let common = Dictionary(grouping: hashes, by: { $0 }).max { $0.value.count < $1.value.count }?.key ?? 0
                 verdicts.append(
                     SwarmReport.RoomVerdict(
-                        room: room, bots: members.count, outcome: outcome, missing: missing,
+                        room: room, bots: members.count + (light[room]?.count ?? 0), outcome: outcome, missing: missing,
                         stateHash: String(common, radix: 16)))
             }
             let behind = verdicts.reduce(0) { $0 + $1.missing }
@@ -563,4 +632,7 @@ public struct Swarm: Sendable {
     }
 
     private static func now() -> UInt64 { UInt64(Date().timeIntervalSince1970 * 1_000) }
+
+    /// Where bots draw, in canvas pixels.
+    private static let area = Rect(minX: 0, minY: 0, maxX: 199, maxY: 119)
 }

@@ -153,11 +153,21 @@ public enum TestProcesses {
             argv.forEach { free($0) }
             envp.forEach { free($0) }
         }
+        // The test runner's threads block most signals, and a child would
+        // inherit that mask: one that does not unblock SIGTERM itself (a
+        // Redis server) could then never be stopped by it.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var noSignals = sigset_t()
+        sigemptyset(&noSignals)
+        posix_spawnattr_setsigmask(&attributes, &noSignals)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK))
         var child: pid_t = 0
         let spawned =
             searchingPath
-            ? posix_spawnp(&child, executable, &actions, nil, argv, envp)
-            : posix_spawn(&child, executable, &actions, nil, argv, envp)
+            ? posix_spawnp(&child, executable, &actions, &attributes, argv, envp)
+            : posix_spawn(&child, executable, &actions, &attributes, argv, envp)
         guard spawned == 0 else { throw CocoaError(.executableNotLoadable) }
         return child
     }

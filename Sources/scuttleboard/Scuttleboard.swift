@@ -28,7 +28,7 @@ struct Scuttleboard: AsyncParsableCommand {
         abstract: "A real-time collaborative whiteboard for terminals.",
         subcommands: [
             Demo.self, Serve.self, Draw.self, View.self, Replay.self, SwarmCommand.self, Rooms.self, Export.self,
-            Check.self,
+            Check.self, RedisBaselineCommand.self,
         ])
 }
 

@@ -8,6 +8,7 @@ import Server
 import Whiteboard
 
 extension SwarmPattern: ExpressibleByArgument {}
+extension SwarmReceivers: ExpressibleByArgument {}
 
 struct SwarmCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -81,6 +82,23 @@ struct SwarmCommand: AsyncParsableCommand {
         transform: ArgumentParsing.duration)
     var settle: Duration = .seconds(30)
 
+    @Option(
+        help: ArgumentHelp(
+            "full or light: who receives the updates.",
+            discussion: """
+                full: every bot keeps a replica and applies every update, as a person's client does. light: \
+                --full-per-room bots per room do that (convergence is checked on them and the server's board); \
+                every other bot draws strokes at --rate and decodes, counts, stamps and acknowledges what it \
+                receives with no replica, so the swarm measures the server, not itself. Light peers do not \
+                reconnect, so they take no chaos options.
+                """))
+    var receivers = SwarmReceivers.full
+
+    @Option(
+        parsing: .unconditional, help: "With --receivers light: full-replica bots per room (1 to --bots).",
+        transform: { try ArgumentParsing.integer($0, in: 1...10_000) })
+    var fullPerRoom = 1
+
     @Flag(help: "Run the server in this process too (loopback, a temporary SQLite file).")
     var inProcess = false
 
@@ -102,6 +120,14 @@ struct SwarmCommand: AsyncParsableCommand {
             throw ValidationError("--duration of a swarm is whole seconds (30, 30s, 2m)")
         }
         _ = try behaviorList()
+        if receivers == .light {
+            guard rate != nil else {
+                throw ValidationError("--receivers light needs --rate (light peers draw on a schedule)")
+            }
+            guard latency == 0, jitter == 0, disconnectsPerMinute == 0 else {
+                throw ValidationError("--receivers light takes no chaos options (light peers do not reconnect)")
+            }
+        }
         if let serverPID {
             guard !inProcess else { throw ValidationError("--server-pid measures another process; drop --in-process") }
             guard ProcessStatistics.cpuSeconds(of: serverPID) != nil else {
@@ -156,6 +182,8 @@ struct SwarmCommand: AsyncParsableCommand {
             configuration.addedLatency = AddedLatency(milliseconds: latency, jitter: jitter)
         }
         configuration.behaviors = try behaviorList()
+        configuration.receivers = receivers
+        configuration.fullBotsPerRoom = fullPerRoom
         var authority: (@Sendable (String) async -> (Digest, UInt64)?)?
         if let server = inProcessServer {
             authority = { @Sendable name in
@@ -253,6 +281,14 @@ struct SwarmCommand: AsyncParsableCommand {
             "  refused     \(Self.describe(report.refused)) by bots · \(Self.describe(report.serverRefusals)) by the server",
             "  reconnects  \(report.reconnects)",
         ]
+        if report.receivers == .light {
+            let ended =
+                report.lightSessionsEnded.isEmpty
+                ? "none ended early" : "ended early: \(Self.describe(report.lightSessionsEnded))"
+            lines.append(
+                "  receivers   \(report.lightPeers) light peers (no replica; \(ended); \(report.lightGaps) out of order), "
+                    + "\(report.bots - report.lightPeers) full replicas")
+        }
         if report.drawingSeconds > Double(report.duration) * 1.1 {
             lines.append(
                 "  note        the bots drew \(drawn) s instead of \(report.duration) s: the machine was too busy to stop them on time"

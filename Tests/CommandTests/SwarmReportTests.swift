@@ -15,6 +15,7 @@ import Testing
          "latency": {"p50": 5, "p90": 9, "p99": 30, "p999": 40, "max": 50},
          "rewinds": 0, "replayDepthMean": 0, "replayDepthMax": 0, "replayDepths": [],
          "refused": {}, "serverRefusals": {}, "reconnects": 0,
+         "receivers": "light", "lightPeers": 5, "lightSessionsEnded": {"peer timed out": 1}, "lightGaps": 0,
          "convergence": [
            {"room": "swarm-0", "bots": 3, "outcome": "converged", "missing": 0, "stateHash": "1"},
            {"room": "swarm-1", "bots": 3, "outcome": "behind", "missing": 1234, "stateHash": "2"},
@@ -32,6 +33,8 @@ import Testing
         #expect(text.contains("swarm-0: 3 bots, converged"))
         #expect(text.contains("swarm-1: 3 bots, DID NOT FINISH CATCHING UP: 1234 updates still on their way"))
         #expect(text.contains("swarm-2: 2 bots, DID NOT CONVERGE"))
+        #expect(
+            text.contains("5 light peers (no replica; ended early: peer timed out 1; 0 out of order), 3 full replicas"))
         #expect(report.diverged && !report.converged)
     }
 }

@@ -58,6 +58,45 @@ import Whiteboard
     }
 }
 
+/// Light peers draw and receive with no replica; the full-replica sample
+/// and the server must still agree, and every light peer must have been
+/// sent every update of its room once, in order.
+@Suite(.serialized) struct LightReceiverTests {
+    @Test func lightPeersGetEveryUpdateOnceAndTheSampleConvergesWithTheServer() async throws {
+        let server = try await RunningServer { $0.maxUpdatesPerSecond = 1_000_000 }
+        var configuration = SwarmConfiguration(
+            host: "127.0.0.1", port: server.port, bots: 6, rooms: 2, duration: 2, pattern: .thunderingHerd, seed: 3)
+        configuration.behaviors = [.scribbler]
+        configuration.rate = 50
+        configuration.receivers = .light
+        #expect((0..<6).filter(configuration.isLight) == [2, 3, 4, 5], "the first bot of each room is full")
+        let running = server.server
+        let report = try await Swarm(configuration: configuration).run(
+            authority: { name in
+                guard let room = (try? await running.room(named: name)) ?? nil else { return nil }
+                return (await room.digest, await room.board.stateHash)
+            },
+            serverMetrics: { await running.metricsText() })
+        #expect(report.converged, "\(report.convergence)")
+        #expect(report.lightPeers == 4 && report.receivers == .light)
+        #expect(report.lightGaps == 0)
+        #expect(report.lightSessionsEnded.isEmpty, "\(report.lightSessionsEnded)")
+        #expect(report.serverRefusals.isEmpty, "\(report.serverRefusals)")
+        let generator = try #require(report.generator)
+        #expect(!generator.fellBehind, "6 bots at 50 actions/s each")
+        var stored = 0
+        for room in ["swarm-0", "swarm-1"] {
+            let history = try server.server.log.history(room: room)
+            #expect(Set(history.map(\.origin)).count == 3, "every bot of \(room) drew, light ones too")
+            stored += history.count
+        }
+        #expect(stored == report.sent, "everything sent is stored once")
+        // Three bots a room: each update reaches the other two, no more.
+        #expect(report.delivered == 2 * stored)
+        await server.stop()
+    }
+}
+
 @Suite(.serialized) struct SwarmMeasurementTests {
     @Test func aRoomsEarlierHistoryIsNotCountedAsDelivered() async throws {
         let server = try await RunningServer { $0.maxUpdatesPerSecond = 1_000_000 }

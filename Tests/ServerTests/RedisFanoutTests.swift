@@ -1,0 +1,91 @@
+import Foundation
+import Glibc
+import NIOCore
+import TestHarness
+import Testing
+
+@testable import Bots
+@testable import Server
+
+/// The Redis baseline's client: its reply parser, and a run against a real
+/// `redis-server` when one is installed (`.ci/run` installs it).
+@Suite(.serialized, .stopsWhatItStarts) struct RedisFanoutTests {
+    @Test func aReplySplitAnywhereParsesOnlyOnceWhole() throws {
+        let bytes = Array("*3\r\n$7\r\nmessage\r\n$7\r\nswarm-0\r\n$5\r\nab\r\nc\r\n".utf8)
+        for cut in 1..<bytes.count {
+            var partial = ByteBuffer(bytes: bytes[0..<cut])
+            #expect(try RESPReplyDecoder.parse(&partial) == nil, "parsed from the first \(cut) bytes")
+        }
+        var whole = ByteBuffer(bytes: bytes + Array(":1\r\n".utf8))
+        guard case .array(let items) = try RESPReplyDecoder.parse(&whole), items.count == 3,
+            case .bulk(let payload?) = items[2]
+        else {
+            Issue.record("not a message of three parts")
+            return
+        }
+        #expect(payload == Array("ab\r\nc".utf8), "a bulk string may hold CR LF")
+        guard case .integer(1) = try RESPReplyDecoder.parse(&whole) else {
+            Issue.record("the next reply was not read")
+            return
+        }
+        var malformed = ByteBuffer(string: "?what\r\n")
+        #expect(throws: RedisFanoutError.self) { try RESPReplyDecoder.parse(&malformed) }
+    }
+
+    @Test func everyPublishedFrameReachesEverySubscriberDecoded() async throws {
+        guard (try? TestProcesses.output(of: "redis-server", ["--version"], searchingPath: true))?.status == 0 else {
+            print("skipped: no redis-server on PATH (.ci/run installs it)")
+            return
+        }
+        let port = try Self.freePort()
+        let redis = try TestProcesses.spawn(
+            "redis-server", ["--bind", "127.0.0.1", "--port", "\(port)", "--save", "", "--appendonly", "no"],
+            searchingPath: true)
+        defer {
+            kill(redis, SIGTERM)
+            var status: Int32 = 0
+            waitpid(redis, &status, 0)
+        }
+        var configuration = RedisFanoutConfiguration(
+            host: "127.0.0.1", port: port, channels: 2, publishersPerChannel: 2, subscribersPerChannel: 3, rate: 50,
+            duration: 1, seed: 5)
+        configuration.settleTimeout = .seconds(10)
+        var report: RedisFanoutReport?
+        let deadline = ContinuousClock.now + .seconds(10)
+        while report == nil {
+            do {
+                report = try await RedisFanout(configuration: configuration).run(serverCPU: {
+                    ProcessStatistics.cpuSeconds(of: redis)
+                })
+            } catch let error as RedisFanoutError where ContinuousClock.now < deadline {
+                // Redis may not listen yet.
+                _ = error
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        let result = try #require(report)
+        #expect((190...210).contains(result.sent), "4 publishers at 50/s for 1 s: \(result.sent)")
+        #expect(result.expected == 3 * result.sent)
+        #expect(result.delivered == result.expected, "every frame decoded by every subscriber of its channel")
+        #expect((20...60).contains(result.payloadBytes), "a one-extend frame: \(result.payloadBytes) bytes")
+        #expect(result.latency.p50 <= result.latency.p99)
+        #expect((try #require(result.serverCPUSeconds)) > 0)
+    }
+
+    /// A loopback port nobody listens on now.
+    static func freePort() throws -> Int {
+        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(socket) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(socket, $0, length) == 0 && getsockname(socket, $0, &length) == 0
+            }
+        }
+        guard bound else { throw CocoaError(.fileReadUnknown) }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
