@@ -126,8 +126,12 @@ public struct RoomStateMachine<R: Reducer> {
         case saveFrontier(Timestamp)
     }
 
+    /// A session's state. A class, so that reaching one through `entries`
+    /// (dozens of times per message) neither copies it nor moves it within
+    /// the dictionary's storage, as the keyed `_modify` of a struct value
+    /// does; entries are never shared outside the machine.
     @usableFromInline
-    struct Entry {
+    final class Entry {
         @usableFromInline var session: GossipSession<R>
         @usableFromInline let peer: PeerID
         @usableFromInline var rate: RateLimiter
