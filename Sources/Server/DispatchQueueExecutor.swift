@@ -20,4 +20,10 @@ final class DispatchQueueExecutor: SerialExecutor {
     func asUnownedSerialExecutor() -> UnownedSerialExecutor {
         UnownedSerialExecutor(ordinary: self)
     }
+
+    /// Code running on the queue outside a job (a `DispatchQueue.async`
+    /// block) is isolated to the executor too, so `assumeIsolated` holds there.
+    func checkIsolated() {
+        dispatchPrecondition(condition: .onQueue(queue))
+    }
 }

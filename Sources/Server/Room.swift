@@ -37,9 +37,10 @@ public actor Room {
     private var savingFrontier = false
     /// The checkpoint being saved, for a caller that wants to wait for it.
     private var checkpointSave: Task<Bool, Never>?
-    /// Appends on their way to disk, for a caller that must wait for them
-    /// (a checkpoint at shutdown: a connection can end before its append).
-    private var appending: [AppendID: Task<Void, Never>] = [:]
+    /// Appends on their way to disk, and who waits for there to be none (a
+    /// checkpoint at shutdown: a connection can end before its append).
+    private var appendsInFlight = 0
+    private var waitingForAppends: [CheckedContinuation<Void, Never>] = []
 
     /// Runs the room on its own queue.
     public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
@@ -188,7 +189,9 @@ public actor Room {
     ///   new to checkpoint); false when the store failed.
     @discardableResult
     public func checkpoint() async -> Bool {
-        while let append = appending.values.first { await append.value }
+        if appendsInFlight > 0 {
+            await withCheckedContinuation { waitingForAppends.append($0) }
+        }
         if let checkpointSave { _ = await checkpointSave.value }
         guard let checkpoint = machine.checkpoint() else { return machine.isCheckpointed }
         return await save(checkpoint).value
@@ -264,27 +267,40 @@ public actor Room {
     /// it works again.
     private func store(_ updates: [Update<BoardAction>], as append: AppendID) {
         let stored = updates.map { StoredUpdate($0, encode: BoardActionCodec.encode) }
-        appending[append] = Task {
-            defer { appending[append] = nil }
-            do throws(StorageError) {
-                try await log.append(room: name, stored)
-                perform(machine.appendCompleted(append, now: now))
-            } catch {
-                counters.storageFailed()
-                if case .gap = error {
-                    // The replica and the log disagree about this origin: a
-                    // fault of this room's bookkeeping, not of the store.
-                    configuration.logger.error(
-                        "refused to store a batch that would leave a gap",
-                        metadata: ["room": "\(name)", "error": "\(error)"])
-                } else if health.markFailed(error) {
-                    configuration.logger.error(
-                        "cannot store updates; refusing writes until the database works again",
-                        metadata: ["room": "\(name)", "error": "\(error)"])
-                }
-                perform(machine.appendFailed(append, reason: error.description, now: now))
+        appendsInFlight += 1
+        let queue = executor.queue
+        // The log calls back on its writer's queue; one hop brings the
+        // result to the room's queue, with no task in between.
+        log.append(room: name, stored) { result in
+            queue.async { self.assumeIsolated { $0.appendFinished(append, result) } }
+        }
+    }
+
+    /// Tells the machine how an append went.
+    private func appendFinished(_ append: AppendID, _ result: Result<Void, StorageError>) {
+        switch result {
+        case .success:
+            perform(machine.appendCompleted(append, now: now))
+        case .failure(let error):
+            counters.storageFailed()
+            if case .gap = error {
+                // The replica and the log disagree about this origin: a
+                // fault of this room's bookkeeping, not of the store.
+                configuration.logger.error(
+                    "refused to store a batch that would leave a gap",
+                    metadata: ["room": "\(name)", "error": "\(error)"])
+            } else if health.markFailed(error) {
+                configuration.logger.error(
+                    "cannot store updates; refusing writes until the database works again",
+                    metadata: ["room": "\(name)", "error": "\(error)"])
             }
-            scheduleFlush()
+            perform(machine.appendFailed(append, reason: error.description, now: now))
+        }
+        scheduleFlush()
+        appendsInFlight -= 1
+        if appendsInFlight == 0 {
+            for waiter in waitingForAppends { waiter.resume() }
+            waitingForAppends = []
         }
     }
 

@@ -221,6 +221,19 @@ public final class DurableLog: Sendable {
         try await committer.append(PendingAppend(room: room, updates: updates))
     }
 
+    /// Stores `updates` of `room` and calls `completion` once they are
+    /// durable, or refused, on the database's writer queue (keep it short:
+    /// other commits wait behind it). No task or actor stands between the
+    /// caller and the writer.
+    /// - Complexity: One transaction per group of concurrent appends.
+    public func append(
+        room: String, _ updates: [StoredUpdate],
+        completion: @escaping @Sendable (Result<Void, StorageError>) -> Void
+    ) {
+        guard !updates.isEmpty else { return completion(.success(())) }
+        committer.append(PendingAppend(room: room, updates: updates), completion: completion)
+    }
+
     /// Stores updates that replace any stored version with the same room,
     /// origin and seq: only for own updates re-stamped after a stale refusal,
     /// which nobody had accepted.
@@ -334,7 +347,7 @@ public final class DurableLog: Sendable {
 
     /// Work counters.
     public var statistics: DurableLogStatistics {
-        get async { await committer.statistics }
+        get async { committer.statistics }
     }
 
     // MARK: Reading

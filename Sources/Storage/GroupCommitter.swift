@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Scuttlebutt
+import Synchronization
 
 /// One caller's updates waiting for the next commit.
 struct PendingAppend: Sendable {
@@ -8,71 +9,99 @@ struct PendingAppend: Sendable {
     let updates: [StoredUpdate]
 }
 
-/// Leader/follower group commit: appends queue up; whoever finds no commit
-/// running starts one, which writes everything queued in one transaction and
-/// then resumes those callers. Appends arriving meanwhile wait for the next
-/// one, so under load each fsync serves many updates, with no timer.
-actor GroupCommitter {
+/// Leader/follower group commit, straight on GRDB's writer queue: appends
+/// queue up under a lock; whoever finds no commit running starts one on the
+/// writer's queue, which writes everything queued in one transaction per
+/// round and calls each caller back there, until nothing is queued. Appends
+/// arriving meanwhile join the next round, so under load each fsync serves
+/// many updates, with no timer and no actor or task between the caller and
+/// the writer.
+final class GroupCommitter: Sendable {
+    /// Called on the writer's queue once an append is durable, or refused.
+    typealias Completion = @Sendable (Result<Void, StorageError>) -> Void
+
+    private struct State {
+        var queue: [(PendingAppend, Completion)] = []
+        var committing = false
+        var statistics = DurableLogStatistics()
+        /// The highest seq stored per room and origin, as far as this process
+        /// has read or written it (the file has one writer: this server), so
+        /// that the gap check rarely reads the database.
+        var highestStored: [String: [PeerID: UInt64]] = [:]
+    }
+
     private let writer: any DatabaseWriter
-    private var queue: [(PendingAppend, CheckedContinuation<Void, any Error>)] = []
-    private var committing = false
-    private(set) var statistics = DurableLogStatistics()
-    /// The highest seq stored per room and origin, as far as this process
-    /// has read or written it (the file has one writer: this server), so
-    /// that the gap check rarely reads the database.
-    private var highestStored: [String: [PeerID: UInt64]] = [:]
+    private let state = Mutex(State())
 
     init(writer: any DatabaseWriter) {
         self.writer = writer
     }
 
-    func append(_ pending: PendingAppend) async throws(StorageError) {
-        do {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                queue.append((pending, continuation))
-                statistics.appends += 1
-                if !committing {
-                    committing = true
-                    Task { await self.commitQueued() }
-                }
-            }
-        } catch {
-            throw StorageError(error, doing: "store updates")
+    /// Counts so far.
+    var statistics: DurableLogStatistics { state.withLock { $0.statistics } }
+
+    /// Queues `pending` for the next commit; `completion` runs on the
+    /// writer's queue when it is durable or refused (keep it short).
+    func append(_ pending: PendingAppend, completion: @escaping Completion) {
+        let starts = state.withLock { state in
+            state.queue.append((pending, completion))
+            state.statistics.appends += 1
+            guard !state.committing else { return false }
+            state.committing = true
+            return true
         }
+        if starts { writer.asyncWriteWithoutTransaction { db in self.commitQueued(db) } }
     }
 
-    /// Commits everything queued, one transaction per round. An append
-    /// refused because it would leave a gap fails alone; the others commit.
-    private func commitQueued() async {
-        while !queue.isEmpty {
-            let batch = queue
-            queue.removeAll(keepingCapacity: true)
+    /// Queues `pending` and returns once it is durable.
+    func append(_ pending: PendingAppend) async throws(StorageError) {
+        let result = await withCheckedContinuation { continuation in
+            append(pending) { continuation.resume(returning: $0) }
+        }
+        try result.get()
+    }
+
+    /// Commits everything queued, one transaction per round, on the writer's
+    /// queue. An append refused because it would leave a gap fails alone;
+    /// the others commit.
+    private func commitQueued(_ db: Database) {
+        while true {
+            let taken = state.withLock { state -> ([(PendingAppend, Completion)], [String: [PeerID: UInt64]])? in
+                guard !state.queue.isEmpty else {
+                    state.committing = false
+                    return nil
+                }
+                defer { state.queue.removeAll(keepingCapacity: true) }
+                return (state.queue, state.highestStored)
+            }
+            guard let (batch, known) = taken else { return }
             let started = ContinuousClock.now
             do {
-                let known = highestStored
-                let (refusals, highest) = try await writer.write { db in
-                    try Self.write(batch.map(\.0), knowing: known, in: db)
+                var written: (refusals: [Int: StorageError], highest: [String: [PeerID: UInt64]]) = ([:], known)
+                try db.inTransaction {
+                    written = try Self.write(batch.map(\.0), knowing: known, in: db)
+                    return .commit
                 }
-                // Only once committed: a failed transaction stored nothing.
-                highestStored = highest
+                let (refusals, highest) = written
                 let elapsed = (ContinuousClock.now - started).components
-                statistics.transactions += 1
-                statistics.commitNanoseconds +=
-                    UInt64(elapsed.seconds) * 1_000_000_000 + UInt64(elapsed.attoseconds / 1_000_000_000)
-                for (index, (pending, continuation)) in batch.enumerated() {
-                    if let refusal = refusals[index] {
-                        continuation.resume(throwing: refusal)
-                    } else {
-                        statistics.updates += pending.updates.count
-                        continuation.resume()
+                // Only once committed: a failed transaction stored nothing.
+                state.withLock { state in
+                    state.highestStored = highest
+                    state.statistics.transactions += 1
+                    state.statistics.commitNanoseconds +=
+                        UInt64(elapsed.seconds) * 1_000_000_000 + UInt64(elapsed.attoseconds / 1_000_000_000)
+                    for (index, (pending, _)) in batch.enumerated() where refusals[index] == nil {
+                        state.statistics.updates += pending.updates.count
                     }
+                }
+                for (index, (_, completion)) in batch.enumerated() {
+                    completion(refusals[index].map { .failure($0) } ?? .success(()))
                 }
             } catch {
                 let failure = StorageError(error, doing: "store updates")
-                for (_, continuation) in batch { continuation.resume(throwing: failure) }
+                for (_, completion) in batch { completion(.failure(failure)) }
             }
         }
-        committing = false
     }
 
     /// Writes `appends` in one transaction.

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Scuttlebutt
 import Storage
+import Synchronization
 import Testing
 
 /// A fresh folder for one test's database files, removed afterwards.
@@ -65,6 +66,44 @@ func update(_ origin: UInt64, _ seq: UInt64, at timestamp: UInt64, _ action: [UI
         #expect(try log.load(room: "busy").updates.count == 800)
         #expect(
             try log.digest(room: "busy") == Digest(Dictionary(uniqueKeysWithValues: (1...16).map { (PeerID($0), 50) })))
+    }
+
+    @Test func callbackAppendsCompleteOnceEachAndAGapFailsAlone() async throws {
+        let folder = try TemporaryFolder()
+        let log = try DurableLog(path: folder.path("callbacks.sqlite"))
+        let outcomes = Mutex<[UInt64: [Bool]]>([:])
+        let gapRefused = Mutex<StorageError?>(nil)
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            let remaining = Mutex(201)
+            let finished: @Sendable () -> Void = {
+                if remaining.withLock({ count in
+                    count -= 1
+                    return count == 0
+                }) {
+                    done.resume()
+                }
+            }
+            // Queued back to back, with nothing awaited in between.
+            for seq in UInt64(1)...200 {
+                log.append(room: "r", [update(1, seq, at: seq * 10)]) { result in
+                    outcomes.withLock { $0[seq, default: []].append((try? result.get()) != nil) }
+                    finished()
+                }
+            }
+            log.append(room: "r", [update(2, 5, at: 5_000)]) { result in
+                if case .failure(let error) = result { gapRefused.withLock { $0 = error } }
+                finished()
+            }
+        }
+        #expect(outcomes.withLock { $0 } == Dictionary(uniqueKeysWithValues: (1...200).map { ($0, [true]) }))
+        guard case .gap(room: "r", origin: PeerID(2), expected: 1, received: 5)? = gapRefused.withLock({ $0 }) else {
+            Issue.record("the gap was not refused by name: \(String(describing: gapRefused.withLock { $0 }))")
+            return
+        }
+        let statistics = await log.statistics
+        #expect(statistics.appends == 201 && statistics.updates == 200)
+        #expect(statistics.transactions < 200, "queued appends shared commits: \(statistics)")
+        #expect(try log.load(room: "r").updates.map(\.seq) == Array(1...200))
     }
 
     @Test func appendingAStoredUpdateAgainChangesNothing() async throws {
