@@ -310,6 +310,9 @@ final class LightPeer: Sendable {
         }
 
         func stopDrawing() {
+            // What the schedule made due by now goes first: a late tick on a
+            // busy event loop must not shorten the run.
+            recordWhatIsDue()
             drawingSince = nil
             schedule?.cancel()
             schedule = nil

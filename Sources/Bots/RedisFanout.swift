@@ -105,11 +105,12 @@ public struct RedisFanout: Sendable {
         for index in 0..<(configuration.channels * configuration.publishersPerChannel) {
             let settings = (
                 channel: "swarm-\(index % configuration.channels)", seed: configuration.seed &+ UInt64(index),
-                rate: configuration.rate
+                rate: configuration.rate, seconds: configuration.duration
             )
             let added = NIOLockedValueBox<NIOLoopBound<RESPPublisher>?>(nil)
             let channel = try await connect { eventLoop in
-                let handler = RESPPublisher(channel: settings.channel, seed: settings.seed, rate: settings.rate)
+                let handler = RESPPublisher(
+                    channel: settings.channel, seed: settings.seed, rate: settings.rate, seconds: settings.seconds)
                 added.withLockedValue { $0 = NIOLoopBound(handler, eventLoop: eventLoop) }
                 return handler
             }
@@ -330,6 +331,8 @@ final class RESPPublisher: ChannelInboundHandler {
 
     let channelName: String
     let rate: Double
+    /// Messages the whole run publishes: `rate` × its seconds.
+    let total: Int
     let origin = PeerID.random()
     var brain: BotBrain
     var steps: [BotStep] = []
@@ -342,9 +345,10 @@ final class RESPPublisher: ChannelInboundHandler {
     var schedule: RepeatedTask?
     var startedAt: NIODeadline?
 
-    init(channel: String, seed: UInt64, rate: Double) {
+    init(channel: String, seed: UInt64, rate: Double, seconds: Int) {
         channelName = channel
         self.rate = rate
+        total = Int(rate * Double(seconds))
         brain = BotBrain(
             behavior: .scribbler, seed: seed, area: Rect(minX: 0, minY: 0, maxX: 199, maxY: 119), stepDelay: 0)
     }
@@ -367,14 +371,18 @@ final class RESPPublisher: ChannelInboundHandler {
         }
     }
 
+    /// Publishes what the schedule made due by now (never more than the
+    /// run's total), then stops.
     func stop() {
+        publishWhatIsDue()
         schedule?.cancel()
         schedule = nil
+        startedAt = nil
     }
 
     func publishWhatIsDue() {
         guard let startedAt, let context else { return }
-        let due = Int(Double((NIODeadline.now() - startedAt).nanoseconds) / 1e9 * rate) - sent
+        let due = min(total, Int(Double((NIODeadline.now() - startedAt).nanoseconds) / 1e9 * rate)) - sent
         guard due > 0 else { return }
         let now = UInt64(Date().timeIntervalSince1970 * 1_000)
         var buffer = context.channel.allocator.buffer(capacity: due * 64)

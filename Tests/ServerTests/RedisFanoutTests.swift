@@ -64,7 +64,9 @@ import Testing
             }
         }
         let result = try #require(report)
-        #expect((190...210).contains(result.sent), "4 publishers at 50/s for 1 s: \(result.sent)")
+        // Each publisher sends what its schedule made due, never more than
+        // 50 (50/s for 1 s); a late last tick on a busy machine may cost one.
+        #expect((196...200).contains(result.sent), "4 publishers at 50/s for 1 s: \(result.sent)")
         #expect(result.expected == 3 * result.sent)
         #expect(result.delivered == result.expected, "every frame decoded by every subscriber of its channel")
         #expect((20...60).contains(result.payloadBytes), "a one-extend frame: \(result.payloadBytes) bytes")
