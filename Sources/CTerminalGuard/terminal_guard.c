@@ -116,7 +116,8 @@ void scuttleboard_guard_disarm(void) {
 static void on_stop_signal(int signal_number) {
     int saved_errno = errno;
     unsigned char byte = (unsigned char)signal_number;
-    if (signal_pipe >= 0) (void)write(signal_pipe, &byte, 1);
+    int pipe_fd = __atomic_load_n(&signal_pipe, __ATOMIC_ACQUIRE);
+    if (pipe_fd >= 0) (void)write(pipe_fd, &byte, 1);
     errno = saved_errno;
 }
 
@@ -135,7 +136,7 @@ static int install(const int *signals, size_t count, void (*handler)(int), struc
 }
 
 int scuttleboard_signals_to_pipe(int fd) {
-    signal_pipe = fd;
+    __atomic_store_n(&signal_pipe, fd, __ATOMIC_RELEASE);
     if (install(stop_signals, COUNT(stop_signals), on_stop_signal, previous_stop) != 0) return -1;
     stop_signals_installed = 1;
     return 0;
@@ -144,10 +145,12 @@ int scuttleboard_signals_to_pipe(int fd) {
 void scuttleboard_signals_restore(void) {
     if (!stop_signals_installed) return;
     stop_signals_installed = 0;
+    /* A handler running now on another thread must not write to a pipe
+     * its owner is about to close: it reads the descriptor atomically. */
+    __atomic_store_n(&signal_pipe, -1, __ATOMIC_RELEASE);
     for (size_t index = 0; index < COUNT(stop_signals); index++) {
         sigaction(stop_signals[index], &previous_stop[index], NULL);
     }
-    signal_pipe = -1;
 }
 
 static void on_forwarded_signal(int signal_number) {
