@@ -523,6 +523,10 @@ public struct Swarm: Sendable {
             second += 1
             progress(await status(second: second, behind: behind))
         }
+        // Every delivery so far counts: the watchers may still be behind on
+        // their clients' events (a busy machine), so let them drain first.
+        for client in clients { await client.finishEvents() }
+        for watcher in watchers { await watcher.value }
         let snapshot = measurements.state.withLockedValue { $0 }
         var rewinds = 0
         var deepest = 0
@@ -541,7 +545,6 @@ public struct Swarm: Sendable {
         let finalMetrics = await readMetrics()
         let cpuAtEnd = await readCPU()
         connections.withLockedValue { tasks in tasks.values.forEach { $0.cancel() } }
-        watchers.forEach { $0.cancel() }
         var lightSessionsEnded: [String: Int] = [:]
         var lightGaps = 0
         for (_, peer) in lightPeers {

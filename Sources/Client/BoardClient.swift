@@ -253,6 +253,14 @@ public actor BoardClient {
         return stream
     }
 
+    /// Ends every stream ``events()`` returned: each delivers what it
+    /// buffered, then finishes, so a reader that must have seen everything
+    /// so far (a swarm counting deliveries) can wait for its loop to end.
+    public func finishEvents() {
+        for continuation in continuations { continuation.finish() }
+        continuations = []
+    }
+
     /// The board, presence and connection as of the latest change, read
     /// without waiting for the client: a screen draws from it at its own
     /// pace, whatever arrives meanwhile. Kept up to date once ``changes()``

@@ -43,6 +43,27 @@ import Whiteboard
         await server.stop()
     }
 
+    @Test func finishedEventStreamsDeliverWhatTheyBufferedThenEnd() async throws {
+        let server = try await RunningServer()
+        let writer = try BoardClient(configuration: clientConfiguration(port: server.port, room: "events"))
+        let reader = try BoardClient(configuration: clientConfiguration(port: server.port, room: "events"))
+        let events = await reader.events()
+        let runs = [Task { await writer.run() }, Task { await reader.run() }]
+        for index in 0..<20 { try await writer.record(text(index)) }
+        try await eventually(20, "the reader to hold all 20") { await reader.digest[writer.peer] == 20 }
+        await reader.finishEvents()
+        // Nobody read the stream so far: all of it was buffered.
+        let received = try await withTimeout(20, "the finished stream to end") {
+            var stamps = 0
+            for await case .received(let batch) in events { stamps += batch.count }
+            return stamps
+        }
+        #expect(received == 20, "every update applied was in the stream before it ended")
+        for run in runs { run.cancel() }
+        for run in runs { await run.value }
+        await server.stop()
+    }
+
     @Test func aRestartedClientKeepsItsOriginAndItsQueue() async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("scuttleboard-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
