@@ -418,6 +418,16 @@ public struct Swarm: Sendable {
                 connections.withLockedValue { $0[position] = Task { await client.run() } }
             }
         }
+        // Drawing starts once every bot is in its room (at most 10 s): a
+        // bot that joined after the room folded what it missed would get it
+        // as a snapshot, which no delivery count can see.
+        let joinDeadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < joinDeadline {
+            var joined = lightPeers.allSatisfy { $0.peer.current.open }
+            for client in clients where joined { joined = await client.state == .live }
+            if joined { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
         let pacing: BotPacing =
             switch (configuration.pattern, configuration.rate) {
             case (_, let rate?): .rate(actionsPerSecond: rate)

@@ -74,12 +74,15 @@ public enum TerminalSupervisor {
         let (captured, status) = collect(errorPipe[0], until: child)
         let signal = status & 0x7F
         if signal != 0 { scuttleboard_guard_restore() }
-        FileHandle.standardError.write(captured)
+        // The terminal may be gone (a hang-up): what cannot be written is lost,
+        // and the exit status still says what happened.
+        try? FileHandle.standardError.write(contentsOf: captured)
         guard signal != 0 else { return (status >> 8) & 0xFF }
         let name = String(cString: strsignal(signal))
         let ending = signal == SIGKILL ? "was killed" : "died"
-        FileHandle.standardError.write(
-            Data("scuttleboard: the client \(ending) (signal \(signal), \(name)); the terminal is restored\n".utf8))
+        try? FileHandle.standardError.write(
+            contentsOf:
+                Data("scuttleboard: the client \(ending) (signal \(signal), \(name)); the terminal is restored\n".utf8))
         return 128 + signal
     }
 

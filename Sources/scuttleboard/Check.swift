@@ -21,7 +21,7 @@ struct Check: ParsableCommand {
             verification = try log.verify(
                 decodesAction: { id, bytes in (try? BoardActionCodec.decode(bytes, context: id)) != nil },
                 decodesState: { (try? BoardSnapshotCodec.decode($0)) != nil },
-                progress: { step in FileHandle.standardError.write(Data("checking \(step)…\n".utf8)) })
+                progress: { step in try? FileHandle.standardError.write(contentsOf: Data("checking \(step)…\n".utf8)) })
         } catch {
             throw CommandFailure(error)
         }

@@ -325,13 +325,13 @@ struct Export: ParsableCommand {
             let reducer = BoardReducer()
             for update in updates { reducer.reduce(&board, update) }
             if format == .svg {
-                FileHandle.standardOutput.write(Data(SVGExporter.export(board).utf8))
+                try? FileHandle.standardOutput.write(contentsOf: Data(SVGExporter.export(board).utf8))
                 return
             }
             var rasterizer = Rasterizer(viewport: .fitting(board.visibleBounds ?? Rect(.zero), mode: mode))
             let grid = rasterizer.render(board)
             let text = format == .ansi ? ANSIExporter.export(grid) : PlainTextExporter.export(grid)
-            FileHandle.standardOutput.write(Data(text.utf8))
+            try? FileHandle.standardOutput.write(contentsOf: Data(text.utf8))
         }
     }
 }
@@ -340,5 +340,5 @@ extension RasterMode: ExpressibleByArgument {}
 
 /// Writes a line to standard output at once (unbuffered, even into a pipe).
 func say(_ line: String) {
-    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+    try? FileHandle.standardOutput.write(contentsOf: Data((line + "\n").utf8))
 }

@@ -22,7 +22,7 @@ struct StopRequest {
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler {
                 if flag.signals.add(1, ordering: .relaxed).newValue > 1 { exit(128 + number) }
-                FileHandle.standardError.write(Data("stopping (again to stop at once)\n".utf8))
+                try? FileHandle.standardError.write(contentsOf: Data("stopping (again to stop at once)\n".utf8))
             }
             source.resume()
             return source

@@ -359,5 +359,5 @@ struct SwarmCommand: AsyncParsableCommand {
 
 /// Writes a line to standard error at once.
 func warn(_ line: String) {
-    FileHandle.standardError.write(Data((line + "\n").utf8))
+    try? FileHandle.standardError.write(contentsOf: Data((line + "\n").utf8))
 }
