@@ -232,6 +232,11 @@ public struct SwarmReport: Sendable, Codable {
     /// Updates light peers received out of their origin's order: none from
     /// an honest server.
     public var lightGaps = 0
+    /// Actions light peers recorded (part of ``sent``).
+    public var lightRecorded = 0
+    /// Updates light peers received, each once (part of ``delivered``):
+    /// counted as they arrive, so exact however busy the machine.
+    public var lightReceived = 0
     /// The server's resident memory at the end, in bytes, when known.
     public var serverMemoryBytes: Int?
     /// The server's resident memory as the run went on, when known.
@@ -557,10 +562,14 @@ public struct Swarm: Sendable {
         connections.withLockedValue { tasks in tasks.values.forEach { $0.cancel() } }
         var lightSessionsEnded: [String: Int] = [:]
         var lightGaps = 0
+        var lightRecorded = 0
+        var lightReceived = 0
         for (_, peer) in lightPeers {
             let status = peer.current
             if let ended = status.ended { lightSessionsEnded[ended, default: 0] += 1 }
             lightGaps += status.gaps
+            lightRecorded += status.recorded
+            lightReceived += status.received
             await peer.close()
         }
         let histogram = snapshot.histogram
@@ -586,6 +595,7 @@ public struct Swarm: Sendable {
             refused: refusedCount > 0 ? ["board validation": refusedCount] : [:], serverRefusals: serverRefusals,
             reconnects: reconnects, convergence: convergence, receivers: configuration.receivers,
             lightPeers: lightPeers.count, lightSessionsEnded: lightSessionsEnded, lightGaps: lightGaps,
+            lightRecorded: lightRecorded, lightReceived: lightReceived,
             serverMemoryBytes: finalMetrics?.residentMemoryBytes,
             serverMemorySamples: memorySamples,
             serverCPUSeconds: cpuAtStart.flatMap { start in cpuAtEnd.map { $0 - start } },
