@@ -28,6 +28,9 @@ final class LightPeer: Sendable {
         /// Updates that arrived out of their origin's order: none, from an
         /// honest server.
         var gaps = 0
+        /// Updates it had not received that came inside a snapshot instead
+        /// (a link that fell behind the room's horizon).
+        var receivedInSnapshots = 0
         /// Whether the session is open now.
         var open = false
         /// Why the session ended, when it has.
@@ -226,7 +229,11 @@ final class LightPeer: Sendable {
                     status.withLockedValue { $0.ended = "refused: \(rejection)" }
                 }
             case .snapshot(let header):
-                status.withLockedValue { $0.digest = $0.digest.union(header.digest) }
+                status.withLockedValue { status in
+                    let held = status.digest.totalCount
+                    status.digest = status.digest.union(header.digest)
+                    status.receivedInSnapshots += Int(status.digest.totalCount - held)
+                }
             case .ping(let nonce):
                 context.write(wrapOutboundOut(.pong(nonce)), promise: nil)
             case .goodbye(let reason):

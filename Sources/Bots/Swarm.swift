@@ -237,6 +237,9 @@ public struct SwarmReport: Sendable, Codable {
     /// Updates light peers received, each once (part of ``delivered``):
     /// counted as they arrive, so exact however busy the machine.
     public var lightReceived = 0
+    /// Updates light peers got inside a snapshot instead, their link having
+    /// fallen behind the room's horizon (not part of ``delivered``).
+    public var lightReceivedInSnapshots = 0
     /// The server's resident memory at the end, in bytes, when known.
     public var serverMemoryBytes: Int?
     /// The server's resident memory as the run went on, when known.
@@ -564,12 +567,14 @@ public struct Swarm: Sendable {
         var lightGaps = 0
         var lightRecorded = 0
         var lightReceived = 0
+        var lightReceivedInSnapshots = 0
         for (_, peer) in lightPeers {
             let status = peer.current
             if let ended = status.ended { lightSessionsEnded[ended, default: 0] += 1 }
             lightGaps += status.gaps
             lightRecorded += status.recorded
             lightReceived += status.received
+            lightReceivedInSnapshots += status.receivedInSnapshots
             await peer.close()
         }
         let histogram = snapshot.histogram
@@ -596,6 +601,7 @@ public struct Swarm: Sendable {
             reconnects: reconnects, convergence: convergence, receivers: configuration.receivers,
             lightPeers: lightPeers.count, lightSessionsEnded: lightSessionsEnded, lightGaps: lightGaps,
             lightRecorded: lightRecorded, lightReceived: lightReceived,
+            lightReceivedInSnapshots: lightReceivedInSnapshots,
             serverMemoryBytes: finalMetrics?.residentMemoryBytes,
             serverMemorySamples: memorySamples,
             serverCPUSeconds: cpuAtStart.flatMap { start in cpuAtEnd.map { $0 - start } },

@@ -288,6 +288,11 @@ struct SwarmCommand: AsyncParsableCommand {
             lines.append(
                 "  receivers   \(report.lightPeers) light peers (no replica; \(ended); \(report.lightGaps) out of order), "
                     + "\(report.bots - report.lightPeers) full replicas")
+            if report.lightReceivedInSnapshots > 0 {
+                lines.append(
+                    "  snapshots   \(report.lightReceivedInSnapshots) updates reached light peers inside a snapshot "
+                        + "(their links fell behind the room's horizon), not counted as delivered")
+            }
         }
         if report.drawingSeconds > Double(report.duration) * 1.1 {
             lines.append(

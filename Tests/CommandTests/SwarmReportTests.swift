@@ -16,7 +16,7 @@ import Testing
          "rewinds": 0, "replayDepthMean": 0, "replayDepthMax": 0, "replayDepths": [],
          "refused": {}, "serverRefusals": {}, "reconnects": 0,
          "receivers": "light", "lightPeers": 5, "lightSessionsEnded": {"peer timed out": 1}, "lightGaps": 0,
-         "lightRecorded": 100, "lightReceived": 600,
+         "lightRecorded": 100, "lightReceived": 600, "lightReceivedInSnapshots": 40,
          "convergence": [
            {"room": "swarm-0", "bots": 3, "outcome": "converged", "missing": 0, "stateHash": "1"},
            {"room": "swarm-1", "bots": 3, "outcome": "behind", "missing": 1234, "stateHash": "2"},

@@ -92,11 +92,12 @@ import Whiteboard
         }
         #expect(stored == report.sent, "everything sent is stored once")
         // Three bots a room: each update reaches the other two. Each light
-        // peer gets every update of its room but its own, once: exactly.
-        #expect(report.lightReceived == 2 * stored - report.lightRecorded)
+        // peer gets every update of its room but its own, once: one by one,
+        // or inside a snapshot if its link fell behind the room's horizon
+        // (seen on a very busy machine).
+        #expect(report.lightReceived + report.lightReceivedInSnapshots == 2 * stored - report.lightRecorded)
         // The full bots count what they apply live: never more than reached
-        // them. On a very busy machine (ThreadSanitizer with other suites)
-        // some of it went uncounted (77-99% counted), cause not yet found.
+        // them (the rest reached them in snapshots on a very busy machine).
         let fullExpected = stored - (report.sent - report.lightRecorded)
         let fullCounted = report.delivered - report.lightReceived
         #expect(fullCounted > 0 && fullCounted <= fullExpected, "\(fullCounted) of \(fullExpected)")
