@@ -51,17 +51,28 @@ import Whiteboard
         private let finished = DispatchSemaphore(value: 0)
 
         init(path: String) throws {
-            let queue = try DatabaseQueue(path: path)
+            // The server may be mid-commit: wait for its lock rather than
+            // fail to take it (and never signal `held`).
+            var configuration = Configuration()
+            configuration.busyMode = .timeout(30)
+            let queue = try DatabaseQueue(path: path, configuration: configuration)
             let (release, held, finished) = (release, held, finished)
+            let failure = NIOLockedValueBox<(any Error)?>(nil)
             Thread.detachNewThread {
-                try? queue.inTransaction(.immediate) { _ in
+                do {
+                    try queue.inTransaction(.immediate) { _ in
+                        held.signal()
+                        release.wait()
+                        return .commit
+                    }
+                } catch {
+                    failure.withLockedValue { $0 = error }
                     held.signal()
-                    release.wait()
-                    return .commit
                 }
                 finished.signal()
             }
             held.wait()
+            if let error = failure.withLockedValue({ $0 }) { throw error }
         }
 
         func unlock() {
