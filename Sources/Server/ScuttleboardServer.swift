@@ -58,7 +58,7 @@ public final class ScuttleboardServer: Sendable {
         self.configuration = configuration
         log = try DurableLog(
             path: configuration.databasePath, durability: configuration.durability,
-            busyTimeout: configuration.storageBusyTimeout)
+            busyTimeout: configuration.storageBusyTimeout, commitInterval: configuration.commitInterval)
         registry = RoomRegistry(log: log, configuration: configuration, counters: counters, health: health)
         var lobby = Lobby.Configuration(protocolVersion: WireFormat.version)
         lobby.maxSessions = configuration.maxConnections

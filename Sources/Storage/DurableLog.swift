@@ -85,9 +85,13 @@ public final class DurableLog: Sendable {
     ///   - durability: The fsync policy.
     ///   - busyTimeout: How long a write waits for SQLite's write lock when
     ///     another process holds it, before it fails.
-    public init(path: String?, durability: Durability = .normal, busyTimeout: Duration = .seconds(5))
-        throws(StorageError)
-    {
+    ///   - commitInterval: The least time between the starts of two group
+    ///     commits: under load, appends arriving within it share one
+    ///     transaction; an append to an idle log commits at once.
+    public init(
+        path: String?, durability: Durability = .normal, busyTimeout: Duration = .seconds(5),
+        commitInterval: Duration = .zero
+    ) throws(StorageError) {
         self.path = path
         self.durability = durability
         var configuration = Configuration()
@@ -115,7 +119,7 @@ public final class DurableLog: Sendable {
         } catch {
             throw .cannotOpen(path: shownPath, reason: String(describing: error))
         }
-        committer = GroupCommitter(writer: writer)
+        committer = GroupCommitter(writer: writer, minimumInterval: commitInterval)
         fileIdentity = path.flatMap(Self.identity(of:))
     }
 
@@ -143,7 +147,7 @@ public final class DurableLog: Sendable {
         } catch {
             throw .cannotOpen(path: path, reason: String(describing: error))
         }
-        committer = GroupCommitter(writer: writer)
+        committer = GroupCommitter(writer: writer, minimumInterval: .zero)
         fileIdentity = Self.identity(of: path)
     }
 

@@ -120,6 +120,45 @@ func update(_ origin: UInt64, _ seq: UInt64, at timestamp: UInt64, _ action: [UI
         #expect(try log.load(room: "r").updates.map(\.seq) == Array(1...200))
     }
 
+    @Test func aCommitIntervalGathersAppendsThatArriveApartIntoFewerTransactions() async throws {
+        let folder = try TemporaryFolder()
+        /// 40 appends, 1 ms apart, each awaited by nobody: how many
+        /// transactions held them, what was stored, and how long queueing took.
+        func transactions(interval: Duration, file: String) async throws -> (Int, [UInt64], Duration) {
+            let log = try DurableLog(path: folder.path(file), commitInterval: interval)
+            let remaining = Locked(40)
+            let started = ContinuousClock.now
+            var queued = Duration.zero
+            await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+                for seq in UInt64(1)...40 {
+                    log.append(room: "r", [update(1, seq, at: seq * 10)]) { _ in
+                        if remaining.withLock({ count in
+                            count -= 1
+                            return count == 0
+                        }) {
+                            done.resume()
+                        }
+                    }
+                    Thread.sleep(forTimeInterval: 0.001)
+                }
+                queued = ContinuousClock.now - started
+            }
+            return (await log.statistics.transactions, try log.load(room: "r").updates.map(\.seq), queued)
+        }
+        let (gathered, storedGathered, spread) = try await transactions(
+            interval: .milliseconds(50), file: "gathered.sqlite")
+        let (eager, storedEager, _) = try await transactions(interval: .zero, file: "eager.sqlite")
+        #expect(storedGathered == Array(1...40) && storedEager == Array(1...40))
+        // The first append commits at once; the rest wait for rounds 50 ms
+        // apart, so the appends' spread (about 40 ms, more on a busy
+        // machine) decides how many rounds there are. Without the interval,
+        // appends a millisecond apart mostly find the writer idle and
+        // commit alone.
+        let rounds = Int(spread / .milliseconds(50)) + 2
+        #expect(gathered <= rounds, "appends within the interval share a transaction: \(gathered) in \(spread)")
+        #expect(eager > gathered, "without the interval: \(eager) transactions, with it \(gathered)")
+    }
+
     @Test func appendingAStoredUpdateAgainChangesNothing() async throws {
         let log = try DurableLog(path: nil)
         try await log.append(room: "r", [update(1, 1, at: 10, [1])])
