@@ -5,7 +5,14 @@ import NIOPosix
 
 /// Prometheus text at `GET /metrics`, liveness at `GET /healthz` and
 /// readiness at `GET /readyz`, on a port of their own.
+///
+/// Served from an event loop of its own: rooms run on the server's event
+/// loops, so a room stuck in a long replay holds up the connections of its
+/// loop, but never the endpoint that shows it.
 struct MetricsEndpoint {
+    /// The endpoint's thread, for the life of the process.
+    private static let loops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+
     let host: String
     let port: Int
     let render: @Sendable () async -> String
@@ -20,7 +27,7 @@ struct MetricsEndpoint {
     /// - Throws: ``ServerError/cannotListen(host:port:reason:)``.
     func bind() async throws(ServerError) -> Listener {
         do {
-            return try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            return try await ServerBootstrap(group: Self.loops)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .bind(host: host, port: port) { channel in
                     channel.eventLoop.makeCompletedFuture {

@@ -1,3 +1,4 @@
+import NIOCore
 import Rooms
 import Scuttlebutt
 import Storage
@@ -19,7 +20,9 @@ public actor Room {
 
     /// The room's name.
     public nonisolated let name: String
-    nonisolated let executor: DispatchQueueExecutor
+    /// The event loop the room runs on: connections on the same loop reach
+    /// it, and it reaches them, without a thread hop.
+    public nonisolated let eventLoop: any EventLoop
     private var machine: Machine
     private let log: DurableLog
     private let configuration: ServerConfiguration
@@ -43,19 +46,19 @@ public actor Room {
     private var waitingForAppends: [CheckedContinuation<Void, Never>] = []
 
     /// Runs the room on its own queue.
-    public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { eventLoop.executor.asUnownedSerialExecutor() }
 
     /// Loads the room from the durable log (empty when new).
     init(
         name: String, log: DurableLog, configuration: ServerConfiguration, counters: ServerCounters,
-        health: StorageHealth
+        health: StorageHealth, eventLoop: any EventLoop
     ) throws(StorageError) {
         self.name = name
         self.counters = counters
         self.health = health
         self.log = log
         self.configuration = configuration
-        executor = DispatchQueueExecutor(label: "scuttleboard.room.\(name)")
+        self.eventLoop = eventLoop
         let room = try log.load(room: name)
         var checkpoint: ReplicaSnapshot<Board>?
         if let stored = room.checkpoint {
@@ -142,14 +145,15 @@ public actor Room {
     /// Whether the session is still open (the room may have ended it).
     public func isOpen(_ id: SessionID) -> Bool { machine.isOpen(id) }
 
-    /// Feeds one message from a peer to the room.
-    /// - Returns: Whether the session is still open: a reader stops once
-    ///   the room has ended it, without a second hop to ask.
-    @discardableResult
-    public func handle(_ message: GossipMessage<BoardAction>, from id: SessionID) -> Bool {
-        perform(machine.receive(message, from: id, now: now))
+    /// Feeds messages from a peer to the room, in order; what comes after
+    /// the room ended the session is dropped.
+    public func handle(_ messages: [GossipMessage<BoardAction>], from id: SessionID) {
+        let now = now
+        for message in messages {
+            guard machine.isOpen(id) else { break }
+            perform(machine.receive(message, from: id, now: now))
+        }
         scheduleFlush()
-        return machine.isOpen(id)
     }
 
     /// Ends a session from our side, saying why.
@@ -268,11 +272,11 @@ public actor Room {
     private func store(_ updates: [Update<BoardAction>], as append: AppendID) {
         let stored = updates.map { StoredUpdate($0, encode: BoardActionCodec.encode) }
         appendsInFlight += 1
-        let queue = executor.queue
+        let loop = eventLoop
         // The log calls back on its writer's queue; one hop brings the
-        // result to the room's queue, with no task in between.
+        // result to the room's event loop, with no task in between.
         log.append(room: name, stored) { result in
-            queue.async { self.assumeIsolated { $0.appendFinished(append, result) } }
+            loop.execute { self.assumeIsolated { $0.appendFinished(append, result) } }
         }
     }
 
@@ -330,13 +334,13 @@ public actor Room {
 
     // MARK: Coalesced fan-out
 
-    /// Queues one flush behind whatever the room has queued already, so a
-    /// burst of incoming batches is fanned out once, in one write per
-    /// session.
+    /// Queues one flush behind whatever the room's event loop has queued
+    /// already, so a burst of incoming batches is fanned out once, in one
+    /// write per session.
     private func scheduleFlush() {
         guard !flushScheduled else { return }
         flushScheduled = true
-        Task { self.flush() }
+        eventLoop.execute { self.assumeIsolated { $0.flush() } }
     }
 
     private func flush() {

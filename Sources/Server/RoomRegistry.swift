@@ -1,4 +1,5 @@
 import Foundation
+import NIOPosix
 import Storage
 
 /// Maps room names to rooms, loading each from the durable log the first
@@ -70,7 +71,9 @@ actor RoomRegistry {
         if let entry = entries[name] { return entry }
         guard entries.count < configuration.maxRooms else { return nil }
         let entry = Entry(
-            room: try Room(name: name, log: log, configuration: configuration, counters: counters, health: health),
+            room: try Room(
+                name: name, log: log, configuration: configuration, counters: counters, health: health,
+                eventLoop: MultiThreadedEventLoopGroup.singleton.next()),
             idleSince: Self.now)
         entries[name] = entry
         return entry

@@ -165,7 +165,7 @@ public final class ScuttleboardServer: Sendable {
                 unreadiness: { self.unreadiness })
         }
         let metricsListener = try await metrics?.bind()
-        let listener: NIOAsyncChannel<NIOAsyncChannel<Message, Message>, Never>
+        let listener: NIOAsyncChannel<AcceptedConnection, Never>
         let counters = counters
         let logger = configuration.logger
         do {
@@ -189,11 +189,15 @@ public final class ScuttleboardServer: Sendable {
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addGossipFrameCoders(
                             BoardActionCodec.self, maxFrameSize: maxFrameSize)
+                        let inbound = RoomInboundHandler(limit: RoomInboundHandler.defaultLimit)
+                        try channel.pipeline.syncOperations.addHandler(inbound)
                         // Output half-closure lets a goodbye reach the peer before the
                         // socket closes (see `closeGracefully`).
-                        return try NIOAsyncChannel<Message, Message>(
-                            wrappingChannelSynchronously: channel,
-                            configuration: .init(isOutboundHalfClosureEnabled: true))
+                        return AcceptedConnection(
+                            channel: try NIOAsyncChannel<Message, Message>(
+                                wrappingChannelSynchronously: channel,
+                                configuration: .init(isOutboundHalfClosureEnabled: true)),
+                            inbound: inbound)
                     }
                 }
         } catch {
@@ -219,7 +223,7 @@ public final class ScuttleboardServer: Sendable {
             defer { metricsTask?.cancel() }
             try await listener.executeThenClose { connections in
                 for try await connection in connections {
-                    group.addTask { await self.serve(connection) }
+                    group.addTask { await self.serve(connection.channel, inbound: connection.inbound) }
                 }
             }
         }
@@ -449,7 +453,7 @@ public final class ScuttleboardServer: Sendable {
     private var lobbyNow: UInt64 { (ContinuousClock.now - startedAt).milliseconds }
 
     /// One connection: `hello` first, then every message to its room.
-    private func serve(_ connection: NIOAsyncChannel<Message, Message>) async {
+    private func serve(_ connection: NIOAsyncChannel<Message, Message>, inbound delivery: RoomInboundHandler) async {
         let accepted = withLobby { door in
             // Accepted just before the listener closed: refused like the rest.
             guard !door.closed else {
@@ -464,18 +468,26 @@ public final class ScuttleboardServer: Sendable {
         case .waiting(let waiting):
             id = waiting
         case .refused(let reason):
+            await discard(delivery, on: connection.channel)
             await refuseInFlood(connection, reason, limit: accepted.1)
             return
         }
         try? await connection.executeThenClose { inbound, outbound in
             var messages = inbound.makeAsyncIterator()
             if let admitted = await admit(id, &messages, outbound: outbound) {
-                await converse(in: admitted, over: connection, messages: &messages)
+                await converse(in: admitted, over: connection, delivery: delivery, messages: &messages)
                 await registry.release(admitted.1.room)
                 withLobby { $0.lobby.sessionEnded() }
             }
+            await discard(delivery, on: connection.channel)
             await closeGracefully(connection, messages: &messages, outbound: outbound)
         }
+    }
+
+    /// Stops handing the connection's messages to a room: it was refused,
+    /// or its session is over.
+    private func discard(_ delivery: RoomInboundHandler, on channel: any Channel) async {
+        try? await channel.eventLoop.submit { delivery.discard() }.get()
     }
 
     /// Refuses a connection the lobby has no place for. In a flood each
@@ -582,22 +594,20 @@ public final class ScuttleboardServer: Sendable {
         }
     }
 
-    /// Feeds the peer's messages to its room, until either side ends the
-    /// session; the room writes to the connection itself (``ChannelOutput``).
+    /// Joins the peer to its room and hands its messages over
+    /// (``RoomInboundHandler``) until either side ends the session; the room
+    /// writes to the connection itself (``ChannelOutput``). What reaches this
+    /// task is only how the connection ends.
     private func converse(
         in admitted: (Room, Hello), over connection: NIOAsyncChannel<Message, Message>,
-        messages: inout NIOAsyncChannelInboundStream<Message>.AsyncIterator
+        delivery: RoomInboundHandler, messages: inout NIOAsyncChannelInboundStream<Message>.AsyncIterator
     ) async {
         let (room, hello) = admitted
         let output = ChannelOutput(channel: connection.channel, limit: configuration.outboundBufferLimit)
         let id = await room.join(hello: hello, output: output)
+        try? await connection.channel.eventLoop.submit { delivery.join(room, as: id) }.get()
         do {
-            // One hop into the room per message: `handle` says whether
-            // the session is still open.
-            var open = await room.isOpen(id)
-            while open, let message = try await messages.next() {
-                open = await room.handle(message, from: id)
-            }
+            while try await messages.next() != nil {}
         } catch let error as WireError {
             await room.close(id, reason: .protocolViolation(error.description))
         } catch {

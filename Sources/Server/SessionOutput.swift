@@ -54,12 +54,13 @@ final class ChannelOutput: SessionOutput {
         }
         guard admitted else { return false }
         let (channel, queued) = (channel, queued)
-        channel.eventLoop.execute {
+        let write: @Sendable () -> Void = {
             for message in messages.dropLast() { channel.write(message, promise: nil) }
             let written = channel.eventLoop.makePromise(of: Void.self)
             written.futureResult.whenComplete { _ in queued.withLockedValue { $0 -= 1 } }
             channel.writeAndFlush(last, promise: written)
         }
+        if channel.eventLoop.inEventLoop { write() } else { channel.eventLoop.execute(write) }
         return true
     }
 

@@ -106,6 +106,46 @@ import Wire
         await server.stop()
     }
 
+    @Test func messagesRightBehindTheHelloWaitForTheRoomAndArriveInOrder() async throws {
+        let server = try await RunningServer()
+        // 20,000 pings in the same write as the hello: they arrive before the
+        // room is loaded, more than the connection holds before it stops
+        // reading (1,024), and must all be answered, in order, with no goodbye.
+        var encoder = WireEncoder<BoardActionCodec>()
+        var pipelined = helloFrame(room: "pipelined")
+        for nonce in UInt64(1)...20_000 { pipelined += encoder.encode(.ping(nonce)) }
+        let bytes = pipelined
+        let pongs = try await withTimeout(30, "20,000 pongs") {
+            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .connect(host: "127.0.0.1", port: server.port) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(
+                            ByteToMessageHandler(GossipFrameDecoder<BoardActionCodec>()))
+                        return try NIOAsyncChannel<Message, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    }
+                }
+            return try await channel.executeThenClose { inbound, outbound in
+                try await outbound.write(ByteBuffer(bytes: bytes))
+                var pongs: [UInt64] = []
+                for try await message in inbound {
+                    switch message {
+                    case .pong(let nonce): pongs.append(nonce)
+                    case .goodbye(let reason): Issue.record("goodbye after \(pongs.count) pongs: \(reason)")
+                    default: break
+                    }
+                    if pongs.count == 20_000 { break }
+                }
+                return pongs
+            }
+        }
+        #expect(pongs.count == 20_000)
+        let outOfOrder = zip(pongs, 1...20_000).first { $0.0 != $0.1 }
+        #expect(
+            outOfOrder == nil,
+            "pong \(String(describing: outOfOrder?.0)) where \(String(describing: outOfOrder?.1)) was due")
+        await server.stop()
+    }
+
     @Test func anUpdatesMessageOfNoUpdatesIsRefused() async throws {
         let server = try await RunningServer()
         // type 2 (updates), count 0.

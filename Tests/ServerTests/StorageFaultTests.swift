@@ -258,7 +258,7 @@ import Whiteboard
         let room = try #require(await server.room(named: "busy"))
         // The room's queue is stuck, as in a replay that takes minutes.
         let release = DispatchSemaphore(value: 0)
-        room.executor.queue.async { release.wait() }
+        room.eventLoop.execute { release.wait() }
         defer { release.signal() }
 
         let metrics = metricsPort
