@@ -159,8 +159,6 @@ final class LightPeer: Sendable {
             brain = BotBrain(behavior: .scribbler, seed: settings.seed, area: settings.area, stepDelay: 0)
         }
 
-        static func now() -> UInt64 { UInt64(Date().timeIntervalSince1970 * 1_000) }
-
         /// Everything it records later is stamped above this; what it has
         /// recorded but not sent holds the report below its first stamp.
         var reportableClock: Timestamp {
@@ -173,7 +171,7 @@ final class LightPeer: Sendable {
         }
 
         func channelActive(context: ChannelHandlerContext) {
-            clock.observe(Timestamp(milliseconds: Self.now(), counter: 0))
+            clock.observe(Timestamp(milliseconds: SystemWallClock().milliseconds(), counter: 0))
             let hello = Hello(
                 protocolVersion: 1, peer: peer, name: settings.name, room: settings.room, role: .bot,
                 credentials: nil, digest: Digest(), clock: clock.latest)
@@ -283,7 +281,7 @@ final class LightPeer: Sendable {
         func restamp(from refusedSeq: UInt64, refused: Timestamp, frontier: Timestamp) {
             guard currentStamps[refusedSeq] == refused else { return }
             clock.observe(frontier)
-            let now = Self.now()
+            let now = SystemWallClock().milliseconds()
             var again = inFlight.joined().filter { $0.seq >= refusedSeq && currentStamps[$0.seq] == $0.timestamp }
             again += unsent
             unsent = []
@@ -342,7 +340,7 @@ final class LightPeer: Sendable {
             let elapsed = Double((NIODeadline.now() - since).nanoseconds) / 1e9
             let due = Int(elapsed * settings.rate) - recordedSinceStart
             guard due > 0 else { return }
-            let now = Self.now()
+            let now = SystemWallClock().milliseconds()
             for _ in 0..<due {
                 guard let action = nextAction() else { break }
                 seq += 1

@@ -303,7 +303,7 @@ final class RESPSubscriber: ChannelInboundHandler, Sendable {
         case "message":
             guard items.count == 3, case .bulk(let payload?) = items[2] else { return }
             var decoder = WireDecoder<BoardActionCodec>()
-            let now = UInt64(Date().timeIntervalSince1970 * 1_000)
+            let now = SystemWallClock().milliseconds()
             guard let messages = try? decoder.decodeAll(payload) else {
                 counts.withLockedValue { $0.undecodable += 1 }
                 return
@@ -384,7 +384,7 @@ final class RESPPublisher: ChannelInboundHandler {
         guard let startedAt, let context else { return }
         let due = min(total, Int(Double((NIODeadline.now() - startedAt).nanoseconds) / 1e9 * rate)) - sent
         guard due > 0 else { return }
-        let now = UInt64(Date().timeIntervalSince1970 * 1_000)
+        let now = SystemWallClock().milliseconds()
         var buffer = context.channel.allocator.buffer(capacity: due * 64)
         for _ in 0..<due {
             seq += 1

@@ -376,7 +376,7 @@ public struct Swarm: Sendable {
         let cpuAtStart = await readCPU()
         var memorySamples: [SwarmReport.MemorySample] = []
         let sampleEvery = max(1, configuration.duration / 60)
-        let measurements = Measurements(start: Self.now())
+        let measurements = Measurements(start: SystemWallClock().milliseconds())
         // Full-replica bots, by index; light peers join below.
         let fullBots = (0..<configuration.bots).filter { !configuration.isLight($0) }
         let clients: [BoardClient] = try fullBots.map { index in
@@ -397,7 +397,7 @@ public struct Swarm: Sendable {
                 Task {
                     for await event in events {
                         guard case .received(let stamps) = event else { continue }
-                        measurements.record(stamps, now: Self.now())
+                        measurements.record(stamps, now: SystemWallClock().milliseconds())
                     }
                 })
         }
@@ -415,7 +415,7 @@ public struct Swarm: Sendable {
                     area: Self.area)
                 do {
                     let peer = try await LightPeer.connect(settings) { stamps in
-                        measurements.record(stamps, now: Self.now())
+                        measurements.record(stamps, now: SystemWallClock().milliseconds())
                     }
                     lightPeers.append((index, peer))
                 } catch {
@@ -659,8 +659,6 @@ public struct Swarm: Sendable {
             try await Task.sleep(for: .milliseconds(100))
         }
     }
-
-    private static func now() -> UInt64 { UInt64(Date().timeIntervalSince1970 * 1_000) }
 
     /// Where bots draw, in canvas pixels.
     private static let area = Rect(minX: 0, minY: 0, maxX: 199, maxY: 119)

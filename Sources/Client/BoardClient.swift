@@ -200,7 +200,7 @@ public actor BoardClient {
         }
         let store = ReplicatedStore(
             peer: peer, reducer: BoardReducer(), initialState: Board(), configuration: .board(isAuthority: false),
-            wallClock: SystemClock())
+            wallClock: SystemWallClock())
         for stored in try local?.load(room: configuration.room).updates ?? [] {
             if let update = stored.decoded(with: BoardActionCodec.decode) { _ = store.receive(update) }
         }
@@ -583,7 +583,7 @@ public actor BoardClient {
 
     // MARK: Helpers
 
-    private var now: UInt64 { SystemClock().milliseconds() }
+    private var now: UInt64 { SystemWallClock().milliseconds() }
 
     private func setState(_ new: ConnectionState) {
         guard new != state else { return }
@@ -643,9 +643,4 @@ public actor BoardClient {
     static func stored(_ update: Update<BoardAction>) -> StoredUpdate {
         StoredUpdate(update, encode: BoardActionCodec.encode)
     }
-}
-
-/// Real time, injected into the client's replica.
-struct SystemClock: WallClock {
-    func milliseconds() -> UInt64 { UInt64(Date().timeIntervalSince1970 * 1_000) }
 }

@@ -1,5 +1,11 @@
 import Synchronization
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// Where a replica reads physical time from.
 ///
 /// The core never reads the system clock itself; an app passes one in, and
@@ -7,6 +13,20 @@ import Synchronization
 public protocol WallClock: Sendable {
     /// Milliseconds since the Unix epoch.
     func milliseconds() -> UInt64
+}
+
+/// The system's real-time clock: what an app passes to its replicas, and
+/// what tools that stamp or compare wall-clock times read.
+public struct SystemWallClock: WallClock {
+    /// The system clock.
+    public init() {}
+
+    /// Milliseconds since the Unix epoch, from `CLOCK_REALTIME`.
+    public func milliseconds() -> UInt64 {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return UInt64(now.tv_sec) * 1_000 + UInt64(now.tv_nsec) / 1_000_000
+    }
 }
 
 /// A wall clock that only moves when told to: for tests and simulation.

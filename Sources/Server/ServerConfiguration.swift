@@ -66,8 +66,3 @@ public struct ServerConfiguration: Sendable {
     /// The defaults.
     public init() {}
 }
-
-/// Real time, for the server's replicas: the core never reads the clock itself.
-struct SystemWallClock: WallClock {
-    func milliseconds() -> UInt64 { UInt64(Date().timeIntervalSince1970 * 1_000) }
-}

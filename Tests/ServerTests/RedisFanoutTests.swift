@@ -37,7 +37,7 @@ import Testing
             print("skipped: no redis-server on PATH (.ci/run installs it)")
             return
         }
-        let port = try Self.freePort()
+        let port = try await freePort()
         let redis = try TestProcesses.spawn(
             "redis-server", ["--bind", "127.0.0.1", "--port", "\(port)", "--save", "", "--appendonly", "no"],
             searchingPath: true)
@@ -73,22 +73,5 @@ import Testing
         #expect(result.latency.p50 <= result.latency.p99)
         // Read from /proc (a second of light load may round to 0 s).
         #expect((try #require(result.serverCPUSeconds)) >= 0)
-    }
-
-    /// A loopback port nobody listens on now.
-    static func freePort() throws -> Int {
-        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(socket) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(socket, $0, length) == 0 && getsockname(socket, $0, &length) == 0
-            }
-        }
-        guard bound else { throw CocoaError(.fileReadUnknown) }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 }
