@@ -186,6 +186,7 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let eventLoops = ScuttleboardServer.fitEventLoopsToAllowedCPUs()
         var configuration = ServerConfiguration()
         configuration.host = host
         configuration.port = port
@@ -232,7 +233,10 @@ struct Serve: AsyncParsableCommand {
         }
         do {
             try await server.run(
-                onListening: { port in say("scuttleboard serving on \(host):\(port), rooms stored in \(store)") },
+                onListening: { port in
+                    let loops = eventLoops.map { ", \($0) event loop\($0 == 1 ? "" : "s") (the CPUs it may use)" } ?? ""
+                    say("scuttleboard serving on \(host):\(port), rooms stored in \(store)\(loops)")
+                },
                 onMetricsListening: { port in say("metrics on http://\(host):\(port)/metrics") })
         } catch let error as ServerError {
             throw CommandFailure(error)
