@@ -179,11 +179,6 @@ struct SetupFailure: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// Real time for the benchmark's own replicas.
-struct BenchmarkClock: WallClock {
-    func milliseconds() -> UInt64 { UInt64(Date().timeIntervalSince1970 * 1_000) }
-}
-
 /// Writers send batches of 64 updates to one room concurrently, with no
 /// sockets; watchers acknowledge every batch. One scaled iteration is one
 /// update delivered to one watcher.
@@ -191,6 +186,7 @@ func inProcessFanOut(_ benchmark: Benchmark, writers writerCount: Int, watchers 
     var configuration = ServerConfiguration()
     configuration.databasePath = nil
     configuration.maxUpdatesPerSecond = 100_000_000
+    configuration.commitInterval = .zero
     let server = try ScuttleboardServer(configuration: configuration)
     guard let room = try await server.room(named: "fanout") else { throw SetupFailure("room \"fanout\" did not load") }
     func hello(_ peer: PeerID) -> Hello {
@@ -212,7 +208,7 @@ func inProcessFanOut(_ benchmark: Benchmark, writers writerCount: Int, watchers 
                         received += batch.count
                         batches += 1
                     }
-                    if batches > 0 { await room.handle(.ack(batches: batches, clock: .zero), from: id) }
+                    if batches > 0 { await room.handle([.ack(batches: batches, clock: .zero)], from: id) }
                     if received >= written { break }
                 }
                 return received
@@ -222,7 +218,7 @@ func inProcessFanOut(_ benchmark: Benchmark, writers writerCount: Int, watchers 
     for index in 0..<writerCount {
         let writer = ReplicatedStore(
             peer: PeerID(UInt64(index + 1)), reducer: BoardReducer(), initialState: Board(),
-            configuration: .board(isAuthority: false), wallClock: BenchmarkClock())
+            configuration: .board(isAuthority: false), wallClock: SystemWallClock())
         let (stream, continuation) = AsyncStream.makeStream(of: [GossipMessage<BoardAction>].self)
         let id = await room.join(hello: hello(writer.peer), output: continuation)
         let stroke = try writer.record(.beginStroke(at: .zero, style: Style(color: 1)))
@@ -246,7 +242,7 @@ func inProcessFanOut(_ benchmark: Benchmark, writers writerCount: Int, watchers 
                     while unacknowledged >= 4, let messages = await replies.next() {
                         for case .ack(let count, _) in messages { unacknowledged -= Int(count) }
                     }
-                    await room.handle(.updates(batch), from: id)
+                    await room.handle([.updates(batch)], from: id)
                     unacknowledged += 1
                 }
             }
