@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "NetworkSimulator", targets: ["NetworkSimulator"]),
         .library(name: "Terminal", targets: ["Terminal"]),
         .library(name: "Bots", targets: ["Bots"]),
+        .library(name: "Workloads", targets: ["Workloads"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
@@ -121,6 +122,9 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The shared whiteboard workloads (W1–W4 of WHITEBOARD-SPEC.md): the
+        // same seeded action streams other engines are measured with.
+        .target(name: "Workloads"),
         // Deterministic network simulator (test support): seeded peers and links.
         .target(
             name: "NetworkSimulator",
@@ -147,6 +151,10 @@ let package = Package(
         .testTarget(
             name: "WhiteboardTests",
             dependencies: ["Whiteboard", "Scuttlebutt", "NetworkSimulator"]
+        ),
+        .testTarget(
+            name: "WorkloadsTests",
+            dependencies: ["Workloads"]
         ),
         .testTarget(
             name: "WireTests",
