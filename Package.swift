@@ -105,7 +105,7 @@ let package = Package(
         .target(
             name: "Bots",
             dependencies: [
-                "Scuttlebutt", "Whiteboard", "Client", "Wire",
+                "Scuttlebutt", "Whiteboard", "Client", "Wire", "Workloads",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -129,7 +129,7 @@ let package = Package(
         .target(
             name: "NetworkSimulator",
             dependencies: [
-                "Scuttlebutt", "Rooms",
+                "Scuttlebutt", "Rooms", "Workloads",
                 .product(name: "HashTreeCollections", package: "swift-collections"),
                 .product(name: "HeapModule", package: "swift-collections"),
             ]

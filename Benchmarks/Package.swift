@@ -30,6 +30,7 @@ let package = Package(
                 .product(name: "Scuttlebutt", package: "Scuttleboard"),
                 .product(name: "Whiteboard", package: "Scuttleboard"),
                 .product(name: "Wire", package: "Scuttleboard"),
+                .product(name: "Workloads", package: "Scuttleboard"),
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],

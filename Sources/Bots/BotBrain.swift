@@ -1,5 +1,6 @@
 import Scuttlebutt
 import Whiteboard
+import Workloads
 
 /// How a bot draws.
 public enum BotBehavior: String, Sendable, Hashable, CaseIterable {
@@ -39,24 +40,6 @@ public enum BotStep: Sendable, Hashable {
     }
 }
 
-/// A small, fast, seeded random number generator (SplitMix64), so a bot's
-/// drawing is the same for the same seed.
-public struct BotRandom: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-
-    /// A generator starting from `seed`.
-    public init(seed: UInt64) { state = seed }
-
-    /// The next 64 random bits.
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// Decides what a bot draws, one gesture at a time: pure and seeded, so
 /// the same seed gives the same drawing.
 public struct BotBrain: Sendable {
@@ -66,7 +49,7 @@ public struct BotBrain: Sendable {
     public let area: Rect
     /// Milliseconds between the steps of a gesture (0: as fast as possible).
     public let stepDelay: UInt64
-    private var random: BotRandom
+    private var random: SplitMix64
     private var position: Point
 
     /// A brain for `behavior`, drawing inside `area`.
@@ -74,7 +57,7 @@ public struct BotBrain: Sendable {
         self.behavior = behavior
         self.area = area
         self.stepDelay = stepDelay
-        random = BotRandom(seed: seed)
+        random = SplitMix64(seed: seed)
         position = Point(
             (area.minX + area.maxX) / 2, (area.minY + area.maxY) / 2)
     }

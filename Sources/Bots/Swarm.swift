@@ -4,6 +4,7 @@ import Histogram
 import NIOConcurrencyHelpers
 import Scuttlebutt
 import Whiteboard
+import Workloads
 
 /// How a swarm's load arrives.
 public enum SwarmPattern: String, Sendable, Hashable, CaseIterable, Codable {
@@ -458,7 +459,7 @@ public struct Swarm: Sendable {
         for (_, peer) in lightPeers { peer.startDrawing() }
         let chaos = Task {
             guard configuration.disconnectsPerMinute > 0 else { return }
-            var random = BotRandom(seed: configuration.seed ^ 0xC4A05)
+            var random = SplitMix64(seed: configuration.seed ^ 0xC4A05)
             let interval = 60_000 / configuration.disconnectsPerMinute
             while !Task.isCancelled {
                 try? await Task.sleep(for: .milliseconds(UInt64(interval)))

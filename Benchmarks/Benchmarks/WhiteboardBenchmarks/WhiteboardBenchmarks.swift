@@ -3,11 +3,12 @@ import NIOCore
 import Scuttlebutt
 import Whiteboard
 import Wire
+import Workloads
 
 /// A deterministic board of `count` elements spread over `area`: strokes of
 /// 20 points, rectangles, ellipses and short texts, from 8 origins.
 func makeBoardUpdates(count: Int, area: Rect) -> [Update<BoardAction>] {
-    var generator = SplitMix(seed: 7)
+    var generator = SplitMix64(seed: 7)
     var seqs = [UInt64](repeating: 0, count: 8)
     var updates: [Update<BoardAction>] = []
     var stamp: UInt64 = 1_000
@@ -50,19 +51,6 @@ func makeBoardUpdates(count: Int, area: Rect) -> [Update<BoardAction>] {
         }
     }
     return updates
-}
-
-/// SplitMix64, so the benchmark board is the same on every run.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }
 
 /// A timeline holding a 10 000-element board, and a stream of fresh updates.
@@ -249,7 +237,7 @@ let benchmarks: @Sendable () -> Void = {
 
 /// A stroke drawn at about 60 Hz: `count` extends of 1–3 points.
 func strokeExtends(count: Int) -> [Update<BoardAction>] {
-    var generator = SplitMix(seed: 3)
+    var generator = SplitMix64(seed: 3)
     let stroke = UpdateID(origin: PeerID(0xA11CE), seq: 1)
     var point = Point(1_500, 800)
     var milliseconds: UInt64 = 1_764_316_800_000
