@@ -432,8 +432,8 @@ public struct RoomStateMachine<R: Reducer> {
     /// Sends every session what its turn produced: pumps the updates that
     /// entered the room to every peer lacking them, then one
     /// ``Effect/write(_:_:)`` per session with anything to say. Call it when
-    /// a burst of events has been handled (the server: when the room's queue
-    /// runs dry; the simulator: after every event).
+    /// a burst of events has been handled (the server: once what its event
+    /// loop had queued for the room has run; the simulator: after every event).
     @inlinable
     public mutating func flush() -> [Effect] {
         if pumpPending {

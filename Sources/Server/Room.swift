@@ -6,14 +6,14 @@ import Whiteboard
 import Wire
 
 /// One room of the server: a ``RoomStateMachine`` of the board, run as an
-/// actor on its own serial Dispatch queue, carrying out what the state
-/// machine decides against the durable log and the connections.
+/// actor on one of the server's NIO event loops, carrying out what the
+/// state machine decides against the durable log and the connections.
 ///
 /// Everything the room decides (admission, limits, durability before
 /// acknowledgement, fan-out, the frontier, snapshots, checkpoints) is the
 /// state machine's, which the simulator drives too; this type only executes
-/// its effects: appends and checkpoints go to the ``DurableLog``, messages to
-/// each connection's outbound stream.
+/// its effects: appends and checkpoints go to the ``DurableLog``, messages
+/// straight to each connection (``SessionOutput``).
 public actor Room {
     typealias Message = GossipMessage<BoardAction>
     typealias Machine = RoomStateMachine<BoardReducer>
