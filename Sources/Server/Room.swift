@@ -45,7 +45,7 @@ public actor Room {
     private var appendsInFlight = 0
     private var waitingForAppends: [CheckedContinuation<Void, Never>] = []
 
-    /// Runs the room on its own queue.
+    /// Runs the room on its event loop.
     public nonisolated var unownedExecutor: UnownedSerialExecutor { eventLoop.executor.asUnownedSerialExecutor() }
 
     /// Loads the room from the durable log (empty when new).
@@ -141,9 +141,6 @@ public actor Room {
         scheduleFlush()
         return id
     }
-
-    /// Whether the session is still open (the room may have ended it).
-    public func isOpen(_ id: SessionID) -> Bool { machine.isOpen(id) }
 
     /// Feeds messages from a peer to the room, in order; what comes after
     /// the room ended the session is dropped.
