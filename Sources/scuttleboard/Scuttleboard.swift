@@ -132,6 +132,14 @@ struct Serve: AsyncParsableCommand {
     var checkpointInterval = 10_000
 
     @Option(
+        name: .customLong("commit-interval"), parsing: .unconditional,
+        help: ArgumentHelp(
+            "Least time between two group commits, in ms (0: back to back): under load, updates arriving within it share one SQLite transaction; an idle server commits at once.",
+            valueName: "ms"),
+        transform: { try ArgumentParsing.integer($0, in: 0...1_000) })
+    var commitInterval = 2
+
+    @Option(
         parsing: .unconditional,
         help: "Serve Prometheus metrics at /metrics, /healthz and /readyz on this HTTP port (0: any free port).",
         transform: { try ArgumentParsing.port($0, allowingAny: true) })
@@ -202,6 +210,7 @@ struct Serve: AsyncParsableCommand {
             UInt64(idleRoomTimeout.components.seconds) * 1_000
             + UInt64(idleRoomTimeout.components.attoseconds / 1_000_000_000_000_000)
         configuration.checkpointInterval = checkpointInterval
+        configuration.commitInterval = .milliseconds(commitInterval)
         configuration.shutdownTimeout = shutdownTimeout
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in

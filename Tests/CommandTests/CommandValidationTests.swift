@@ -31,6 +31,8 @@ import Testing
         Refusal(arguments: ["serve", "--idle-room-timeout", "-5s"], says: "a positive duration"),
         Refusal(arguments: ["serve", "--idle-room-timeout", "999999999999999999m"], says: "at most a week"),
         Refusal(arguments: ["serve", "--checkpoint-interval", "0"], says: "must be from 1"),
+        Refusal(arguments: ["serve", "--commit-interval", "1001"], says: "must be from 0 to 1000"),
+        Refusal(arguments: ["serve", "--commit-interval", "soon"], says: "a whole number from 0 to 1000"),
         Refusal(arguments: ["serve", "--log-level", "loud"], says: "--log-level must be one of"),
         Refusal(arguments: ["serve", "--token", "design"], says: "--token takes ROOM=EDITOR-TOKEN"),
         Refusal(arguments: ["serve", "--token", "\(tooLongRoom)=x"], says: "1 to 128 bytes"),
