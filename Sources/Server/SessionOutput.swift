@@ -22,9 +22,9 @@ extension AsyncStream.Continuation: SessionOutput where Element == [GossipMessag
     }
 }
 
-/// A session's messages written straight to its connection: one hop to the
-/// channel's event loop per room turn, every message written there and
-/// flushed once. (Before, each turn went through a bounded `AsyncStream`,
+/// A session's messages written straight to its connection, every message
+/// of a room turn written and flushed once: inline when the room runs on the
+/// channel's event loop, one hop to that loop otherwise. (Before, each turn went through a bounded `AsyncStream`,
 /// a task of the connection's and `NIOAsyncChannel`'s writer: two thread
 /// hand-offs more per turn and receiver.)
 ///
