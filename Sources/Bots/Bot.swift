@@ -89,6 +89,11 @@ public struct Bot: Sendable {
                         try await client.record(.endStroke(open))
                         statistics.recorded += 1
                         stroke = nil
+                    case .erase(let area):
+                        let ids = await client.board.erasable(in: area)
+                        guard !ids.isEmpty else { continue }
+                        try await client.record(.erase(ids))
+                        statistics.recorded += 1
                     case .cursor(let point):
                         await client.setPresence(
                             BoardPresence(name: name, color: color, cursor: point, tool: tool, viewport: nil))

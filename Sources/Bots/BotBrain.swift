@@ -26,6 +26,8 @@ public enum BotStep: Sendable, Hashable {
     case extendStroke([Point])
     /// Finish the current stroke.
     case endStroke
+    /// Erase what the bot sees in this area (as a person's eraser would).
+    case erase(Rect)
     /// Show the cursor here (presence, never stored).
     case cursor(Point)
     /// Wait this long before the next step.
@@ -34,7 +36,7 @@ public enum BotStep: Sendable, Hashable {
     /// Whether the step records an action.
     public var records: Bool {
         switch self {
-        case .record, .beginStroke, .extendStroke, .endStroke: true
+        case .record, .beginStroke, .extendStroke, .endStroke, .erase: true
         case .cursor, .pause: false
         }
     }
@@ -165,7 +167,7 @@ public struct BotBrain: Sendable {
         default:
             let corner = randomPoint()
             let area = Rect(corner: corner, Point(corner.x + 3, corner.y + 3))
-            return [.cursor(corner), .record(.eraseArea(area))] + pauses(20)
+            return [.cursor(corner), .erase(area)] + pauses(20)
         }
     }
 

@@ -133,6 +133,9 @@ final class LightPeer: Sendable {
         var steps: Deque<BotStep> = []
         var seq: UInt64 = 0
         var stroke: ElementID?
+        /// Its latest stroke not yet erased: a light peer holds no board,
+        /// so its eraser removes its own latest stroke.
+        var erasable: ElementID?
         /// Recorded, not yet sent.
         var unsent: Deque<Update<BoardAction>> = []
         /// Sent, not yet acknowledged, one entry per batch.
@@ -364,6 +367,7 @@ final class LightPeer: Sendable {
                 switch steps.removeFirst() {
                 case .beginStroke(let point, let style):
                     stroke = UpdateID(origin: peer, seq: seq + 1)
+                    erasable = stroke
                     return .beginStroke(at: point, style: style)
                 case .extendStroke(let points):
                     guard let stroke else { continue }
@@ -374,6 +378,10 @@ final class LightPeer: Sendable {
                     return .endStroke(open)
                 case .record(let action):
                     return action
+                case .erase:
+                    guard let target = erasable else { continue }
+                    erasable = nil
+                    return .erase([target])
                 case .cursor, .pause:
                     continue
                 }

@@ -3,7 +3,7 @@ import Whiteboard
 
 /// What the app must do after an input event.
 public enum DrawingEffect: Sendable, Hashable {
-    /// Record this action (for `beginStroke` and `eraseArea`, then call
+    /// Record this action (for `beginStroke` and `erase`, then call
     /// ``DrawingController/gestureBegan(_:)`` with the update's id).
     case record(BoardAction)
     /// Leave.
@@ -18,8 +18,9 @@ public enum Gesture: Sendable, Hashable {
     case stroke(ElementID?, last: Point, pending: [Point])
     /// A line, rectangle or ellipse being dragged out.
     case shape(ShapeKind, from: Point, to: Point)
-    /// The eraser, held down; the id of its first erase once recorded (the
-    /// rest of the drag continues it), and the last cell it erased.
+    /// The eraser, held down; the id of its first erase once it erased
+    /// something (the rest of the drag continues it), and the last cell it
+    /// passed.
     case erase(ElementID?, last: Rect)
     /// An element being dragged.
     case move(ElementID, from: Point, to: Point)
@@ -103,7 +104,7 @@ public struct DrawingController: Sendable {
         viewport.mode = mode
     }
 
-    /// The `beginStroke` or `eraseArea` that started the gesture was
+    /// The `beginStroke` or `erase` that started the gesture was
     /// recorded as this update: the stroke's extends, or the drag's further
     /// erases, name it from now on.
     public mutating func gestureBegan(_ id: ElementID) {
@@ -314,7 +315,7 @@ public struct DrawingController: Sendable {
         case .eraser:
             let area = cellArea(at: point)
             gesture = .erase(nil, last: area)
-            return [.record(.eraseArea(area))]
+            return erase(in: area, continuing: nil, board: board)
         case .select:
             let hit = board.visibleElements(in: cellArea(at: point)).last
             if let hit {
@@ -339,9 +340,7 @@ public struct DrawingController: Sendable {
             let area = cellArea(at: point)
             guard area != last else { return [] }
             gesture = .erase(first, last: area)
-            // One drag, one undo: the rest of it continues the first erase.
-            guard let first else { return [] }
-            return [.record(.continueErase(first, area))]
+            return erase(in: area, continuing: first, board: board)
         case .move(let id, let from, _):
             gesture = .move(id, from: from, to: point)
         case .pan(let grabbed):
@@ -352,6 +351,16 @@ public struct DrawingController: Sendable {
             break
         }
         return []
+    }
+
+    /// Erases what is visible under `area`, by id, as this person sees it;
+    /// nothing when nothing is there. One drag, one undo: once the drag has
+    /// erased something, the rest of it continues that first erase.
+    private func erase(in area: Rect, continuing first: ElementID?, board: Board) -> [DrawingEffect] {
+        let ids = board.erasable(in: area)
+        guard !ids.isEmpty else { return [] }
+        guard let first else { return [.record(.erase(ids))] }
+        return [.record(.continueErasing(first, ids))]
     }
 
     private mutating func release(at point: Point) -> [DrawingEffect] {

@@ -26,4 +26,11 @@ public struct Board: Sendable, Equatable {
     public func visibleElements(in area: Rect) -> [Element] {
         elements.values.filter { $0.isVisible && $0.bounds.intersects(area) }.sorted { $0.z < $1.z }
     }
+
+    /// What an eraser over `area` removes: the visible elements touching it
+    /// (a stroke if one of its points lies in the area, any other shape if
+    /// its bounds meet it), as an ``BoardAction/erase(_:)`` names them.
+    public func erasable(in area: Rect) -> [ElementID] {
+        elements.values.filter { $0.isVisible && BoardReducer.touches($0, area) }.map(\.id)
+    }
 }

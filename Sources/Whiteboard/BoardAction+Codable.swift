@@ -2,12 +2,12 @@
 /// `{"type": "extendStroke", "stroke": "00000000000a11ce#1", "points": [[1, 2]]}`.
 extension BoardAction: Codable {
     enum CodingKeys: String, CodingKey {
-        case type, at, style, stroke, points, shape, from, to, text, element, by, area, gesture
+        case type, at, style, stroke, points, shape, from, to, text, element, by, area, gesture, elements
     }
 
     enum Kind: String, Codable {
         case beginStroke, extendStroke, endStroke, addShape, addText, move, restyle, delete, eraseArea, clear, undo,
-            redo, continueErase
+            redo, continueErase, erase, continueErasing
     }
 
     /// Writes the action with a `type` field naming its case.
@@ -47,6 +47,13 @@ extension BoardAction: Codable {
         case .delete(let id):
             try container.encode(Kind.delete, forKey: .type)
             try container.encode(id, forKey: .element)
+        case .erase(let ids):
+            try container.encode(Kind.erase, forKey: .type)
+            try container.encode(ids, forKey: .elements)
+        case .continueErasing(let gesture, let ids):
+            try container.encode(Kind.continueErasing, forKey: .type)
+            try container.encode(gesture, forKey: .gesture)
+            try container.encode(ids, forKey: .elements)
         case .eraseArea(let rect):
             try container.encode(Kind.eraseArea, forKey: .type)
             try container.encode(rect, forKey: .area)
@@ -95,6 +102,12 @@ extension BoardAction: Codable {
             )
         case .delete:
             self = .delete(try container.decode(ElementID.self, forKey: .element))
+        case .erase:
+            self = .erase(try container.decode([ElementID].self, forKey: .elements))
+        case .continueErasing:
+            self = .continueErasing(
+                try container.decode(ElementID.self, forKey: .gesture),
+                try container.decode([ElementID].self, forKey: .elements))
         case .eraseArea:
             self = .eraseArea(try container.decode(Rect.self, forKey: .area))
         case .continueErase:

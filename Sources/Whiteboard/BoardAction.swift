@@ -33,12 +33,22 @@ public enum BoardAction: Sendable, Hashable {
     case restyle(ElementID, Style)
     /// Removes an element.
     case delete(ElementID)
-    /// Removes every visible element that touches the area.
-    case eraseArea(Rect)
+    /// Removes the elements the eraser's author saw under it, by id: what
+    /// it hides never depends on geometry, so it commutes with strokes
+    /// drawn meanwhile (docs/UNDO.md, rule 12).
+    case erase([ElementID])
     /// Erases further along an eraser drag that began with the origin's
-    /// own `eraseArea` named here: what it erases is hidden under that
-    /// first erase's mark and joins its undo record, so that one undo
-    /// brings back everything one drag erased (docs/UNDO.md, rule 14).
+    /// own `erase` named here: what it erases is hidden under that first
+    /// erase's mark and joins its undo record, so that one undo brings back
+    /// everything one drag erased (docs/UNDO.md, rule 14).
+    case continueErasing(UpdateID, [ElementID])
+    /// Removes every element that touches the area at the erase's place in
+    /// the order. What clients sent before erases named elements; still
+    /// read from older logs and peers, and it conflicts with every other
+    /// update, since it reads the whole board's geometry.
+    case eraseArea(Rect)
+    /// Continues an `eraseArea` drag, as ``continueErasing(_:_:)`` continues
+    /// an `erase`. Kept for older logs and peers, like ``eraseArea(_:)``.
     case continueErase(UpdateID, Rect)
     /// Removes everything created before this action in the total order
     /// (not what comes after it).

@@ -43,10 +43,12 @@ public enum BoardActionCodec {
     public static let maxDecodedPoints = 4_096
     /// Largest text decoded, in bytes.
     public static let maxDecodedTextBytes = 8_192
+    /// Most elements one decoded erase may name.
+    public static let maxDecodedErasedElements = 4_096
 
     enum Tag: UInt8 {
         case beginStroke = 0, extendStroke, endStroke, addShape, addText, move, restyle, delete, eraseArea, clear,
-            undo, redo, continueErase
+            undo, redo, continueErase, erase, continueErasing
     }
 
     /// The bytes of `action`, carried by the update named `context`.
@@ -94,6 +96,13 @@ public enum BoardActionCodec {
         case .delete(let id):
             writer.byte(Tag.delete.rawValue)
             writer.reference(id, context: context)
+        case .erase(let ids):
+            writer.byte(Tag.erase.rawValue)
+            writer.references(ids, context: context)
+        case .continueErasing(let gesture, let ids):
+            writer.byte(Tag.continueErasing.rawValue)
+            writer.reference(gesture, context: context)
+            writer.references(ids, context: context)
         case .eraseArea(let rect):
             writer.byte(Tag.eraseArea.rawValue)
             writer.area(rect)
@@ -165,6 +174,10 @@ public enum BoardActionCodec {
             return .restyle(try reader.reference(context: context), try reader.style())
         case .delete:
             return .delete(try reader.reference(context: context))
+        case .erase:
+            return .erase(try reader.references(context: context))
+        case .continueErasing:
+            return .continueErasing(try reader.reference(context: context), try reader.references(context: context))
         case .eraseArea:
             return .eraseArea(try reader.area())
         case .continueErase:
@@ -225,6 +238,12 @@ struct ByteWriter {
             varint(1)
             self.id(id)
         }
+    }
+
+    /// A count, then each element as a ``reference(_:context:)``.
+    mutating func references(_ ids: [ElementID], context: UpdateID) {
+        varint(UInt64(ids.count))
+        for id in ids { reference(id, context: context) }
     }
 }
 
@@ -301,6 +320,18 @@ struct ByteReader {
         if tag == 1 { return try id() }
         guard tag & 1 == 0, tag >> 1 >= 1, tag >> 1 < context.seq else { throw .valueOutOfRange("element reference") }
         return ElementID(origin: context.origin, seq: context.seq - (tag >> 1))
+    }
+
+    /// Elements written by ``ByteWriter/references(_:context:)``.
+    mutating func references(context: UpdateID) throws(BoardCodecError) -> [ElementID] {
+        let count = try varint()
+        // Every reference takes at least one byte.
+        guard count >= 1, count <= UInt64(BoardActionCodec.maxDecodedErasedElements), count <= UInt64(remaining)
+        else { throw .valueOutOfRange("element count") }
+        var ids: [ElementID] = []
+        ids.reserveCapacity(Int(count))
+        for _ in 0..<count { ids.append(try reference(context: context)) }
+        return ids
     }
 }
 

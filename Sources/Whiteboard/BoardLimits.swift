@@ -9,6 +9,8 @@ public struct BoardLimits: Sendable, Hashable {
     public var maxPointsPerStroke = 20_000
     /// Characters (Unicode scalars) in one text.
     public var maxTextLength = 500
+    /// Elements one erase may name.
+    public var maxElementsPerErase = 1_024
 
     /// The defaults.
     public init() {}
@@ -26,6 +28,8 @@ public enum BoardValidationError: Error, Hashable, Sendable, CustomStringConvert
     case unsupportedCharacter(Unicode.Scalar)
     /// An erase covers nothing.
     case emptyArea(Rect)
+    /// An erase names no element, or too many.
+    case erasedCount(Int, limit: Int)
     /// An extend or end of a stroke, or the continuation of an erase, sent
     /// by a peer that did not begin it.
     case notTheAuthor(ElementID, origin: PeerID)
@@ -44,6 +48,8 @@ public enum BoardValidationError: Error, Hashable, Sendable, CustomStringConvert
             return "character U+\(hex) is not supported (control, combining and wide characters are not)"
         case .emptyArea(let rect):
             return "erase area \(rect) is empty"
+        case .erasedCount(let count, let limit):
+            return "an erase names \(count) elements; it must name 1 to \(limit)"
         case .notTheAuthor(let element, let origin):
             return "\(origin) may not continue \(element): only the peer that began a stroke or an erase continues it"
         }
@@ -103,6 +109,10 @@ extension BoardLimits {
             try check(offset)
         case .restyle(_, let style):
             try check(style)
+        case .erase(let ids), .continueErasing(_, let ids):
+            guard (1...maxElementsPerErase).contains(ids.count) else {
+                throw .erasedCount(ids.count, limit: maxElementsPerErase)
+            }
         case .eraseArea(let rect), .continueErase(_, let rect):
             try check(Point(rect.minX, rect.minY))
             try check(Point(rect.maxX, rect.maxY))

@@ -3,7 +3,8 @@ import Scuttlebutt
 extension BoardReducer {
     /// The canvas region `update` changed when applied to `before` (giving
     /// `after`), for incremental rendering; `nil` when it may have changed
-    /// anything (erase, clear, undo, redo), which calls for a full render.
+    /// anything (an area erase, clear, undo, redo), which calls for a full
+    /// render.
     ///
     /// Text regions are widened to cover braille mode, where a character
     /// spans two canvas pixels.
@@ -21,6 +22,9 @@ extension BoardReducer {
             return after.elements[update.id].map(\.screenExtent)
         case .endStroke(let id), .move(let id, _), .restyle(let id, _), .delete(let id):
             let regions = [before.elements[id]?.screenExtent, after.elements[id]?.screenExtent].compactMap { $0 }
+            return regions.dropFirst().reduce(regions.first) { $0?.union($1) }
+        case .erase(let ids), .continueErasing(_, let ids):
+            let regions = ids.compactMap { before.elements[$0]?.screenExtent }
             return regions.dropFirst().reduce(regions.first) { $0?.union($1) }
         case .eraseArea, .continueErase, .clear, .undo, .redo:
             return nil

@@ -7,13 +7,6 @@ public enum BoardFootprintKey: Hashable, Sendable {
     case element(ElementID)
     /// One origin's undo history.
     case undoHistory(PeerID)
-    /// One square of the canvas, 2^``BoardReducer/tileShift`` cells wide: an
-    /// erase reads the geometry there, and new geometry lands there.
-    case tile(x: Int32, y: Int32)
-    /// Geometry that moves by an amount the update alone does not tell: a
-    /// move, or an undo or redo (which may revert or redo one). Every erase
-    /// declares it too, since it reads where elements are.
-    case relocation
 }
 
 /// Reduces ``BoardAction``s into a ``Board``. Deterministic: every replica
@@ -50,75 +43,45 @@ public struct BoardReducer: Reducer {
     public func validate(_ action: BoardAction, by origin: PeerID) throws {
         try limits.validate(action)
         switch action {
-        case .extendStroke(let element, _), .endStroke(let element), .continueErase(let element, _):
+        case .extendStroke(let element, _), .endStroke(let element), .continueErase(let element, _),
+            .continueErasing(let element, _):
             guard element.origin == origin else { throw BoardValidationError.notTheAuthor(element, origin: origin) }
         default:
             break
         }
     }
 
-    /// A ``BoardFootprintKey/tile(x:y:)`` is 2^tileShift (16) cells wide.
-    public static let tileShift: Int32 = 4
-    /// Footprints spanning more tiles than this are declared
-    /// ``Footprint/everything`` instead: always correct, and rare.
-    static let maxFootprintTiles = 64
-
     /// What each action reads or writes (the argument is in docs/UNDO.md,
-    /// "Why this is deterministic"):
+    /// "What commutes"). No action reads geometry, except the legacy
+    /// ``BoardAction/eraseArea(_:)``, so footprints never depend on how far
+    /// an action's points spread:
     /// - element-local actions use their element exclusively, and the
     ///   origin's undo history when they can be undone;
-    /// - new geometry (a creation, a stroke's new points) is a commuting
-    ///   write to the tiles it lands in, and an erase reads the tiles of its
-    ///   area, because an erase hides whatever touches its area;
-    /// - moves, undo and redo are commuting writes to
-    ///   ``BoardFootprintKey/relocation`` (offsets add up), which every erase
-    ///   reads: where they put an element depends on the board;
-    /// - hiding marks are a set, so hides, deletes and their undos commute
-    ///   with each other and need no key;
-    /// - `clear` depends on the whole board.
+    /// - an erase uses its origin's undo history exclusively and makes a
+    ///   commuting write (a hiding mark, added to a set) to each element it
+    ///   names;
+    /// - undo and redo use their origin's undo history: what they revert or
+    ///   redo is a set of marks, a sum of offsets or a set of style writes,
+    ///   all of which commute with what anyone else does to those elements;
+    /// - `clear` and the legacy area erase depend on the whole board.
     public func footprint(of update: Update<BoardAction>) -> Footprint<BoardFootprintKey> {
-        var accesses: [(key: BoardFootprintKey, access: KeyAccess)]
-        let area: Rect?
-        let tileAccess: KeyAccess
         switch update.action {
-        case .beginStroke(let point, _):
-            accesses = [(.element(update.id), .exclusive), (.undoHistory(update.origin), .exclusive)]
-            (area, tileAccess) = (Rect(point), .commutingWrite)
-        case .addShape, .addText:
-            accesses = [(.element(update.id), .exclusive), (.undoHistory(update.origin), .exclusive)]
-            (area, tileAccess) = (Self.shape(of: update.action).map(Element.bounds(of:)), .commutingWrite)
-        case .extendStroke(let id, let points):
-            // An open stroke is never moved, so its points land where they say.
-            accesses = [(.element(id), .exclusive)]
-            (area, tileAccess) = (
-                points.dropFirst().reduce(points.first.map(Rect.init)) { $0?.union($1) }, .commutingWrite
-            )
-        case .endStroke(let id):
+        case .beginStroke, .addShape, .addText:
+            return .many([.element(update.id), .undoHistory(update.origin)])
+        case .extendStroke(let id, _), .endStroke(let id):
             return .one(.element(id))
-        case .move(let id, _):
-            return .accesses([
-                (.element(id), .exclusive), (.undoHistory(update.origin), .exclusive), (.relocation, .commutingWrite),
-            ])
-        case .restyle(let id, _), .delete(let id):
+        case .move(let id, _), .restyle(let id, _), .delete(let id):
             return .many([.element(id), .undoHistory(update.origin)])
-        case .eraseArea(let rect), .continueErase(_, let rect):
-            accesses = [(.undoHistory(update.origin), .exclusive), (.relocation, .read)]
-            (area, tileAccess) = (rect, .read)
+        case .erase(let ids), .continueErasing(_, let ids):
+            var accesses: [(key: BoardFootprintKey, access: KeyAccess)] = [(.undoHistory(update.origin), .exclusive)]
+            accesses.reserveCapacity(ids.count + 1)
+            for id in ids { accesses.append((.element(id), .commutingWrite)) }
+            return .accesses(accesses)
         case .undo, .redo:
-            return .accesses([(.undoHistory(update.origin), .exclusive), (.relocation, .commutingWrite)])
-        case .clear:
+            return .one(.undoHistory(update.origin))
+        case .eraseArea, .continueErase, .clear:
             return .everything
         }
-        guard let area, area.minX <= area.maxX, area.minY <= area.maxY else { return .accesses(accesses) }
-        let tiles = (
-            x: (area.minX >> Self.tileShift)...(area.maxX >> Self.tileShift),
-            y: (area.minY >> Self.tileShift)...(area.maxY >> Self.tileShift)
-        )
-        guard tiles.x.count * tiles.y.count <= Self.maxFootprintTiles else { return .everything }
-        for y in tiles.y {
-            for x in tiles.x { accesses.append((.tile(x: x, y: y), tileAccess)) }
-        }
-        return .accesses(accesses)
     }
 
     /// The shape an action creates, if it creates one.
@@ -152,12 +115,11 @@ public struct BoardReducer: Reducer {
                 return true
             }
         case .move(let id, let offset):
-            // A stroke still being drawn stays put: its extends then land
-            // where they say, which keeps their footprint free of the board.
+            // An open stroke moves too: its points are its own, the offset
+            // applies to all of them, later extends included.
             if modify(
                 id, in: &board,
                 { element in
-                    guard !element.isOpen else { return false }
                     element.offset = element.offset.offset(by: offset)
                     return true
                 })
@@ -178,6 +140,12 @@ public struct BoardReducer: Reducer {
             if modify(id, in: &board, { $0.hiddenBy.insert(update.id).inserted }) {
                 push(.hid([id], by: update.id), for: update.origin, in: &board)
             }
+        case .erase(let ids):
+            hide(existing(ids, in: board), by: update.id, for: update.origin, in: &board)
+        case .continueErasing(let gesture, let ids):
+            // Only the origin's own drag, begun before this part of it.
+            guard gesture.origin == update.origin, gesture.seq < update.seq else { return }
+            extendErase(gesture, hiding: existing(ids, in: board), for: update.origin, in: &board)
         case .eraseArea(let area):
             // Hidden elements too: the erase's mark then does not depend on
             // what others hid, so erases commute with every other hide.
@@ -205,6 +173,13 @@ public struct BoardReducer: Reducer {
     private func create(_ element: Element, in board: inout Board) {
         board.elements[element.id] = element
         push(.created(element.id), for: element.id.origin, in: &board)
+    }
+
+    /// The elements among `ids` that exist, each once: hidden ones too, so
+    /// that what an erase marks does not depend on what others hid.
+    private func existing(_ ids: [ElementID], in board: Board) -> [ElementID] {
+        var seen = Set<ElementID>()
+        return ids.filter { board.elements[$0] != nil && seen.insert($0).inserted }
     }
 
     private func hide(_ ids: [ElementID], by mark: UpdateID, for origin: PeerID, in board: inout Board) {

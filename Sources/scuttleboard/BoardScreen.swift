@@ -179,7 +179,7 @@ struct BoardScreen {
                 do {
                     let update = try await client.record(action)
                     switch action {
-                    case .beginStroke, .eraseArea: turn.controller.gestureBegan(update.id)
+                    case .beginStroke, .erase: turn.controller.gestureBegan(update.id)
                     default: break
                     }
                 } catch {

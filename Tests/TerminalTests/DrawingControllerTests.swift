@@ -115,27 +115,39 @@ import Whiteboard
         #expect(controller.handle(.key(.control("c")), board: board) == [.quit], "Ctrl-C quits even while typing")
     }
 
-    @Test func theEraserErasesEachNewCellOnce() {
+    /// A board with one short vertical line in each of these cell columns
+    /// (canvas rows 2 and 3, the first cell row).
+    func boardWithLines(atColumns columns: [Int32]) -> (Board, [ElementID]) {
+        var board = Board()
+        var ids: [ElementID] = []
+        for (index, x) in columns.enumerated() {
+            let id = ElementID(origin: PeerID(1), seq: UInt64(index + 1))
+            BoardReducer().reduce(
+                &board,
+                Update(
+                    origin: id.origin, seq: id.seq, timestamp: Timestamp(UInt64(index + 1)),
+                    action: .addShape(.line, from: Point(x, 2), to: Point(x, 3), style: Style(color: 2))))
+            ids.append(id)
+        }
+        return (board, ids)
+    }
+
+    @Test func theEraserErasesWhatItSeesUnderEachNewCellOnce() {
         var controller = DrawingController(viewport: viewport)
-        let board = Board()
+        let (board, ids) = boardWithLines(atColumns: [2, 3, 5])
         _ = controller.handle(key("6"), board: board)
-        #expect(
-            controller.handle(press(2, 1), board: board) == [
-                .record(.eraseArea(Rect(minX: 2, minY: 2, maxX: 2, maxY: 3)))
-            ])
+        #expect(controller.handle(press(2, 1), board: board) == [.record(.erase([ids[0]]))])
         let first = ElementID(origin: PeerID(9), seq: 4)
         controller.gestureBegan(first)
         #expect(controller.handle(drag(2, 1), board: board).isEmpty)
         #expect(
-            controller.handle(drag(3, 1), board: board) == [
-                .record(.continueErase(first, Rect(minX: 3, minY: 2, maxX: 3, maxY: 3)))
-            ], "the rest of the drag continues the first erase: one undo for the whole drag")
-        #expect(controller.handle(release(3, 1), board: board).isEmpty)
-        // A new drag starts a new erase.
-        #expect(
-            controller.handle(press(5, 1), board: board) == [
-                .record(.eraseArea(Rect(minX: 5, minY: 2, maxX: 5, maxY: 3)))
-            ])
+            controller.handle(drag(3, 1), board: board) == [.record(.continueErasing(first, [ids[1]]))],
+            "the rest of the drag continues the first erase: one undo for the whole drag")
+        #expect(controller.handle(drag(4, 1), board: board).isEmpty, "an empty cell erases nothing")
+        #expect(controller.handle(release(4, 1), board: board).isEmpty)
+        // A new drag starts a new erase, at its first cell with something in it.
+        #expect(controller.handle(press(4, 1), board: board).isEmpty)
+        #expect(controller.handle(drag(5, 1), board: board) == [.record(.erase([ids[2]]))])
     }
 
     @Test func selectAndMoveMovesTheTopElementByTheDrag() {

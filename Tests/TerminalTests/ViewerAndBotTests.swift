@@ -49,6 +49,9 @@ import Whiteboard
                 case .record(let action):
                     #expect(behavior != .lurker, "a lurker only looks")
                     try BoardLimits().validate(action)
+                case .erase(let erased):
+                    #expect(behavior == .eraser)
+                    #expect(area.intersects(erased))
                 case .endStroke, .pause:
                     break
                 }

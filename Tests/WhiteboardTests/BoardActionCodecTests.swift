@@ -23,6 +23,8 @@ import Whiteboard
             .delete(theirs),
             .eraseArea(Rect(minX: -3, minY: -3, maxX: 4, maxY: 9)),
             .continueErase(mine, Rect(minX: 7, minY: -2, maxX: 8, maxY: 1)),
+            .erase([theirs, mine, theirs]),
+            .continueErasing(mine, [UpdateID(origin: alice, seq: 39)]),
             .clear, .undo, .redo,
         ]
     }
@@ -46,6 +48,18 @@ import Whiteboard
         #expect(
             String(decoding: sample, as: UTF8.self)
                 == #"{"points":[[1,2]],"stroke":"00000000000a11ce#37","type":"extendStroke"}"#)
+    }
+
+    @Test func anEraseOfOnesOwnRecentElementsTakesAByteEach() throws {
+        let bytes = BoardActionCodec.encode(.erase([mine, UpdateID(origin: alice, seq: 39)]), context: context)
+        #expect(bytes == [13, 2, 6, 2])
+        // A count beyond what the bytes can hold is malformed, not an allocation.
+        #expect(throws: BoardCodecError.valueOutOfRange("element count")) {
+            try BoardActionCodec.decode([13, 0xFF, 0xFF, 0x03, 2], context: context)
+        }
+        #expect(throws: BoardCodecError.valueOutOfRange("element count")) {
+            try BoardActionCodec.decode([13, 0], context: context)
+        }
     }
 
     @Test func aStrokeExtendIsSmall() {

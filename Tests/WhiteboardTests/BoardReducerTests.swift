@@ -72,18 +72,38 @@ import Testing
         #expect(commuting > 200 && conflicting > 0, "commuting \(commuting), conflicting \(conflicting)")
     }
 
-    @Test func aLateStrokeRewindsOnlyWhenItLandsUnderALaterErase() {
+    @Test func aLateUpdateRewindsBehindAnEraseOnlyWhenItTouchesAnErasedElement() {
         var script = BoardScript()
-        script.record(bob, .eraseArea(Rect(minX: 0, minY: 0, maxX: 3, maxY: 3)), at: 200)
-        // Stamped before the erase, arriving after it: far away, then under it.
-        script.record(alice, .beginStroke(at: Point(100, 100), style: red), at: 150)
-        let under = script.record(alice, .addShape(.rectangle, from: Point(2, 2), to: Point(8, 8), style: red), at: 160)
+        let stroke = script.record(alice, .beginStroke(at: Point(0, 0), style: red), at: 100)
+        script.record(bob, .erase([stroke.id]), at: 200)
+        // Stamped before the erase, arriving after it: a shape right under
+        // it (unseen by the eraser, so it stays), then points of the erased stroke.
+        let under = script.record(alice, .addShape(.rectangle, from: Point(0, 0), to: Point(8, 8), style: red), at: 150)
+        script.record(alice, .extendStroke(stroke.id, points: [Point(3, 3)]), at: 160)
         var timeline = Timeline(reducer: BoardReducer(), base: Board())
         for update in script.updates { timeline.insert(update) }
         #expect(timeline.statistics.commutes == 1)
         #expect(timeline.statistics.rewinds == 1)
         #expect(timeline.state == script.board)
-        #expect(timeline.state.elements[under.id]?.isVisible == false)
+        #expect(timeline.state.elements[under.id]?.isVisible == true)
+        #expect(timeline.state.elements[stroke.id]?.isVisible == false)
+    }
+
+    @Test func farFlungPointsStillCommute() {
+        var script = BoardScript()
+        let a = script.record(alice, .beginStroke(at: Point(0, 0), style: red), at: 100)
+        let b = script.record(bob, .beginStroke(at: Point(0, 0), style: blue), at: 101)
+        for step in 1...20 {
+            let far = Point(Int32(step) * 100_000, Int32(step) * -90_000)
+            script.record(alice, .extendStroke(a.id, points: [far, Point(0, 0)]), at: 100 + 2 * UInt64(step))
+        }
+        // Bob's long diagonal, stamped among Alice's extends, arrives last.
+        script.record(bob, .extendStroke(b.id, points: [Point(-4_000_000, 4_000_000)]), at: 111)
+        var timeline = Timeline(reducer: BoardReducer(), base: Board())
+        for update in script.updates { timeline.insert(update) }
+        #expect(timeline.statistics.rewinds == 0)
+        #expect(timeline.statistics.commutes == 1)
+        #expect(timeline.state == script.board)
     }
 
     @Test func onlyTheAuthorExtendsAnOpenStroke() {
@@ -187,6 +207,18 @@ import Testing
     @Test func refusesAnEmptyErase() {
         let backwards = Rect(minX: 5, minY: 0, maxX: 4, maxY: 3)
         #expect(refusal(.eraseArea(backwards)) == .emptyArea(backwards))
+        #expect(refusal(.erase([])) == .erasedCount(0, limit: 1_024))
+        let many = Array(repeating: UpdateID(origin: alice, seq: 1), count: 1_025)
+        #expect(refusal(.continueErasing(UpdateID(origin: alice, seq: 2), many)) == .erasedCount(1_025, limit: 1_024))
+    }
+
+    @Test func onlyTheEraserContinuesItsDrag() throws {
+        let drag = UpdateID(origin: alice, seq: 3)
+        let action = BoardAction.continueErasing(drag, [UpdateID(origin: bob, seq: 1)])
+        try BoardReducer().validate(action, by: alice)
+        #expect(throws: BoardValidationError.notTheAuthor(drag, origin: bob)) {
+            try BoardReducer().validate(action, by: bob)
+        }
     }
 
     @Test func theReducerRefusesThroughTheStore() {

@@ -3,7 +3,8 @@ import Scuttlebutt
 import Whiteboard
 
 /// A random multi-origin drawing session: strokes drawn over many extends,
-/// shapes, text, moves and restyles of anyone's elements, deletes, erases,
+/// shapes, text, moves and restyles of anyone's elements (open strokes
+/// too), deletes, erases by id and by area,
 /// clears, undo and redo. Actions refer only to elements their origin has
 /// already seen recorded, as a real client's would.
 func randomBoardSession(seed: UInt64, origins: Int = 3, actions: Int = 200) -> [Update<BoardAction>] {
@@ -14,6 +15,9 @@ func randomBoardSession(seed: UInt64, origins: Int = 3, actions: Int = 200) -> [
     var openStrokes: [PeerID: ElementID] = [:]
     func point() -> Point {
         Point(Int32.random(in: -40...40, using: &random), Int32.random(in: -20...20, using: &random))
+    }
+    func erased(from created: [ElementID]) -> [ElementID] {
+        (0..<Int.random(in: 1...3, using: &random)).map { _ in created.randomElement(using: &random)! }
     }
     func style() -> Style { Style(color: UInt8.random(in: 0...255, using: &random), filled: random.chance(0.3)) }
     for _ in 0..<actions {
@@ -47,12 +51,19 @@ func randomBoardSession(seed: UInt64, origins: Int = 3, actions: Int = 200) -> [
             script.record(origin, .restyle(target!, style()))
         case ..<0.68 where target != nil:
             script.record(origin, .delete(target!))
+        case ..<0.70 where target != nil:
+            // An eraser names what its author saw: ids already recorded.
+            let first = script.record(origin, .erase(erased(from: created)))
+            // Sometimes a drag: a few more cells continue the first erase.
+            for _ in 0..<Int.random(in: 0...2, using: &random) {
+                script.record(origin, .continueErasing(first.id, erased(from: created)))
+            }
         case ..<0.72:
+            // An older peer's area erase.
             let corner = point()
             let first = script.record(origin, .eraseArea(Rect(corner: corner, corner.offset(by: Point(6, 4)))))
-            // Sometimes a drag: a few more cells continue the first erase.
-            for step in 0..<Int.random(in: 0...2, using: &random) {
-                let next = corner.offset(by: Point(Int32(step + 1) * 3, 1))
+            if random.chance(0.5) {
+                let next = corner.offset(by: Point(3, 1))
                 script.record(origin, .continueErase(first.id, Rect(corner: next, next.offset(by: Point(2, 2)))))
             }
         case ..<0.74:

@@ -31,6 +31,9 @@ import Wire
             (bob, .undo),
             (bob, .redo),
             (alice, .clear),
+            // Appended to v1 (2026-12): erases by id.
+            (alice, .erase([UpdateID(origin: bob, seq: 1), UpdateID(origin: alice, seq: 1)])),
+            (alice, .continueErasing(UpdateID(origin: alice, seq: 8), [UpdateID(origin: bob, seq: 2)])),
         ]
         var seqs: [PeerID: UInt64] = [:]
         return actions.enumerated().map { index, entry in
@@ -68,7 +71,7 @@ import Wire
         var board = Board()
         // Stop before the clear, so that the body holds elements, restyles,
         // hiders and undo histories.
-        for update in Self.updates.dropLast() { BoardReducer().reduce(&board, update) }
+        for update in Self.updates.prefix(while: { $0.action != .clear }) { BoardReducer().reduce(&board, update) }
         let body = BoardSnapshotCodec.encode(board)
         #expect(try BoardSnapshotCodec.decode(body) == board)
         try check("v1-snapshot-body.hex", WireGoldenVectorTests.hex(body) + "\n")

@@ -4,8 +4,8 @@ import Whiteboard
 
 /// Bursty, action-heavy board traffic as an authority-less replica receives
 /// it: 16 origins drawing strokes of 50 extends at 10 updates per
-/// millisecond in all, one update in 400 an erase (it reads its area's
-/// tiles, so late points landing there rewind), delivered in bursts of
+/// millisecond in all, one update in 400 an erase of the origin's previous
+/// stroke (late points of that stroke rewind), delivered in bursts of
 /// 32 updates per origin, with every 8th burst arriving 512 updates late.
 let burstyBoardTraffic: [Update<BoardAction>] = {
     let origins = 16
@@ -13,18 +13,20 @@ let burstyBoardTraffic: [Update<BoardAction>] = {
     let start: UInt64 = 1_764_316_800_000
     var seqs = [UInt64](repeating: 0, count: origins)
     var strokes = [ElementID?](repeating: nil, count: origins)
+    var previousStrokes = [ElementID?](repeating: nil, count: origins)
     var generated: [[Update<BoardAction>]] = Array(repeating: [], count: origins)
     for index in 0..<total {
         let origin = index % origins
         seqs[origin] += 1
         let id = ElementID(origin: PeerID(UInt64(origin + 1)), seq: seqs[origin])
         let action: BoardAction
-        if index % 400 == 399 {
-            action = .eraseArea(Rect(minX: Int32(index % 400), minY: 0, maxX: Int32(index % 400) + 2, maxY: 2))
+        if index % 400 == 399, let previous = previousStrokes[origin] ?? strokes[origin] {
+            action = .erase([previous])
         } else if let stroke = strokes[origin], seqs[origin] % 51 != 0 {
             action = .extendStroke(stroke, points: [Point(Int32(index % 400), Int32(index % 240))])
         } else {
             action = .beginStroke(at: Point(Int32(origin * 20), 0), style: Style(color: UInt8(origin)))
+            previousStrokes[origin] = strokes[origin]
             strokes[origin] = id
         }
         let stamp = Timestamp(milliseconds: start + UInt64(index / 10), counter: UInt16(index % 10))

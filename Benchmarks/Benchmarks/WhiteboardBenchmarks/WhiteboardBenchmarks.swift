@@ -97,7 +97,11 @@ let benchmarks: @Sendable () -> Void = {
         ("move", { box in .move(box.target, by: Point(1, 0)) }),
         ("restyle", { box in .restyle(box.target, Style(color: 3)) }),
         ("delete + undo", { box in .delete(box.target) }),
-        ("eraseArea (scans every element)", { _ in .eraseArea(Rect(minX: 0, minY: 0, maxX: 3, maxY: 3)) }),
+        ("erase (by id) + undo", { box in .erase([box.target]) }),
+        (
+            "eraseArea of older peers (scans every element)",
+            { _ in .eraseArea(Rect(minX: 0, minY: 0, maxX: 3, maxY: 3)) }
+        ),
     ]
     for (name, make) in kinds {
         Benchmark("Apply \(name), board of 10k elements", configuration: .init(scalingFactor: .kilo, maxIterations: 20))
@@ -105,7 +109,7 @@ let benchmarks: @Sendable () -> Void = {
             (benchmark: Benchmark, box: BoardBox) in
             for _ in benchmark.scaledIterations {
                 box.apply(make(box))
-                if name.hasPrefix("delete") { box.apply(.undo) }
+                if name.hasPrefix("delete") || name.hasPrefix("erase (") { box.apply(.undo) }
             }
         } setup: {
             BoardBox()
@@ -121,6 +125,20 @@ let benchmarks: @Sendable () -> Void = {
         }
     } setup: {
         BoardBox(policy: .standard)
+    }
+
+    Benchmark("Erase hit-test (what an eraser cell touches), board of 10k elements") {
+        (benchmark: Benchmark, board: Board) in
+        for index in benchmark.scaledIterations {
+            let x = Int32(index % 1_990)
+            blackHole(board.erasable(in: Rect(minX: x, minY: 600, maxX: x + 1, maxY: 601)))
+        }
+    } setup: {
+        var timeline = Timeline(reducer: BoardReducer(), base: Board())
+        for update in makeBoardUpdates(count: 10_000, area: Rect(minX: 0, minY: 0, maxX: 1_999, maxY: 1_199)) {
+            timeline.insert(update)
+        }
+        return timeline.state
     }
 
     // MARK: Rendering
