@@ -124,7 +124,7 @@ let package = Package(
         ),
         // The shared whiteboard workloads (W1–W4 of WHITEBOARD-SPEC.md): the
         // same seeded action streams other engines are measured with.
-        .target(name: "Workloads"),
+        .target(name: "Workloads", dependencies: ["Scuttlebutt", "Whiteboard"]),
         // Deterministic network simulator (test support): seeded peers and links.
         .target(
             name: "NetworkSimulator",
@@ -154,7 +154,7 @@ let package = Package(
         ),
         .testTarget(
             name: "WorkloadsTests",
-            dependencies: ["Workloads"]
+            dependencies: ["Workloads", "Scuttlebutt", "Whiteboard", "Wire"]
         ),
         .testTarget(
             name: "WireTests",

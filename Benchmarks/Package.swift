@@ -37,6 +37,21 @@ let package = Package(
             path: "Benchmarks/WhiteboardBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        // glibc's heap statistics (mallinfo2), which Swift's Glibc module lacks.
+        .target(name: "CHeapStatistics", path: "Benchmarks/CHeapStatistics"),
+        .executableTarget(
+            name: "WorkloadBenchmarks",
+            dependencies: [
+                .product(name: "Scuttlebutt", package: "Scuttleboard"),
+                .product(name: "Whiteboard", package: "Scuttleboard"),
+                .product(name: "Wire", package: "Scuttleboard"),
+                .product(name: "Workloads", package: "Scuttleboard"),
+                .product(name: "Benchmark", package: "benchmark"),
+                "CHeapStatistics",
+            ],
+            path: "Benchmarks/WorkloadBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
         .executableTarget(
             name: "StorageBenchmarks",
             dependencies: [

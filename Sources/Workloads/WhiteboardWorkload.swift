@@ -61,6 +61,40 @@ public struct WorkloadStream: Sendable {
         self.actions = actions
     }
 
+    /// A stream of these actions.
+    init(origin: String, actions: [WorkloadAction]) {
+        self.origin = origin
+        self.actions = actions
+    }
+
+    /// The pen-like variant (not in the spec; this project's typical case):
+    /// the same actions, but each extend's points walk from the stroke's
+    /// previous point in steps of −8…8 px in x and y, as a hand draws, where
+    /// the spec's jump anywhere on the 4096² canvas.
+    public func penLike(seed: UInt64) -> WorkloadStream {
+        var random = SplitMix64(seed: seed)
+        var last: [Int: (x: Int, y: Int)] = [:]
+        let walked = actions.map { action -> WorkloadAction in
+            switch action {
+            case .add(let element, _, let x, let y):
+                last[element] = (x, y)
+                return action
+            case .extend(let element, let points):
+                var point = last[element]!
+                var flat: [Int] = []
+                for _ in 0..<(points.count / 2) {
+                    point = (point.x + random.next(below: 17) - 8, point.y + random.next(below: 17) - 8)
+                    flat += [point.x, point.y]
+                }
+                last[element] = point
+                return .extend(element: element, points: flat)
+            case .move:
+                return action
+            }
+        }
+        return WorkloadStream(origin: origin, actions: walked)
+    }
+
     /// The spec's id of `element`: `<origin>-<element>`.
     public func id(of element: Int) -> String { "\(origin)-\(element)" }
 

@@ -52,7 +52,7 @@ struct WorkloadVectorTests {
     }
 
     /// W1 always; W3 (a million actions, about 25 s in a debug build) with
-    /// `SCUTTLEBOARD_W3_VECTORS=1`. W1's stream is W3's first 200,000
+    /// `SCUTTLEBOARD_FULL_WORKLOADS=1`. W1's stream is W3's first 200,000
     /// actions, so W1 checks the same generator.
     @Test func w1AndW3HaveTheSpecsCountsAndDigests() {
         var vectors = [
@@ -62,7 +62,7 @@ struct WorkloadVectorTests {
                 "bd435fcc33391cc22cc3a6ee0b9f8fff946e90d827760e54bfe015dc3126f18c"
             )
         ]
-        if ProcessInfo.processInfo.environment["SCUTTLEBOARD_W3_VECTORS"] == "1" {
+        if ProcessInfo.processInfo.environment["SCUTTLEBOARD_FULL_WORKLOADS"] == "1" {
             vectors.append(
                 (
                     1_000_000, 50_274, 899_590, 50_136, 1_799_925,
