@@ -339,7 +339,8 @@ public final class ScuttleboardServer: Sendable {
             state.stopping = true
             return state.listener
         }
-        try? await listener?.close()
+        // Not awaited: the listener's event loop may be one a busy room holds.
+        listener?.close(promise: nil)
         // Connections still waiting for their hello are told now, not at
         // their deadline: the stop waits for every connection to end.
         let waiting = withLobby { door in
