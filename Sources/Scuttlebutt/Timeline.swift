@@ -241,7 +241,7 @@ public struct Timeline<R: Reducer> {
         let limit = ceiling.map { firstIndex(atOrAfter: $0) - 1 } ?? slots.count - 1
         guard target >= 0, limit >= 0 else { return }
         let first = min(target, limit)
-        let last = min(limit, first + snapshotPolicy.interval)
+        let last = min(limit, first + snapshotPolicy.spacing(atDistance: slots.count - 1 - first))
         var position = first
         while position < last && !hasValidSnapshot(at: position) { position += 1 }
         fold(through: position)
@@ -256,7 +256,7 @@ public struct Timeline<R: Reducer> {
         let target = firstIndex(atOrAfter: cutoff) - 1
         guard target >= 0 else { return }
         var position = target
-        let lowest = max(0, target - snapshotPolicy.interval)
+        let lowest = max(0, target - snapshotPolicy.spacing(atDistance: slots.count - 1 - target))
         while position >= lowest && position != slots.count - 1 && !hasValidSnapshot(at: position) {
             position -= 1
         }
@@ -281,30 +281,35 @@ extension Timeline {
         }
         let keep =
             snapshotPolicy.denseTail > 0
-            || snapshotPolicy.isSparseKeeper(absoluteIndex: foldedCount + slots.count)
+            || snapshotPolicy.isSparseKeeper(absoluteIndex: foldedCount + slots.count, distance: 0)
         entries.append(Entry(update: update, snapshot: keep ? _state : nil))
         slots.append(Slot(key: key, hasSnapshot: keep, snapshotVersion: version))
         thinDenseTail()
         _statistics.appends += 1
     }
 
-    /// Drops the snapshot of the entry that just left the dense tail, unless
-    /// it is one of the sparse keepers.
+    /// Drops the snapshots of the entries that just left the dense tail and
+    /// the regular tier, unless the tier they enter keeps them.
     @inlinable
     mutating func thinDenseTail() {
-        guard snapshotPolicy.denseTail > 0 else { return }
-        let leaving = slots.count - 1 - snapshotPolicy.denseTail
-        guard leaving >= 0, slots[leaving].hasSnapshot,
-            !snapshotPolicy.isSparseKeeper(absoluteIndex: foldedCount + leaving)
-        else { return }
-        slots[leaving].hasSnapshot = false
-        entries[leaving].snapshot = nil
+        if snapshotPolicy.denseTail > 0 { dropSnapshotUnlessKept(at: slots.count - 1 - snapshotPolicy.denseTail) }
+        if snapshotPolicy.deepBeyond < slots.count {
+            dropSnapshotUnlessKept(at: slots.count - 2 - snapshotPolicy.deepBeyond)
+        }
+    }
+
+    @inlinable
+    mutating func dropSnapshotUnlessKept(at position: Int) {
+        guard position >= 0, slots[position].hasSnapshot, !keepsSnapshot(at: position) else { return }
+        slots[position].hasSnapshot = false
+        entries[position].snapshot = nil
     }
 
     @inlinable
     func keepsSnapshot(at position: Int) -> Bool {
-        slots.count - 1 - position < snapshotPolicy.denseTail
-            || snapshotPolicy.isSparseKeeper(absoluteIndex: foldedCount + position)
+        let distance = slots.count - 1 - position
+        return distance < snapshotPolicy.denseTail
+            || snapshotPolicy.isSparseKeeper(absoluteIndex: foldedCount + position, distance: distance)
     }
 
     @inlinable

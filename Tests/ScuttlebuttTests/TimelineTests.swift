@@ -117,7 +117,10 @@ import Testing
         #expect(timeline.auditInvariants().isEmpty)
     }
 
-    @Test(arguments: [SnapshotPolicy.standard, .every(1), .every(7), SnapshotPolicy(denseTail: 2, interval: 9)])
+    @Test(arguments: [
+        SnapshotPolicy.standard, .every(1), .every(7), SnapshotPolicy(denseTail: 2, interval: 9),
+        SnapshotPolicy(denseTail: 2, interval: 3, deepBeyond: 20, deepInterval: 9),
+    ])
     func anyDeliveryOrderGivesTheSortedReduce(policy: SnapshotPolicy) {
         for seed in UInt64(1)...40 {
             var random = SeededGenerator(seed: seed)
@@ -207,5 +210,20 @@ import Testing
         // 10 dense plus one in 50 of the rest.
         #expect(timeline.snapshotCount <= 10 + 1_000 / 50)
         #expect(timeline.snapshotCount >= 10 + 990 / 50 - 1)
+    }
+
+    @Test func deepHistoryKeepsFewSnapshots() {
+        var timeline = timeline(policy: SnapshotPolicy(denseTail: 0, interval: 16, deepBeyond: 256, deepInterval: 128))
+        let history = makeHistory(count: 2_048)
+        for update in history { timeline.insert(update) }
+        // One in 16 of the newest 256, then one in 128: 16 + 14, give or take one at each boundary.
+        #expect((29...32).contains(timeline.snapshotCount), "\(timeline.snapshotCount) snapshots")
+        #expect(timeline.auditInvariants().isEmpty)
+        // A fold deep in history lands on a deep snapshot: no applies.
+        timeline.fold(keepingAtMost: 1_000)
+        #expect(timeline.statistics.foldApplies == 0)
+        #expect((1_000 - 128...1_000).contains(timeline.count))
+        #expect(timeline.state == RegisterReducer().referenceState(of: history))
+        #expect(timeline.auditInvariants().isEmpty)
     }
 }
