@@ -109,15 +109,17 @@ public enum BoardSnapshotCodec {
         let shape: Shape
         switch try reader.byte() {
         case 0:
-            var points = PointList()
+            let count = try reader.count("stroke length")
+            var points: [Point] = []
+            points.reserveCapacity(count)
             var previous = Point.zero
-            for _ in 0..<(try reader.count("stroke length")) {
+            for _ in 0..<count {
                 previous = Point(
                     try reader.coordinate(adding: try reader.signed(), to: previous.x),
                     try reader.coordinate(adding: try reader.signed(), to: previous.y))
                 points.append(previous)
             }
-            shape = .stroke(points)
+            shape = .stroke(PointList(points))
         case 1: shape = .line(try reader.point(), try reader.point())
         case 2: shape = .rectangle(try reader.rect())
         case 3: shape = .ellipse(try reader.rect())

@@ -21,9 +21,22 @@ public struct PointList: Sendable, Equatable, Sequence {
     /// An empty list.
     public init() {}
 
-    /// A list of `points`.
-    public init(_ points: some Sequence<Point>) {
-        for point in points { append(point) }
+    /// A list of `points`, built a chunk at a time (one tree insert per
+    /// chunk, not per point).
+    public init(_ points: some Collection<Point>) {
+        var chunk = ContiguousArray<Point>()
+        chunk.reserveCapacity(Swift.min(Self.chunkSize, points.count))
+        for point in points {
+            chunk.append(point)
+            count += 1
+            if chunk.count == Self.chunkSize {
+                chunks[Int32(count / Self.chunkSize - 1)] = chunk
+                chunk = []
+                chunk.reserveCapacity(Swift.min(Self.chunkSize, points.count - count))
+            }
+        }
+        if !chunk.isEmpty { chunks[Int32(count / Self.chunkSize)] = chunk }
+        last = chunk.last ?? chunks[Int32(count / Self.chunkSize - 1)]?.last
     }
 
     /// Appends a point.

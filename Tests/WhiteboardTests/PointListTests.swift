@@ -1,0 +1,21 @@
+import Testing
+
+@testable import Whiteboard
+
+@Suite struct PointListTests {
+    @Test(arguments: [0, 1, 31, 32, 33, 64, 100])
+    func aListBuiltAtOnceEqualsOneBuiltPointByPoint(count: Int) {
+        let points = (0..<count).map { Point(Int32($0), Int32(-$0)) }
+        var appended = PointList()
+        for point in points { appended.append(point) }
+        let built = PointList(points)
+        #expect(Array(built) == points)
+        #expect(built == appended)
+        #expect(built.count == count && built.last == points.last)
+        // It grows on like any list.
+        var grown = built
+        grown.append(Point(7, 7))
+        #expect(Array(grown) == points + [Point(7, 7)])
+        #expect(Array(built) == points, "the copy it grew from is unchanged")
+    }
+}
