@@ -250,17 +250,26 @@ public struct Timeline<R: Reducer> {
     /// Folds every entry stamped strictly before `cutoff` into the base,
     /// except that up to one snapshot interval of them may stay until the
     /// next snapshot passes the cutoff (entries younger than the cutoff are
-    /// always kept).
+    /// always kept). It folds through the newest snapshot before the cutoff,
+    /// found by its index, at no apply; only when commuting inserts have left
+    /// that snapshot stale and more than one interval waits does it build
+    /// the base by applying entries.
+    /// - Complexity: O(log n) when nothing folds.
     @inlinable
     public mutating func fold(before cutoff: Timestamp) {
         let target = firstIndex(atOrAfter: cutoff) - 1
         guard target >= 0 else { return }
-        var position = target
-        let lowest = max(0, target - snapshotPolicy.spacing(atDistance: slots.count - 1 - target))
-        while position >= lowest && position != slots.count - 1 && !hasValidSnapshot(at: position) {
-            position -= 1
+        if target == slots.count - 1 || hasValidSnapshot(at: target) {
+            fold(through: target)
+            return
         }
-        fold(through: position >= lowest ? position : target)
+        let spacing = snapshotPolicy.spacing(atDistance: slots.count - 1 - target)
+        let keeper = target - (foldedCount + target + 1) % spacing
+        if keeper >= 0 && hasValidSnapshot(at: keeper) {
+            fold(through: keeper)
+        } else if target + 1 > spacing {
+            fold(through: target)
+        }
     }
 
     /// The entries after `key`, oldest first (all of them when `key` is nil).

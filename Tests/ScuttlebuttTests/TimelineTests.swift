@@ -181,14 +181,37 @@ import Testing
         #expect(timeline.auditInvariants().isEmpty)
     }
 
-    @Test func foldingWithoutSnapshotsStillBuildsTheRightBase() {
-        var timeline = timeline(policy: .every(1_000))
+    @Test func foldingByTimeWaitsForASnapshotThenFoldsWithoutApplies() {
+        var sparse = timeline(policy: .every(1_000))
         let history = makeHistory(count: 100)
-        for update in history { timeline.insert(update) }
-        timeline.fold(before: Timestamp(505))
-        #expect(timeline.count == 50)
-        #expect(timeline.statistics.foldApplies == 50)
-        #expect(timeline.auditInvariants().isEmpty)
+        for update in history { sparse.insert(update) }
+        sparse.fold(before: Timestamp(505))
+        #expect(sparse.count == 100, "no snapshot before the cutoff yet: the 50 older entries wait")
+        var aged = timeline(policy: .every(10))
+        for update in history { aged.insert(update) }
+        aged.fold(before: Timestamp(455))
+        #expect(aged.count == 60, "folded through the snapshot on the 40th entry, not the 45 older ones")
+        #expect(aged.statistics.foldApplies == 0)
+        #expect(aged.auditInvariants().isEmpty)
+    }
+
+    @Test func foldingByTimePastStaleSnapshotsStillBuildsTheRightBase() {
+        var stale = timeline(policy: .every(10))
+        let history = makeHistory(count: 100, register: { _ in 1 })
+        for update in history.dropFirst() { stale.insert(update) }
+        // The first update arrives last and commutes (another register):
+        // every snapshot after it is stale.
+        let late = Update<RegisterReducer.Action>(
+            origin: PeerID(77), seq: 1, timestamp: Timestamp(5), action: .set(register: 9, value: 9))
+        guard case .commuted = stale.insert(late) else {
+            Issue.record("the late update must commute")
+            return
+        }
+        stale.fold(before: Timestamp(505))
+        #expect(stale.updates.first!.timestamp == Timestamp(510), "everything older folded")
+        #expect(stale.statistics.foldApplies > 0)
+        #expect(stale.state == RegisterReducer().referenceState(of: Array(history.dropFirst()) + [late]))
+        #expect(stale.auditInvariants().isEmpty)
     }
 
     @Test func removingAnEntryReplaysWhatFollowed() {

@@ -187,12 +187,12 @@ let benchmarks: @Sendable () -> Void = {
 
     // MARK: W2
 
-    for (name, delivery) in [("in order", w2InOrder), ("shuffled in a window of 64", w2Shuffled)] {
+    for (name, shuffled) in [("in order", false), ("shuffled in a window of 64", true)] {
         Benchmark(
             "W2 4 origins, \(name), from bytes, 200k updates",
             configuration: .init(metrics: [.wallClock, ratePerSecond, workloadRewinds, workloadReplayed])
         ) { benchmark in
-            let updates = delivery
+            let updates = shuffled ? w2Shuffled : w2InOrder
             var receiver = WorkloadReceiver(store: boardReplica(PeerID(999), clock: receiverClock()))
             benchmark.startMeasurement()
             let start = ContinuousClock.now
@@ -208,7 +208,11 @@ let benchmarks: @Sendable () -> Void = {
 
     // MARK: W3
 
-    for (name, limit) in [("full history", HistoryLimit.unbounded), ("count limit 10k", .count(10_000))] {
+    let w3Limits: [(String, HistoryLimit)] = [
+        ("full history", .unbounded), ("count limit 10k", .count(10_000)),
+        ("age limit 10 s (80k actions)", .age(milliseconds: 10_000)),
+    ]
+    for (name, limit) in w3Limits {
         Benchmark("W3 build, 1M actions, \(name)", configuration: .init(maxIterations: 1)) { benchmark in
             let clock = ManualClock(milliseconds: 0)
             let store = boardReplica(w3.peer, limit: limit, clock: clock)
