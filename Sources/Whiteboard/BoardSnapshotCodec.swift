@@ -9,8 +9,11 @@ import Scuttlebutt
 /// boards give equal bytes. Decoding checks every length and value and
 /// throws ``BoardCodecError`` rather than trap.
 public enum BoardSnapshotCodec {
-    /// The format version written first.
-    static let version: UInt8 = 1
+    /// The format version written first. Version 1 wrote a stroke's points
+    /// only; version 2 adds its bounds, last point and byte length before
+    /// them, so that a decoder can keep them encoded (``PointList``).
+    /// Both are read.
+    static let version: UInt8 = 2
     /// Bounds on counts read from untrusted bytes.
     static let maxCount = 1 << 24
 
@@ -37,10 +40,11 @@ public enum BoardSnapshotCodec {
     /// - Throws: ``BoardCodecError`` for anything malformed.
     public static func decode(_ bytes: some Collection<UInt8>) throws(BoardCodecError) -> Board {
         var reader = ByteReader(Array(bytes))
-        guard try reader.byte() == version else { throw .valueOutOfRange("snapshot version") }
+        let format = try reader.byte()
+        guard format == 1 || format == version else { throw .valueOutOfRange("snapshot version") }
         var board = Board()
         for _ in 0..<(try reader.count("element count")) {
-            let element = try readElement(&reader)
+            let element = try readElement(&reader, format: format)
             board.elements[element.id] = element
         }
         for _ in 0..<(try reader.count("history count")) {
@@ -66,11 +70,21 @@ public enum BoardSnapshotCodec {
         case .stroke(let points):
             writer.byte(0)
             writer.varint(UInt64(points.count))
-            var previous = Point.zero
-            for point in points {
-                writer.signed(Int64(point.x) - Int64(previous.x))
-                writer.signed(Int64(point.y) - Int64(previous.y))
-                previous = point
+            writer.rect(element.shapeBounds)
+            writer.point(points.last ?? .zero)
+            if let bytes = points.encodedBytes {
+                writer.varint(UInt64(bytes.count))
+                writer.bytes.append(contentsOf: bytes)
+            } else {
+                var deltas = ByteWriter()
+                var previous = Point.zero
+                for point in points {
+                    deltas.signed(Int64(point.x) - Int64(previous.x))
+                    deltas.signed(Int64(point.y) - Int64(previous.y))
+                    previous = point
+                }
+                writer.varint(UInt64(deltas.bytes.count))
+                writer.bytes.append(contentsOf: deltas.bytes)
             }
         case .line(let a, let b):
             writer.byte(1)
@@ -103,12 +117,13 @@ public enum BoardSnapshotCodec {
         writer.byte(element.isOpen ? 1 : 0)
     }
 
-    static func readElement(_ reader: inout ByteReader) throws(BoardCodecError) -> Element {
+    static func readElement(_ reader: inout ByteReader, format: UInt8) throws(BoardCodecError) -> Element {
         let id = try reader.id()
         let z = try reader.key()
         let shape: Shape
+        var strokeBounds: Rect?
         switch try reader.byte() {
-        case 0:
+        case 0 where format == 1:
             let count = try reader.count("stroke length")
             var points: [Point] = []
             points.reserveCapacity(count)
@@ -120,6 +135,13 @@ public enum BoardSnapshotCodec {
                 points.append(previous)
             }
             shape = .stroke(PointList(points))
+        case 0:
+            let count = try reader.count("stroke length")
+            strokeBounds = try reader.rect()
+            let last = try reader.point()
+            let bytes = try reader.take(try reader.count("stroke bytes"))
+            try checkDeltas(bytes, pairs: count)
+            shape = .stroke(PointList(count: count, last: count == 0 ? nil : last, encoded: bytes))
         case 1: shape = .line(try reader.point(), try reader.point())
         case 2: shape = .rectangle(try reader.rect())
         case 3: shape = .ellipse(try reader.rect())
@@ -130,7 +152,10 @@ public enum BoardSnapshotCodec {
             shape = .text(origin, text)
         default: throw .valueOutOfRange("shape")
         }
-        var element = Element(id: id, z: z, shape: shape, style: try reader.style())
+        let style = try reader.style()
+        var element =
+            strokeBounds.map { Element(id: id, z: z, shape: shape, style: style, shapeBounds: $0) }
+            ?? Element(id: id, z: z, shape: shape, style: style)
         var restyles: [UpdateID: StyleWrite] = [:]
         for _ in 0..<(try reader.count("restyle count")) {
             let writeID = try reader.id()
@@ -147,6 +172,35 @@ public enum BoardSnapshotCodec {
         default: throw .valueOutOfRange("open flag")
         }
         return element
+    }
+
+    /// Checks that `bytes` are exactly `pairs` pairs of varints (the last
+    /// byte ends one, and `2·pairs` bytes end one), so that a ``PointList``
+    /// can decode them later without a check that could fail. Eight bytes
+    /// at a time: a late joiner checks every stroke. Over-long or
+    /// non-minimal varints are not refused: they decode, without trapping,
+    /// to whatever their bits say, identically on every replica, and are
+    /// written back as they came; only a hostile encoder writes them.
+    static func checkDeltas(_ bytes: ArraySlice<UInt8>, pairs: Int) throws(BoardCodecError) {
+        guard let lastByte = bytes.last, lastByte & 0x80 == 0 else {
+            guard pairs == 0 && bytes.isEmpty else { throw .valueOutOfRange("stroke points") }
+            return
+        }
+        let ends = bytes.withUnsafeBytes { raw in
+            var ends = 0
+            var offset = 0
+            while offset + 8 <= raw.count {
+                let word = raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
+                ends += (~word & 0x8080_8080_8080_8080).nonzeroBitCount
+                offset += 8
+            }
+            while offset < raw.count {
+                if raw[offset] & 0x80 == 0 { ends += 1 }
+                offset += 1
+            }
+            return ends
+        }
+        guard ends == 2 * pairs else { throw .valueOutOfRange("stroke points") }
     }
 
     // MARK: Undo records

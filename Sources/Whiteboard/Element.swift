@@ -44,12 +44,12 @@ public struct Element: Sendable, Equatable {
         var isOpen = false
         var shapeBounds: Rect
 
-        init(id: ElementID, z: OrderKey, shape: Shape, style: Style) {
+        init(id: ElementID, z: OrderKey, shape: Shape, style: Style, shapeBounds: Rect) {
             self.id = id
             self.z = z
             self.shape = shape
             self.createdStyle = style
-            self.shapeBounds = Element.bounds(of: shape)
+            self.shapeBounds = shapeBounds
             if case .stroke = shape { isOpen = true }
         }
 
@@ -69,7 +69,13 @@ public struct Element: Sendable, Equatable {
     private var storage: Storage
 
     init(id: ElementID, z: OrderKey, shape: Shape, style: Style) {
-        storage = Storage(id: id, z: z, shape: shape, style: style)
+        storage = Storage(id: id, z: z, shape: shape, style: style, shapeBounds: Element.bounds(of: shape))
+    }
+
+    /// An element whose shape's bounds are known already (a decoded
+    /// snapshot's), so that a stroke's points need not be walked.
+    init(id: ElementID, z: OrderKey, shape: Shape, style: Style, shapeBounds: Rect) {
+        storage = Storage(id: id, z: z, shape: shape, style: style, shapeBounds: shapeBounds)
     }
 
     private var unique: Storage {

@@ -73,7 +73,63 @@ import Testing
     }
 
     @Test func anEmptyBoardIsThreeBytes() throws {
-        #expect(BoardSnapshotCodec.encode(Board()) == [1, 0, 0])
-        #expect(try BoardSnapshotCodec.decode([1, 0, 0]) == Board())
+        #expect(BoardSnapshotCodec.encode(Board()) == [2, 0, 0])
+        #expect(try BoardSnapshotCodec.decode([2, 0, 0]) == Board())
+        #expect(try BoardSnapshotCodec.decode([1, 0, 0]) == Board(), "version 1 is still read")
+    }
+
+    @Test func aDecodedStrokeKeepsItsPointsEncodedUntilItGrows() throws {
+        var script = BoardScript()
+        let stroke = script.record(alice, .beginStroke(at: Point(-3, 7), style: red))
+        for step in 1...40 {
+            script.record(alice, .extendStroke(stroke.id, points: [Point(Int32(step) * 1_000, Int32(-step))]))
+        }
+        let board = script.board
+        var decoded = try BoardSnapshotCodec.decode(BoardSnapshotCodec.encode(board))
+        guard case .stroke(let points) = decoded.elements[stroke.id]?.shape else {
+            Issue.record("no stroke")
+            return
+        }
+        #expect(points.encodedBytes != nil)
+        #expect(decoded == board)
+        #expect(points.last == Point(40_000, -40) && points.count == 41)
+        // It grows like any stroke, and the encoding stays canonical.
+        let extend = Update<BoardAction>(
+            origin: alice, seq: 100, timestamp: Timestamp(100_000), action: .extendStroke(stroke.id, points: [.zero]))
+        var grown = board
+        BoardReducer().reduce(&grown, extend)
+        BoardReducer().reduce(&decoded, extend)
+        #expect(decoded == grown)
+        #expect(BoardSnapshotCodec.encode(decoded) == BoardSnapshotCodec.encode(grown))
+    }
+
+    @Test func strokeBytesMustBeExactlyItsPoints() throws {
+        try BoardSnapshotCodec.checkDeltas([2, 4, 0x80, 0x01, 3], pairs: 2)
+        try BoardSnapshotCodec.checkDeltas([], pairs: 0)
+        // Eight bytes at a time, then the rest.
+        try BoardSnapshotCodec.checkDeltas(ArraySlice(repeating: 2, count: 18), pairs: 9)
+        #expect(throws: BoardCodecError.valueOutOfRange("stroke points")) {
+            try BoardSnapshotCodec.checkDeltas(ArraySlice(repeating: 2, count: 17), pairs: 9)
+        }
+        #expect(throws: BoardCodecError.valueOutOfRange("stroke points")) {
+            try BoardSnapshotCodec.checkDeltas([2, 4, 6], pairs: 2)
+        }
+        #expect(throws: BoardCodecError.valueOutOfRange("stroke points"), "a varint cut short") {
+            try BoardSnapshotCodec.checkDeltas([2, 4, 0x80], pairs: 2)
+        }
+        #expect(throws: BoardCodecError.valueOutOfRange("stroke points")) {
+            try BoardSnapshotCodec.checkDeltas([], pairs: 1)
+        }
+    }
+
+    @Test func overLongVarintsDecodeWithoutTrappingAndRoundTrip() throws {
+        // A stroke of one point whose x is a 12-byte varint, as only a
+        // hostile encoder writes it.
+        let points = PointList(
+            count: 1, last: Point(0, 1), encoded: ArraySlice(Array(repeating: 0xFF, count: 11) + [0x7F, 2]))
+        #expect(Array(points).count == 1)
+        var grown = points
+        grown.append(Point(5, 5))
+        #expect(grown.count == 2 && grown.last == Point(5, 5))
     }
 }
