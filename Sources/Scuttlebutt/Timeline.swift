@@ -80,12 +80,32 @@ public struct Timeline<R: Reducer> {
     @usableFromInline
     struct Entry {
         @usableFromInline let update: Update<R.Action>
-        @usableFromInline var snapshot: R.State?
+        /// Boxed: most entries hold no snapshot, and a state inline can be
+        /// large (a board is 48 bytes), which every entry would pay.
+        @usableFromInline var box: SnapshotBox?
 
         @inlinable
         init(update: Update<R.Action>, snapshot: R.State?) {
             self.update = update
-            self.snapshot = snapshot
+            self.box = snapshot.map(SnapshotBox.init)
+        }
+
+        /// The state after this entry, when it keeps one.
+        @inlinable
+        var snapshot: R.State? {
+            get { box?.state }
+            set { box = newValue.map(SnapshotBox.init) }
+        }
+    }
+
+    /// One snapshot, shared by reference.
+    @usableFromInline
+    final class SnapshotBox {
+        @usableFromInline let state: R.State
+
+        @inlinable
+        init(_ state: R.State) {
+            self.state = state
         }
     }
 
