@@ -194,6 +194,14 @@ import Whiteboard
             }
         }
         try await Task.sleep(for: .seconds(2))
+        // On a busy machine a writer may take longer to join: stop only
+        // once each has something acknowledged, or the check proves nothing.
+        try await eventually(30, "every writer has an acknowledged update") {
+            for writer in writers where await writer.digest[writer.peer] == UInt64(await writer.pendingCount) {
+                return false
+            }
+            return true
+        }
         let started = ContinuousClock.now
         let status = server.stop(SIGTERM, within: 15)
         let stopping = ContinuousClock.now - started
