@@ -135,6 +135,18 @@ func reportRate(_ benchmark: Benchmark, _ count: Int, _ start: ContinuousClock.I
     benchmark.measurement(ratePerSecond, Int(Double(count) / seconds))
 }
 
+/// A fresh receiving replica decodes and receives every shipped update,
+/// timed. - Returns: The receiver, for its checks.
+func receiveTimed(_ shipped: [[UInt8]], _ benchmark: Benchmark) -> WorkloadReceiver {
+    var receiver = WorkloadReceiver(store: boardReplica(PeerID(999), clock: receiverClock()))
+    benchmark.startMeasurement()
+    let start = ContinuousClock.now
+    for bytes in shipped { receiver.receive(try! WireDecoder<BoardActionCodec>.decodeUpdate(bytes)) }
+    reportRate(benchmark, shipped.count, start)
+    benchmark.stopMeasurement()
+    return receiver
+}
+
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(
         metrics: [.wallClock, ratePerSecond], warmupIterations: 0, scalingFactor: .one, maxDuration: .seconds(60),
@@ -175,13 +187,7 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     Benchmark("W1 remote apply in order, from bytes, 200k updates") { benchmark in
-        let shipped = w1Shipped
-        var receiver = WorkloadReceiver(store: boardReplica(PeerID(999), clock: receiverClock()))
-        benchmark.startMeasurement()
-        let start = ContinuousClock.now
-        for bytes in shipped { receiver.receive(try! WireDecoder<BoardActionCodec>.decodeUpdate(bytes)) }
-        reportRate(benchmark, shipped.count, start)
-        benchmark.stopMeasurement()
+        let receiver = receiveTimed(w1Shipped, benchmark)
         check(receiver.store.state, [w1], equals: SpecDigest.w1, "W1 remote")
     }
 
@@ -192,13 +198,7 @@ let benchmarks: @Sendable () -> Void = {
             "W2 4 origins, \(name), from bytes, 200k updates",
             configuration: .init(metrics: [.wallClock, ratePerSecond, workloadRewinds, workloadReplayed])
         ) { benchmark in
-            let updates = shuffled ? w2Shuffled : w2InOrder
-            var receiver = WorkloadReceiver(store: boardReplica(PeerID(999), clock: receiverClock()))
-            benchmark.startMeasurement()
-            let start = ContinuousClock.now
-            for bytes in updates { receiver.receive(try! WireDecoder<BoardActionCodec>.decodeUpdate(bytes)) }
-            reportRate(benchmark, updates.count, start)
-            benchmark.stopMeasurement()
+            let receiver = receiveTimed(shuffled ? w2Shuffled : w2InOrder, benchmark)
             precondition(receiver.refused == 0 && receiver.pending == 0)
             benchmark.measurement(workloadRewinds, receiver.store.timeline.statistics.rewinds)
             benchmark.measurement(workloadReplayed, receiver.store.timeline.statistics.replayedApplies)
