@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "Terminal", targets: ["Terminal"]),
         .library(name: "Bots", targets: ["Bots"]),
         .library(name: "Workloads", targets: ["Workloads"]),
+        .library(name: "BoardWorkloads", targets: ["BoardWorkloads"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
@@ -124,7 +125,9 @@ let package = Package(
         ),
         // The shared whiteboard workloads (W1–W4 of WHITEBOARD-SPEC.md): the
         // same seeded action streams other engines are measured with.
-        .target(name: "Workloads", dependencies: ["Scuttlebutt", "Whiteboard"]),
+        .target(name: "Workloads"),
+        // The shared workloads recorded and received by board replicas.
+        .target(name: "BoardWorkloads", dependencies: ["Workloads", "Scuttlebutt", "Whiteboard"]),
         // Deterministic network simulator (test support): seeded peers and links.
         .target(
             name: "NetworkSimulator",
@@ -154,7 +157,7 @@ let package = Package(
         ),
         .testTarget(
             name: "WorkloadsTests",
-            dependencies: ["Workloads", "Scuttlebutt", "Whiteboard", "Wire"]
+            dependencies: ["Workloads", "BoardWorkloads", "Scuttlebutt", "Whiteboard", "Wire"]
         ),
         .testTarget(
             name: "WireTests",

@@ -46,6 +46,8 @@ let package = Package(
                 .product(name: "Whiteboard", package: "Scuttleboard"),
                 .product(name: "Wire", package: "Scuttleboard"),
                 .product(name: "Workloads", package: "Scuttleboard"),
+                .product(name: "BoardWorkloads", package: "Scuttleboard"),
+                .product(name: "Server", package: "Scuttleboard"),
                 .product(name: "Benchmark", package: "benchmark"),
                 "CHeapStatistics",
             ],

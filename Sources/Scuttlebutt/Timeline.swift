@@ -214,7 +214,7 @@ public struct Timeline<R: Reducer> {
         let footprint = reducer.footprint(of: update)
         entries.insert(Entry(update: update, snapshot: nil), at: position)
         slots.insert(Slot(key: key, hasSnapshot: false, snapshotVersion: 0), at: position)
-        defer { thinDenseTail() }
+        defer { thinSnapshots() }
         if commutes(footprint, at: key) {
             reducer.reduce(&_state, update)
             touch(footprint, key: key)
@@ -240,7 +240,7 @@ public struct Timeline<R: Reducer> {
         // The footprint index keeps the removed key: an over-estimate of the
         // latest touch only ever causes a replay that was not needed.
         replay(from: position)
-        thinDenseTail()
+        thinSnapshots()
         return removed.update
     }
 
@@ -313,14 +313,14 @@ extension Timeline {
             || snapshotPolicy.isSparseKeeper(absoluteIndex: foldedCount + slots.count, distance: 0)
         entries.append(Entry(update: update, snapshot: keep ? _state : nil))
         slots.append(Slot(key: key, hasSnapshot: keep, snapshotVersion: version))
-        thinDenseTail()
+        thinSnapshots()
         _statistics.appends += 1
     }
 
     /// Drops the snapshots of the entries that just left the dense tail and
     /// the regular tier, unless the tier they enter keeps them.
     @inlinable
-    mutating func thinDenseTail() {
+    mutating func thinSnapshots() {
         if snapshotPolicy.denseTail > 0 { dropSnapshotUnlessKept(at: slots.count - 1 - snapshotPolicy.denseTail) }
         if snapshotPolicy.deepBeyond < slots.count {
             dropSnapshotUnlessKept(at: slots.count - 2 - snapshotPolicy.deepBeyond)

@@ -63,12 +63,7 @@ public enum BoardActionCodec {
             writer.byte(Tag.extendStroke.rawValue)
             writer.reference(id, context: context)
             writer.varint(UInt64(points.count))
-            var previous = Point.zero
-            for point in points {
-                writer.signed(Int64(point.x) - Int64(previous.x))
-                writer.signed(Int64(point.y) - Int64(previous.y))
-                previous = point
-            }
+            writer.deltas(points)
         case .endStroke(let id):
             writer.byte(Tag.endStroke.rawValue)
             writer.reference(id, context: context)
@@ -212,6 +207,17 @@ struct ByteWriter {
         signed(Int64(point.y))
     }
 
+    /// Each point as its difference from the one before (the first from
+    /// (0, 0)): how an extend and a snapshot write a stroke's points.
+    mutating func deltas(_ points: some Sequence<Point>) {
+        var previous = Point.zero
+        for point in points {
+            signed(Int64(point.x) - Int64(previous.x))
+            signed(Int64(point.y) - Int64(previous.y))
+            previous = point
+        }
+    }
+
     /// An area: its top-left corner, then its extent.
     mutating func area(_ rect: Rect) {
         point(Point(rect.minX, rect.minY))
@@ -280,8 +286,13 @@ struct ByteReader {
     }
 
     mutating func signed() throws(BoardCodecError) -> Int64 {
-        let raw = try varint()
-        return Int64(bitPattern: raw >> 1) ^ -Int64(bitPattern: raw & 1)
+        Self.unzigzag(try varint())
+    }
+
+    /// The signed value a zigzag-encoded varint holds.
+    @inline(__always)
+    static func unzigzag(_ raw: UInt64) -> Int64 {
+        Int64(bitPattern: raw >> 1) ^ -Int64(bitPattern: raw & 1)
     }
 
     func coordinate(adding delta: Int64, to base: Int32) throws(BoardCodecError) -> Int32 {

@@ -21,15 +21,18 @@ extension BoardReducer {
         case .beginStroke, .addShape, .addText:
             return after.elements[update.id].map(\.screenExtent)
         case .endStroke(let id), .move(let id, _), .restyle(let id, _), .delete(let id):
-            let regions = [before.elements[id]?.screenExtent, after.elements[id]?.screenExtent].compactMap { $0 }
-            return regions.dropFirst().reduce(regions.first) { $0?.union($1) }
+            return union(of: [before.elements[id]?.screenExtent, after.elements[id]?.screenExtent].compactMap { $0 })
         case .erase(let ids), .continueErasing(_, let ids):
-            let regions = ids.compactMap { before.elements[$0]?.screenExtent }
-            return regions.dropFirst().reduce(regions.first) { $0?.union($1) }
+            return union(of: ids.compactMap { before.elements[$0]?.screenExtent })
         case .eraseArea, .continueErase, .clear, .undo, .redo:
             return nil
         }
     }
+}
+
+/// The smallest rectangle holding all of `regions`, or nil when there are none.
+private func union(of regions: [Rect]) -> Rect? {
+    regions.dropFirst().reduce(regions.first) { $0?.union($1) }
 }
 
 extension Element {

@@ -77,12 +77,7 @@ public enum BoardSnapshotCodec {
                 writer.bytes.append(contentsOf: bytes)
             } else {
                 var deltas = ByteWriter()
-                var previous = Point.zero
-                for point in points {
-                    deltas.signed(Int64(point.x) - Int64(previous.x))
-                    deltas.signed(Int64(point.y) - Int64(previous.y))
-                    previous = point
-                }
+                deltas.deltas(points)
                 writer.varint(UInt64(deltas.bytes.count))
                 writer.bytes.append(contentsOf: deltas.bytes)
             }

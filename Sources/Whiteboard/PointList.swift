@@ -37,6 +37,7 @@ public struct PointList: Sendable, Equatable, Sequence {
         for point in points {
             chunk.append(point)
             count += 1
+            last = point
             if chunk.count == Self.chunkSize {
                 chunks[Int32(count / Self.chunkSize - 1)] = chunk
                 chunk = []
@@ -44,7 +45,6 @@ public struct PointList: Sendable, Equatable, Sequence {
             }
         }
         if !chunk.isEmpty { chunks[Int32(count / Self.chunkSize)] = chunk }
-        last = chunk.last ?? chunks[Int32(count / Self.chunkSize - 1)]?.last
     }
 
     /// A list of `count` points held as `bytes`: a zigzag varint delta per
@@ -81,22 +81,24 @@ public struct PointList: Sendable, Equatable, Sequence {
         var chunk: ContiguousArray<Point> = []
         var offset = 0
         var produced = 0
-        /// Where the next encoded point starts, and the point before it.
+        /// The encoded points (empty for a list in chunks), where the next
+        /// one starts, and the point before it.
+        let bytes: ArraySlice<UInt8>
         var position: Int
         var previous = Point.zero
 
         init(list: PointList) {
             self.list = list
-            position = list.encoded?.startIndex ?? 0
+            bytes = list.encoded ?? []
+            position = bytes.startIndex
         }
 
         /// The next point, or nil at the end.
         public mutating func next() -> Point? {
             guard produced < list.count else { return nil }
             defer { produced += 1 }
-            if let bytes = list.encoded {
-                previous = Point(
-                    previous.x &+ Self.signed(bytes, &position), previous.y &+ Self.signed(bytes, &position))
+            if !bytes.isEmpty {
+                previous = Point(previous.x &+ nextDelta(), previous.y &+ nextDelta())
                 return previous
             }
             if offset == chunk.count {
@@ -108,8 +110,9 @@ public struct PointList: Sendable, Equatable, Sequence {
             return chunk[offset]
         }
 
-        /// One zigzag varint of a checked encoding, as a 32-bit delta.
-        static func signed(_ bytes: ArraySlice<UInt8>, _ position: inout Int) -> Int32 {
+        /// One zigzag varint of a checked encoding, as a 32-bit delta
+        /// (wrapping: only a hostile encoder makes it overflow).
+        mutating func nextDelta() -> Int32 {
             var raw: UInt64 = 0
             var shift: UInt64 = 0
             while true {
@@ -119,7 +122,7 @@ public struct PointList: Sendable, Equatable, Sequence {
                 if byte & 0x80 == 0 { break }
                 shift += 7
             }
-            return Int32(truncatingIfNeeded: Int64(bitPattern: raw >> 1) ^ -Int64(bitPattern: raw & 1))
+            return Int32(truncatingIfNeeded: ByteReader.unzigzag(raw))
         }
     }
 

@@ -146,6 +146,14 @@ public struct WorkloadBoard: Sendable {
         public var y = 0
         /// Flat `[x1, y1, x2, y2, …]`.
         public var points: [Int]
+
+        /// A stroke in palette colour `color`, offset by `(x, y)`.
+        public init(color: Int, x: Int = 0, y: Int = 0, points: [Int]) {
+            self.color = color
+            self.x = x
+            self.y = y
+            self.points = points
+        }
     }
 
     /// Elements by their spec id.
@@ -153,6 +161,12 @@ public struct WorkloadBoard: Sendable {
 
     /// An empty board.
     public init() {}
+
+    /// A board of these elements (another engine's board, read back), for
+    /// its ``digest``.
+    public init(elements: [String: Element]) {
+        self.elements = elements
+    }
 
     /// Applies every action of `stream`.
     public mutating func apply(_ stream: WorkloadStream) {

@@ -1,3 +1,4 @@
+import BoardWorkloads
 import Foundation
 import Scuttlebutt
 import Testing
@@ -22,13 +23,7 @@ struct WorkloadBoardTests {
         let clock = ManualClock(milliseconds: WorkloadReplay.milliseconds(atAction: 0))
         let store = ReplicatedStore(
             peer: replay.peer, reducer: BoardReducer(), initialState: Board(), wallClock: clock)
-        var updates: [Update<BoardAction>] = []
-        updates.reserveCapacity(replay.actions.count)
-        for (index, action) in replay.actions.enumerated() {
-            clock.set(milliseconds: WorkloadReplay.milliseconds(atAction: index))
-            updates.append(try store.record(action))
-        }
-        return (store, updates)
+        return (store, try replay.record(on: store, clock: clock))
     }
 
     @Test func w1RecordedAndReceivedInOrderReducesToTheSpecBoard() throws {
@@ -58,10 +53,7 @@ struct WorkloadBoardTests {
 
     @Test func w2ShuffledReducesToTheSpecBoardWithoutOneReplay() throws {
         let perOrigin = Self.full ? 50_000 : 5_000
-        let replays = (1...4).map { k in
-            WorkloadReplay(
-                WorkloadStream(seed: 1 + UInt64(k), origin: "o\(k)", count: perOrigin), peer: PeerID(100 + UInt64(k)))
-        }
+        let replays = WorkloadReplay.w2Origins(count: perOrigin)
         let recorded = try replays.map { try record($0).updates.map(WireEncoder<BoardActionCodec>.encode(update:)) }
         // Round r: origin 1's update r, then origin 2's, …
         var reference = WorkloadBoard()

@@ -1,7 +1,8 @@
 import Benchmark
+import BoardWorkloads
 import CHeapStatistics
-import Glibc
 import Scuttlebutt
+import Server
 import Whiteboard
 import Wire
 import Workloads
@@ -58,21 +59,6 @@ func boardReplica(
         peer: peer, reducer: BoardReducer(), initialState: Board(), configuration: configuration, wallClock: clock)
 }
 
-/// Records every action of `replay` on `store`, the clock following the
-/// spec's pace. - Returns: The updates.
-@discardableResult
-func record(_ replay: WorkloadReplay, on store: ReplicatedStore<BoardReducer>, clock: ManualClock)
-    -> [Update<BoardAction>]
-{
-    var updates: [Update<BoardAction>] = []
-    updates.reserveCapacity(replay.actions.count)
-    for (index, action) in replay.actions.enumerated() {
-        clock.set(milliseconds: WorkloadReplay.milliseconds(atAction: index))
-        updates.append(try! store.record(action))
-    }
-    return updates
-}
-
 /// Stops the run when a board is not the workload's.
 func check(_ board: Board, _ replays: [WorkloadReplay], equals expected: String, _ what: String) {
     let digest = WorkloadReplay.digest(of: board, replays: replays)
@@ -89,18 +75,16 @@ func referenceDigest(_ replays: [WorkloadReplay]) -> String {
 /// W1's updates as shipped: one self-contained update each.
 let w1Shipped: [[UInt8]] = {
     let clock = ManualClock(milliseconds: 0)
-    return record(w1, on: boardReplica(w1.peer, clock: clock), clock: clock).map(
+    return try! w1.record(on: boardReplica(w1.peer, clock: clock), clock: clock).map(
         WireEncoder<BoardActionCodec>.encode(update:))
 }()
 
 /// W2: four origins, 50,000 actions each, interleaved round robin, shipped.
-let w2Replays = (1...4).map { k in
-    WorkloadReplay(WorkloadStream(seed: 1 + UInt64(k), origin: "o\(k)", count: 50_000), peer: PeerID(100 + UInt64(k)))
-}
+let w2Replays = WorkloadReplay.w2Origins(count: 50_000)
 let w2InOrder: [[UInt8]] = {
     let recorded = w2Replays.map { replay in
         let clock = ManualClock(milliseconds: 0)
-        return record(replay, on: boardReplica(replay.peer, clock: clock), clock: clock)
+        return try! replay.record(on: boardReplica(replay.peer, clock: clock), clock: clock)
     }
     return (0..<50_000).flatMap { round in recorded.map { WireEncoder<BoardActionCodec>.encode(update: $0[round]) } }
 }()
@@ -112,20 +96,6 @@ let w3 = WorkloadReplay(WorkloadStream(seed: 1, origin: "o0", count: 1_000_000),
 /// Bytes the heap holds now (glibc), after returning what it can.
 func heapInUse() -> Int {
     Int(heap_bytes_in_use())
-}
-
-/// This process's resident set, from /proc/self/status.
-func residentBytes() -> Int {
-    guard let file = fopen("/proc/self/status", "r") else { return 0 }
-    defer { fclose(file) }
-    var line = [CChar](repeating: 0, count: 256)
-    while fgets(&line, 256, file) != nil {
-        let text = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        if text.hasPrefix("VmRSS:") {
-            return (Int(text.split(separator: " ").dropFirst().first ?? "") ?? 0) * 1_024
-        }
-    }
-    return 0
 }
 
 /// Reports `count` per second over the measured time.
@@ -160,7 +130,7 @@ let benchmarks: @Sendable () -> Void = {
             let store = boardReplica(replay.peer, clock: clock)
             benchmark.startMeasurement()
             let start = ContinuousClock.now
-            record(replay, on: store, clock: clock)
+            try! replay.record(on: store, clock: clock)
             reportRate(benchmark, replay.actions.count, start)
             benchmark.stopMeasurement()
             check(store.state, [replay], equals: digest, "\(name) local")
@@ -218,7 +188,7 @@ let benchmarks: @Sendable () -> Void = {
             let store = boardReplica(w3.peer, limit: limit, clock: clock)
             benchmark.startMeasurement()
             let start = ContinuousClock.now
-            record(w3, on: store, clock: clock)
+            try! w3.record(on: store, clock: clock)
             reportRate(benchmark, w3.actions.count, start)
             benchmark.stopMeasurement()
             check(store.state, [w3], equals: SpecDigest.w3, "W3 \(name)")
@@ -237,7 +207,7 @@ let benchmarks: @Sendable () -> Void = {
     } setup: {
         let clock = ManualClock(milliseconds: 0)
         let store = boardReplica(w3.peer, clock: clock)
-        record(w3, on: store, clock: clock)
+        try! w3.record(on: store, clock: clock)
         return BoardSnapshotCodec.encode(store.state)
     }
 
@@ -249,11 +219,11 @@ let benchmarks: @Sendable () -> Void = {
             configuration: .init(metrics: [heapBytesPerAction, rssBytesPerAction])
         ) { benchmark in
             let clock = ManualClock(milliseconds: 0)
-            let (heap, rss) = (heapInUse(), residentBytes())
+            let (heap, rss) = (heapInUse(), ProcessStatistics.residentMemoryBytes())
             let store = boardReplica(w1.peer, limit: limit, clock: clock)
-            record(w1, on: store, clock: clock)
+            try! w1.record(on: store, clock: clock)
             benchmark.measurement(heapBytesPerAction, (heapInUse() - heap) / w1.actions.count)
-            benchmark.measurement(rssBytesPerAction, (residentBytes() - rss) / w1.actions.count)
+            benchmark.measurement(rssBytesPerAction, (ProcessStatistics.residentMemoryBytes() - rss) / w1.actions.count)
             check(store.state, [w1], equals: SpecDigest.w1, "W4 \(name)")
         }
     }

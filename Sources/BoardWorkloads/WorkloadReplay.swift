@@ -1,5 +1,6 @@
 import Scuttlebutt
 import Whiteboard
+import Workloads
 
 /// One workload stream as a Scuttleboard peer records it: one board action
 /// per workload action, recorded as the origin's updates 1, 2, 3… in order.
@@ -67,30 +68,49 @@ public struct WorkloadReplay: Sendable {
         self.elementIDs = elementIDs
     }
 
+    /// Records every action on `store` (a fresh replica of ``peer``), the
+    /// clock following ``milliseconds(atAction:)``.
+    /// - Returns: The updates, one per action.
+    @discardableResult
+    public func record(on store: ReplicatedStore<BoardReducer>, clock: ManualClock) throws -> [Update<BoardAction>] {
+        var updates: [Update<BoardAction>] = []
+        updates.reserveCapacity(actions.count)
+        for (index, action) in actions.enumerated() {
+            clock.set(milliseconds: Self.milliseconds(atAction: index))
+            updates.append(try store.record(action))
+        }
+        return updates
+    }
+
+    /// W2's four origins (`o1` … `o4`, seeds 2 … 5, as the spec's section 3
+    /// table gives them for seed 1), each recording `count` actions as
+    /// peer 101 … 104.
+    public static func w2Origins(count: Int) -> [WorkloadReplay] {
+        (1...4).map { k in
+            WorkloadReplay(
+                WorkloadStream(seed: 1 + UInt64(k), origin: "o\(k)", count: count), peer: PeerID(100 + UInt64(k)))
+        }
+    }
+
     /// The spec's board digest of `board`, which must hold what `replays`
     /// recorded (and nothing else): equal to ``WorkloadBoard/digest`` of the
     /// same streams when the board reduced them faithfully.
     /// - Returns: nil when an element of the streams is missing from the
     ///   board or is not a stroke in a workload colour.
     public static func digest(of board: Board, replays: [WorkloadReplay]) -> String? {
-        var lines: [(id: String, line: String)] = []
+        var elements: [String: WorkloadBoard.Element] = [:]
         for replay in replays {
             for (number, elementID) in replay.elementIDs.enumerated() {
                 guard let element = board.elements[elementID], case .stroke(let points) = element.shape,
                     let color = styles.firstIndex(of: element.style)
                 else { return nil }
-                let id = replay.stream.id(of: number)
-                let flat = points.lazy.map { "\($0.x),\($0.y)" }.joined(separator: ",")
-                let offset = element.offset
-                lines.append((id, "\(id) stroke \(WorkloadStream.palette[color]) \(offset.x) \(offset.y) \(flat)\n"))
+                elements[replay.stream.id(of: number)] = WorkloadBoard.Element(
+                    color: color, x: Int(element.offset.x), y: Int(element.offset.y),
+                    points: points.flatMap { [Int($0.x), Int($0.y)] })
             }
         }
-        guard lines.count == board.elements.count else { return nil }
-        var hash = SHA256()
-        for entry in lines.sorted(by: { $0.id.utf8.lexicographicallyPrecedes($1.id.utf8) }) {
-            hash.update(entry.line.utf8)
-        }
-        return hash.hexDigest()
+        guard elements.count == board.elements.count else { return nil }
+        return WorkloadBoard(elements: elements).digest
     }
 }
 
