@@ -199,7 +199,8 @@ public actor BoardClient {
             try local?.setSetting("peer", (0..<8).map { UInt8(truncatingIfNeeded: peer.rawValue >> (8 * $0)) })
         }
         let store = ReplicatedStore(
-            peer: peer, reducer: BoardReducer(), initialState: Board(), configuration: .board(isAuthority: false),
+            peer: peer, reducer: BoardReducer(), initialState: Board(spatiallyIndexed: true),
+            configuration: .board(isAuthority: false),
             wallClock: SystemWallClock())
         for stored in try local?.load(room: configuration.room).updates ?? [] {
             if let update = stored.decoded(with: BoardActionCodec.decode) { _ = store.receive(update) }
@@ -565,7 +566,8 @@ public actor BoardClient {
                 guard var current = session else { break }
                 let outputs: [GossipSession<BoardReducer>.Output]
                 do {
-                    let board = try BoardSnapshotCodec.decode(bytes)
+                    var board = try BoardSnapshotCodec.decode(bytes)
+                    board.indexSpatially()
                     outputs = current.installSnapshot(
                         ReplicaSnapshot(state: board, horizon: header.horizon, digest: header.digest), store: store,
                         source: store)

@@ -20,7 +20,7 @@ public struct ReplayController: Sendable {
     /// How many updates the board shows.
     public private(set) var position = 0
     /// The board after `position` updates.
-    public private(set) var board = Board()
+    public private(set) var board = Board(spatiallyIndexed: true)
     /// Whether time runs.
     public private(set) var isPlaying = true
     /// How many times faster than it happened.
@@ -29,7 +29,7 @@ public struct ReplayController: Sendable {
     public private(set) var playhead: UInt64
 
     private static let keptEvery = 512
-    private var kept: [Int: Board] = [0: Board()]
+    private var kept: [Int: Board] = [0: Board(spatiallyIndexed: true)]
     private let reducer = BoardReducer()
 
     /// The speeds a replay takes: from an eighth to 1024 times real time.
@@ -97,7 +97,7 @@ public struct ReplayController: Sendable {
         if target < position {
             let base = (target / Self.keptEvery) * Self.keptEvery
             position = base
-            board = kept[base] ?? Board()
+            board = kept[base] ?? Board(spatiallyIndexed: true)
         }
         while position < target { step() }
         if position > 0 { playhead = updates[position - 1].timestamp.milliseconds }

@@ -44,8 +44,26 @@ public struct StatusLine: Sendable, Hashable {
 /// Previews (a shape being dragged, an element being moved, text being
 /// typed) are drawn by applying the action to a copy of the board, which is
 /// cheap because the board is persistent.
+///
+/// Frames after the first repaint only what changed: when the viewport is
+/// the same and the boards keep a spatial index, ``Board/damage(since:in:)``
+/// names the regions that may differ from the last frame's board.
 public struct ScreenComposer: Sendable {
+    /// How a frame's board area was painted.
+    public enum Repaint: Sendable, Hashable {
+        /// Every cell (the first frame, a new viewport, an unindexed board,
+        /// or changes over much of the screen).
+        case full
+        /// Only the cells showing these many damaged rectangles (0: the
+        /// board area is as it was).
+        case regions(Int)
+    }
+
     private var rasterizer: Rasterizer
+    /// The board (previews applied) the last frame showed.
+    private var lastShown: Board?
+    /// How the last frame's board area was painted.
+    public private(set) var lastRepaint = Repaint.full
     private let reducer = BoardReducer()
     /// The origin previews are recorded under: never a real peer.
     private static let previewOrigin = PeerID(UInt64.max)
@@ -66,7 +84,7 @@ public struct ScreenComposer: Sendable {
         board: Board, controller: DrawingController, others: [BoardPresence], status: StatusLine
     ) -> CellGrid {
         let viewport = controller.viewport
-        rasterizer.render(preview(of: board, controller: controller), viewport: viewport)
+        repaint(preview(of: board, controller: controller), viewport: viewport)
         var cursors = others.compactMap(\.overlay)
         if let cursor = controller.keyboardCursor, !controller.isReadOnly {
             cursors.append(CursorOverlay(position: cursor, name: "", color: controller.color))
@@ -80,6 +98,34 @@ public struct ScreenComposer: Sendable {
         if controller.showsPalette { drawPalette(into: &screen, controller: controller) }
         if controller.showsHelp { drawBox(lines: controller.helpLines, into: &screen) }
         return screen
+    }
+
+    /// Paints `board` into the rasterizer: only the damaged regions when
+    /// they are known and cover less than half the screen, all of it
+    /// otherwise.
+    private mutating func repaint(_ board: Board, viewport: Viewport) {
+        defer { lastShown = board }
+        let screen = viewport.canvasRect
+        guard let lastShown, viewport == rasterizer.viewport,
+            let damage = board.damage(since: lastShown, in: screen)
+        else {
+            rasterizer.render(board, viewport: viewport)
+            lastRepaint = .full
+            return
+        }
+        let damagedPixels = damage.reduce(Int64(0)) { total, region in
+            let clipped = Rect(
+                minX: max(region.minX, screen.minX), minY: max(region.minY, screen.minY),
+                maxX: min(region.maxX, screen.maxX), maxY: min(region.maxY, screen.maxY))
+            return total + clipped.width * clipped.height
+        }
+        if damagedPixels * 2 > screen.width * screen.height {
+            rasterizer.render(board)
+            lastRepaint = .full
+        } else {
+            for region in damage { rasterizer.render(board, dirty: region) }
+            lastRepaint = .regions(damage.count)
+        }
     }
 
     /// The board with the gesture in progress applied, for drawing only.

@@ -113,7 +113,7 @@ public struct BoardReducer: Reducer {
             guard let shape = Self.shape(of: update.action) else { return }
             create(Element(id: update.id, z: update.orderKey, shape: shape, style: style), in: &board)
         case .extendStroke(let id, let points):
-            modify(id, in: &board) { element in
+            board.modifyElement(id, appending: points) { element in
                 guard element.isOpen, element.id.origin == update.origin else { return false }
                 return element.appendToStroke(points, limit: limits.maxPointsPerStroke)
             }
@@ -180,7 +180,7 @@ public struct BoardReducer: Reducer {
     }
 
     private func create(_ element: Element, in board: inout Board) {
-        board.elements[element.id] = element
+        board.insert(element)
         push(.created(element.id), for: element.id.origin, in: &board)
     }
 
@@ -195,7 +195,7 @@ public struct BoardReducer: Reducer {
         guard !ids.isEmpty else { return }
         // A canonical order, so that the undo record is equal everywhere.
         let sorted = ids.sorted { ($0.origin, $0.seq) < ($1.origin, $1.seq) }
-        for id in sorted { board.elements.mutateValue(forKey: id) { $0.hiddenBy.insert(mark) } }
+        for id in sorted { board.modifyElement(id) { $0.hiddenBy.insert(mark).inserted } }
         push(.hid(sorted, by: mark), for: origin, in: &board)
     }
 
@@ -209,7 +209,7 @@ public struct BoardReducer: Reducer {
             hide(ids, by: gesture, for: origin, in: &board)
             return
         }
-        for id in ids { board.elements.mutateValue(forKey: id) { $0.hiddenBy.insert(gesture) } }
+        for id in ids { board.modifyElement(id) { $0.hiddenBy.insert(gesture).inserted } }
         let merged = Set(earlier).union(ids).sorted { ($0.origin, $0.seq) < ($1.origin, $1.seq) }
         board.undoHistories.mutateValue(forKey: origin) { $0.replaceLatest(with: .hid(merged, by: gesture)) }
     }
@@ -218,7 +218,7 @@ public struct BoardReducer: Reducer {
     /// - Returns: Whether the element exists and `change` reported an effect.
     @discardableResult
     private func modify(_ id: ElementID, in board: inout Board, _ change: (inout Element) -> Bool) -> Bool {
-        board.elements.mutateValue(forKey: id, change) ?? false
+        board.modifyElement(id, change)
     }
 
     private func push(_ record: UndoRecord, for origin: PeerID, in board: inout Board) {

@@ -45,7 +45,7 @@ public enum BoardSnapshotCodec {
         var board = Board()
         for _ in 0..<(try reader.count("element count")) {
             let element = try readElement(&reader, format: format)
-            board.elements[element.id] = element
+            board.insert(element)
         }
         for _ in 0..<(try reader.count("history count")) {
             let origin = try reader.peer()

@@ -36,7 +36,8 @@ public struct Rasterizer: Sendable {
     }
 
     /// Renders the whole viewport.
-    /// - Complexity: O(elements) to cull, plus the pixels of visible ones.
+    /// - Complexity: O(elements) to cull (with a spatial index, O(elements
+    ///   near the viewport)), plus the pixels of visible ones.
     @discardableResult
     public mutating func render(_ board: Board) -> CellGrid {
         renderCells(board, columns: 0..<viewport.columns, rows: 0..<viewport.rows)
@@ -55,9 +56,10 @@ public struct Rasterizer: Sendable {
         return render(board)
     }
 
-    /// Re-renders only the cells showing `dirty` (canvas pixels), e.g. the
-    /// region a ``BoardReducer/dirtyRect(of:before:after:)`` reported.
-    /// - Complexity: O(elements) to cull, plus the pixels in the region.
+    /// Re-renders only the cells showing `dirty` (canvas pixels), e.g. a
+    /// rectangle ``Board/damage(since:in:)`` reported.
+    /// - Complexity: O(elements) to cull (with a spatial index, O(elements
+    ///   near the region)), plus the pixels in the region.
     @discardableResult
     public mutating func render(_ board: Board, dirty: Rect) -> CellGrid {
         let screen = viewport.canvasRect
@@ -105,8 +107,7 @@ public struct Rasterizer: Sendable {
         let region = Rect(
             minX: viewport.origin.x &+ Int32(clip.minX), minY: viewport.origin.y &+ Int32(clip.minY),
             maxX: viewport.origin.x &+ Int32(clip.maxX), maxY: viewport.origin.y &+ Int32(clip.maxY))
-        let elements = board.elements.values.filter { $0.isVisible && screenBounds(of: $0).intersects(region) }
-            .sorted { $0.z < $1.z }
+        let elements = board.visibleElements(in: region).filter { screenBounds(of: $0).intersects(region) }
         for (index, element) in elements.enumerated() {
             paint(element, rank: Int32(index + 1), clip: clip)
         }
@@ -175,6 +176,10 @@ public struct Rasterizer: Sendable {
         }
     }
 
+    /// The dot of U+2800 each pixel of a braille cell sets, row by row:
+    /// columns 0/1, rows 0…3.
+    private static let brailleBits: [UInt32] = [0x01, 0x08, 0x02, 0x10, 0x04, 0x20, 0x40, 0x80]
+
     private func compose(column: Int, row: Int) -> Cell {
         let glyphCell = row * viewport.columns + column
         let glyph = glyphRank[glyphCell]
@@ -196,8 +201,6 @@ public struct Rasterizer: Sendable {
                 return upper == lower ? Cell("█", foreground: upper) : Cell("▀", foreground: upper, background: lower)
             }
         case .braille:
-            // Dot numbering of U+2800: columns 0/1, rows 0…3.
-            let bits: [[UInt32]] = [[0x01, 0x08], [0x02, 0x10], [0x04, 0x20], [0x40, 0x80]]
             var pattern: UInt32 = 0
             var newest: Int32 = 0
             var color: UInt8 = 0
@@ -206,7 +209,7 @@ public struct Rasterizer: Sendable {
                     let index = (row * 4 + dotRow) * pixelWidth + column * 2 + dotColumn
                     let rank = pixelRank[index]
                     guard rank > 0 else { continue }
-                    pattern |= bits[dotRow][dotColumn]
+                    pattern |= Self.brailleBits[dotRow * 2 + dotColumn]
                     if rank > newest {
                         newest = rank
                         color = pixelColor[index]

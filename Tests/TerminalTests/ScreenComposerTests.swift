@@ -77,6 +77,51 @@ import Whiteboard
         #expect(grid.plainLines[8] != before.plainLines[8], "the ellipse being dragged shows")
     }
 
+    @Test func framesAfterTheFirstRepaintOnlyWhatChanged() {
+        var board = Board(spatiallyIndexed: true)
+        let reducer = BoardReducer()
+        var seq: UInt64 = 0
+        func record(_ action: BoardAction) -> ElementID {
+            seq += 1
+            let update = Update(origin: PeerID(7), seq: seq, timestamp: Timestamp(seq), action: action)
+            reducer.reduce(&board, update)
+            return update.id
+        }
+        _ = record(.addShape(.rectangle, from: Point(2, 2), to: Point(40, 20), style: Style(color: 12)))
+        let stroke = record(.beginStroke(at: Point(10, 10), style: Style(color: 9)))
+        var composer = ScreenComposer(columns: 120, rows: 41)
+        var drawing = controller(columns: 120, rows: 40)
+        func frame() -> CellGrid {
+            composer.compose(board: board, controller: drawing, others: [], status: Self.status)
+        }
+        func fresh() -> CellGrid {
+            var composer = ScreenComposer(columns: 120, rows: 41)
+            return composer.compose(board: board, controller: drawing, others: [], status: Self.status)
+        }
+        _ = frame()
+        #expect(composer.lastRepaint == .full)
+        _ = frame()
+        #expect(composer.lastRepaint == .regions(0), "nothing changed, nothing repainted")
+        _ = record(.extendStroke(stroke, points: [Point(14, 12), Point(16, 12)]))
+        #expect(frame() == fresh())
+        #expect(composer.lastRepaint == .regions(1), "one tile: the stroke's new segment")
+        // A shape being dragged is a preview: its tiles are damaged each frame.
+        _ = drawing.handle(.key(.character("3")), board: board)
+        _ = drawing.handle(.mouse(MouseEvent(button: .left, action: .press, column: 30, row: 2)), board: board)
+        _ = drawing.handle(.mouse(MouseEvent(button: .left, action: .motion, column: 44, row: 10)), board: board)
+        #expect(frame() == fresh())
+        _ = drawing.handle(.mouse(MouseEvent(button: .left, action: .motion, column: 36, row: 6)), board: board)
+        #expect(frame() == fresh())
+        guard case .regions(let count) = composer.lastRepaint else {
+            Issue.record("a preview's change is a region, not the whole screen")
+            return
+        }
+        #expect(count > 0)
+        drawing.show(origin: Point(5, 0), mode: .halfBlock)
+        #expect(frame() == fresh())
+        #expect(composer.lastRepaint == .full, "a moved viewport is painted whole")
+    }
+
     @Test func helpAndOfflineScreens() throws {
         var composer = ScreenComposer(columns: 72, rows: 30)
         var drawing = controller(columns: 72, rows: 29)

@@ -6,15 +6,18 @@ import Whiteboard
 /// shapes, text, moves and restyles of anyone's elements (open strokes
 /// too), deletes, erases by id and by area,
 /// clears, undo and redo. Actions refer only to elements their origin has
-/// already seen recorded, as a real client's would.
-func randomBoardSession(seed: UInt64, origins: Int = 3, actions: Int = 200) -> [Update<BoardAction>] {
+/// already seen recorded, as a real client's would. Points lie within
+/// 40 × 20 pixels of the origin, times `spread`.
+func randomBoardSession(
+    seed: UInt64, origins: Int = 3, actions: Int = 200, spread: Int32 = 1
+) -> [Update<BoardAction>] {
     var random = SeededGenerator(seed: seed)
     var script = BoardScript()
     let peers = (0..<origins).map { PeerID(UInt64($0 + 1) << 20) }
     var created: [ElementID] = []
     var openStrokes: [PeerID: ElementID] = [:]
     func point() -> Point {
-        Point(Int32.random(in: -40...40, using: &random), Int32.random(in: -20...20, using: &random))
+        Point(Int32.random(in: -40...40, using: &random) * spread, Int32.random(in: -20...20, using: &random) * spread)
     }
     func erased(from created: [ElementID]) -> [ElementID] {
         (0..<Int.random(in: 1...3, using: &random)).map { _ in created.randomElement(using: &random)! }
@@ -46,7 +49,7 @@ func randomBoardSession(seed: UInt64, origins: Int = 3, actions: Int = 200) -> [
         case ..<0.42:
             created.append(script.record(origin, .addText(at: point(), text: "t\(created.count)", style: style())).id)
         case ..<0.55 where target != nil:
-            script.record(origin, .move(target!, by: Point(Int32.random(in: -5...5, using: &random), 1)))
+            script.record(origin, .move(target!, by: Point(Int32.random(in: -5...5, using: &random) * spread, spread)))
         case ..<0.62 where target != nil:
             script.record(origin, .restyle(target!, style()))
         case ..<0.68 where target != nil:

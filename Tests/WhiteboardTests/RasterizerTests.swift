@@ -109,31 +109,6 @@ import Testing
         #expect(rasterizer.grid.plainLines[1].isEmpty, "the overlay does not touch the cached grid")
     }
 
-    @Test(arguments: UInt64(1)...12)
-    func incrementalRenderingEqualsAFullRender(seed: UInt64) {
-        let updates = randomBoardSession(seed: seed, actions: 150).sorted { $0.orderKey < $1.orderKey }
-        for mode in RasterMode.allCases {
-            let viewport = Viewport(origin: Point(-30, -16), columns: 40, rows: 12, mode: mode)
-            var incremental = Rasterizer(viewport: viewport)
-            var board = Board()
-            incremental.render(board)
-            for update in updates {
-                let before = board
-                BoardReducer().reduce(&board, update)
-                if let dirty = BoardReducer.dirtyRect(of: update, before: before, after: board) {
-                    incremental.render(board, dirty: dirty)
-                } else {
-                    incremental.render(board)
-                }
-                var full = Rasterizer(viewport: viewport)
-                guard incremental.grid == full.render(board) else {
-                    Issue.record("seed \(seed), \(mode): incremental frame differs after \(update.action)")
-                    return
-                }
-            }
-        }
-    }
-
     @Test func exportersWriteTextAnsiAndSvg() {
         var script = BoardScript()
         script.record(alice, .addShape(.line, from: Point(0, 0), to: Point(2, 0), style: red))

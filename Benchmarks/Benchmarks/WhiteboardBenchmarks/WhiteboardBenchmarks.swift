@@ -53,7 +53,8 @@ func makeBoardUpdates(count: Int, area: Rect) -> [Update<BoardAction>] {
     return updates
 }
 
-/// A timeline holding a 10 000-element board, and a stream of fresh updates.
+/// A timeline holding a 10 000-element board (spatially indexed, as a
+/// client's is, when `indexed`), and a stream of fresh updates.
 final class BoardBox: @unchecked Sendable {
     var timeline: Timeline<BoardReducer>
     var seq: UInt64 = 0
@@ -61,11 +62,12 @@ final class BoardBox: @unchecked Sendable {
     let target: ElementID
     let stroke: ElementID
 
-    init(policy: SnapshotPolicy = BoardReducer.recommendedSnapshotPolicy) {
-        timeline = Timeline(reducer: BoardReducer(), base: Board(), snapshotPolicy: policy)
+    init(policy: SnapshotPolicy = BoardReducer.recommendedSnapshotPolicy, indexed: Bool = false) {
+        timeline = Timeline(reducer: BoardReducer(), base: Board(spatiallyIndexed: indexed), snapshotPolicy: policy)
         let updates = makeBoardUpdates(count: 10_000, area: Rect(minX: 0, minY: 0, maxX: 1_999, maxY: 1_199))
         for update in updates { timeline.insert(update) }
-        target = updates[1].id
+        // The first element: a stroke (updates[1] is its first extend).
+        target = updates[0].id
         let begin = Update<BoardAction>(
             origin: PeerID(999), seq: 1, timestamp: Timestamp(stamp),
             action: .beginStroke(at: Point(5, 5), style: Style(color: 9)))
@@ -115,6 +117,17 @@ let benchmarks: @Sendable () -> Void = {
             BoardBox()
         }
     }
+    // What keeping the spatial index costs a client's replica.
+    for (name, make) in kinds.prefix(5) {
+        Benchmark(
+            "Apply \(name), spatially indexed board of 10k elements",
+            configuration: .init(scalingFactor: .kilo, maxIterations: 20)
+        ) { (benchmark: Benchmark, box: BoardBox) in
+            for _ in benchmark.scaledIterations { box.apply(make(box)) }
+        } setup: {
+            BoardBox(indexed: true)
+        }
+    }
 
     Benchmark(
         "Apply extendStroke (2 points), board of 10k elements, dense snapshot tail (64/64)",
@@ -127,52 +140,55 @@ let benchmarks: @Sendable () -> Void = {
         BoardBox(policy: .standard)
     }
 
-    Benchmark("Erase hit-test (what an eraser cell touches), board of 10k elements") {
-        (benchmark: Benchmark, board: Board) in
-        for index in benchmark.scaledIterations {
-            let x = Int32(index % 1_990)
-            blackHole(board.erasable(in: Rect(minX: x, minY: 600, maxX: x + 1, maxY: 601)))
+    for indexed in [false, true] {
+        Benchmark(
+            "Erase hit-test (what an eraser cell touches), \(indexed ? "spatially indexed " : "")board of 10k elements"
+        ) { (benchmark: Benchmark, board: Board) in
+            for index in benchmark.scaledIterations {
+                let x = Int32(index % 1_990)
+                blackHole(board.erasable(in: Rect(minX: x, minY: 600, maxX: x + 1, maxY: 601)))
+            }
+        } setup: {
+            spreadBoard(indexed: indexed)
         }
-    } setup: {
-        var timeline = Timeline(reducer: BoardReducer(), base: Board())
-        for update in makeBoardUpdates(count: 10_000, area: Rect(minX: 0, minY: 0, maxX: 1_999, maxY: 1_199)) {
-            timeline.insert(update)
-        }
-        return timeline.state
     }
 
     // MARK: Rendering
 
-    Benchmark("Render 200x60 half-block viewport, board of 10k elements spread over 10x10 screens") {
-        (benchmark: Benchmark, board: Board) in
-        for _ in benchmark.scaledIterations {
-            var rasterizer = Rasterizer(viewport: Viewport(origin: Point(800, 480), columns: 200, rows: 60))
-            blackHole(rasterizer.render(board))
+    for indexed in [false, true] {
+        Benchmark(
+            "Render 200x60 half-block viewport, \(indexed ? "spatially indexed " : "")board of 10k elements "
+                + "spread over 10x10 screens"
+        ) { (benchmark: Benchmark, board: Board) in
+            for _ in benchmark.scaledIterations {
+                var rasterizer = Rasterizer(viewport: Viewport(origin: Point(800, 480), columns: 200, rows: 60))
+                blackHole(rasterizer.render(board))
+            }
+        } setup: {
+            spreadBoard(indexed: indexed)
         }
-    } setup: {
-        var timeline = Timeline(reducer: BoardReducer(), base: Board())
-        for update in makeBoardUpdates(count: 10_000, area: Rect(minX: 0, minY: 0, maxX: 1_999, maxY: 1_199)) {
-            timeline.insert(update)
-        }
-        return timeline.state
     }
 
-    Benchmark("Render 200x60 half-block viewport, board of 10k elements all on screen") {
-        (benchmark: Benchmark, board: Board) in
-        for _ in benchmark.scaledIterations {
-            var rasterizer = Rasterizer(viewport: Viewport(origin: .zero, columns: 200, rows: 60))
-            blackHole(rasterizer.render(board))
+    for indexed in [false, true] {
+        Benchmark(
+            "Render 200x60 half-block viewport, \(indexed ? "spatially indexed " : "")board of 10k elements all on screen"
+        ) { (benchmark: Benchmark, board: Board) in
+            for _ in benchmark.scaledIterations {
+                var rasterizer = Rasterizer(viewport: Viewport(origin: .zero, columns: 200, rows: 60))
+                blackHole(rasterizer.render(board))
+            }
+        } setup: {
+            var timeline = Timeline(reducer: BoardReducer(), base: Board(spatiallyIndexed: indexed))
+            for update in makeBoardUpdates(count: 10_000, area: Rect(minX: 0, minY: 0, maxX: 199, maxY: 119)) {
+                timeline.insert(update)
+            }
+            return timeline.state
         }
-    } setup: {
-        var timeline = Timeline(reducer: BoardReducer(), base: Board())
-        for update in makeBoardUpdates(count: 10_000, area: Rect(minX: 0, minY: 0, maxX: 199, maxY: 119)) {
-            timeline.insert(update)
-        }
-        return timeline.state
     }
 
-    Benchmark("Incremental re-render after one stroke extend, 200x60, board of 10k elements") {
-        (benchmark: Benchmark, box: RenderBox) in
+    Benchmark(
+        "Incremental re-render after one stroke extend (apply, damage, repaint), 200x60, indexed board of 10k elements"
+    ) { (benchmark: Benchmark, box: RenderBox) in
         for _ in benchmark.scaledIterations { box.extendAndRender() }
     } setup: {
         RenderBox()
@@ -271,10 +287,20 @@ func strokeExtends(count: Int) -> [Update<BoardAction>] {
     }
 }
 
-/// A rasterizer showing part of a 10 000-element board, and a stroke being
-/// drawn across that part.
+/// 10 000 elements over 2,000 × 1,200 pixels (10 × 10 screens of 200 × 120).
+func spreadBoard(indexed: Bool) -> Board {
+    var timeline = Timeline(reducer: BoardReducer(), base: Board(spatiallyIndexed: indexed))
+    for update in makeBoardUpdates(count: 10_000, area: Rect(minX: 0, minY: 0, maxX: 1_999, maxY: 1_199)) {
+        timeline.insert(update)
+    }
+    return timeline.state
+}
+
+/// A rasterizer showing part of a 10 000-element board (spatially indexed,
+/// as a client's is), and a stroke being drawn across that part, repainted
+/// as the terminal's composer does: where the board's damage says.
 final class RenderBox: @unchecked Sendable {
-    let box = BoardBox()
+    let box = BoardBox(indexed: true)
     var rasterizer = Rasterizer(viewport: Viewport(origin: .zero, columns: 200, rows: 60))
     var x: Int32 = 6
 
@@ -283,13 +309,10 @@ final class RenderBox: @unchecked Sendable {
     func extendAndRender() {
         let before = box.timeline.state
         x = x >= 190 ? 6 : x + 1
-        let action = BoardAction.extendStroke(box.stroke, points: [Point(x, 40)])
-        box.apply(action)
+        box.apply(.extendStroke(box.stroke, points: [Point(x, 40)]))
         let after = box.timeline.state
-        let update = Update<BoardAction>(
-            origin: PeerID(999), seq: box.seq, timestamp: Timestamp(box.stamp), action: action)
-        if let dirty = BoardReducer.dirtyRect(of: update, before: before, after: after) {
-            rasterizer.render(after, dirty: dirty)
+        for region in after.damage(since: before, in: rasterizer.viewport.canvasRect) ?? [] {
+            rasterizer.render(after, dirty: region)
         }
     }
 }

@@ -51,12 +51,13 @@ func receiverClock() -> ManualClock {
 
 /// A fresh board replica of `peer`, as a client keeps one, with `limit`.
 func boardReplica(
-    _ peer: PeerID, limit: HistoryLimit = .unbounded, clock: ManualClock
+    _ peer: PeerID, limit: HistoryLimit = .unbounded, clock: ManualClock, indexed: Bool = false
 ) -> ReplicatedStore<BoardReducer> {
     var configuration = ReplicaConfiguration.board(isAuthority: false)
     configuration.historyLimit = limit
     return ReplicatedStore(
-        peer: peer, reducer: BoardReducer(), initialState: Board(), configuration: configuration, wallClock: clock)
+        peer: peer, reducer: BoardReducer(), initialState: Board(spatiallyIndexed: indexed),
+        configuration: configuration, wallClock: clock)
 }
 
 /// Stops the run when a board is not the workload's.
@@ -124,10 +125,15 @@ let benchmarks: @Sendable () -> Void = {
 
     // MARK: W1
 
-    for (name, replay, digest) in [("W1", w1, SpecDigest.w1), ("W1 pen-like", w1Pen, referenceDigest([w1Pen]))] {
+    // The spatially indexed runs show what a client's replica (which keeps
+    // the index for hit-tests and repaint) pays on top.
+    for (name, replay, digest, indexed) in [
+        ("W1", w1, SpecDigest.w1, false), ("W1 pen-like", w1Pen, referenceDigest([w1Pen]), false),
+        ("W1 pen-like, spatially indexed board,", w1Pen, referenceDigest([w1Pen]), true),
+    ] {
         Benchmark("\(name) local apply, 200k actions") { benchmark in
             let clock = ManualClock(milliseconds: 0)
-            let store = boardReplica(replay.peer, clock: clock)
+            let store = boardReplica(replay.peer, clock: clock, indexed: indexed)
             benchmark.startMeasurement()
             let start = ContinuousClock.now
             try! replay.record(on: store, clock: clock)
