@@ -5,7 +5,7 @@ import Synchronization
 /// last changed, so that an eraser's hit-test, viewport culling and repaint
 /// look at the few elements near a point instead of the whole board.
 ///
-/// The canvas is cut into 32 × 32-pixel tiles. An element belongs to every
+/// The canvas is cut into 64 × 64-pixel tiles. An element belongs to every
 /// tile its on-screen extent covers; an element covering more than
 /// ``maxTilesPerElement`` tiles (a long line, a huge rectangle) is *wide* and
 /// is listed once, apart. Each tile carries a stamp that changes whenever a
@@ -27,23 +27,22 @@ struct SpatialIndex: Sendable {
         let y: Int32
     }
 
-    /// What a tile holds.
-    struct Bucket: Sendable {
-        /// The elements (not wide) whose extent covers the tile.
-        var members: TreeSet<ElementID>
-        /// Changes whenever a pixel of the tile may have changed.
-        var stamp: UInt64
-    }
-
     /// log2 of the tile's side in canvas pixels.
-    static let tileShift: Int32 = 5
+    static let tileShift: Int32 = 6
     /// An element covering more tiles than this is kept in ``wide``.
     static let maxTilesPerElement: Int64 = 64
     /// A query over more tiles than this (about 8 braille screens) walks
     /// the buckets instead of the tiles.
     static let maxTilesPerQuery: Int64 = 4_096
 
-    private(set) var tiles: TreeDictionary<Tile, Bucket> = [:]
+    /// The elements (not wide) whose extent covers each tile.
+    private(set) var members: TreeDictionary<Tile, TreeSet<ElementID>> = [:]
+    /// Each tile's stamp, renewed whenever a pixel of it may have changed.
+    /// Apart from ``members`` because it changes far more often (every
+    /// extend), and a node of plain integers copies without reference
+    /// counting (on W1 pen-like, restamping tiles that also held their
+    /// members spent most of the index's time retaining and releasing).
+    private(set) var stamps: TreeDictionary<Tile, UInt64> = [:]
     /// Wide elements, each with the stamp of its latest change.
     private(set) var wide: TreeDictionary<ElementID, UInt64> = [:]
 
@@ -84,18 +83,17 @@ struct SpatialIndex: Sendable {
     }
 
     private mutating func join(_ tile: Tile, _ id: ElementID) {
-        tiles[tile, default: Bucket(members: [], stamp: 0)].members.insert(id)
+        members[tile, default: []].insert(id)
     }
 
     private mutating func leave(_ tile: Tile, _ id: ElementID) {
-        tiles.mutateValue(forKey: tile) { _ = $0.members.remove(id) }
+        if members.mutateValue(forKey: tile, { $0.remove(id) != nil && $0.isEmpty }) == true {
+            members[tile] = nil
+        }
     }
 
     private mutating func restamp(_ tile: Tile) {
-        let stamp = Self.freshStamp()
-        if tiles.mutateValue(forKey: tile, { $0.stamp = stamp }) == nil {
-            tiles[tile] = Bucket(members: [], stamp: stamp)
-        }
+        stamps[tile] = Self.freshStamp()
     }
 
     // MARK: Queries
@@ -109,18 +107,18 @@ struct SpatialIndex: Sendable {
         var buckets: [TreeSet<ElementID>] = []
         var listed = wide.count
         for tile in covered.all {
-            guard let bucket = tiles[tile], !bucket.members.isEmpty else { continue }
-            listed += bucket.members.count
+            guard let bucket = members[tile] else { continue }
+            listed += bucket.count
             guard listed <= limit else { return nil }
-            buckets.append(bucket.members)
+            buckets.append(bucket)
         }
         var found = Array(wide.keys)
         if buckets.count == 1 {
             found.append(contentsOf: buckets[0])
         } else {
             var seen = Set<ElementID>(minimumCapacity: listed)
-            for members in buckets {
-                for id in members where seen.insert(id).inserted { found.append(id) }
+            for bucket in buckets {
+                for id in bucket where seen.insert(id).inserted { found.append(id) }
             }
         }
         return found
@@ -138,7 +136,7 @@ struct SpatialIndex: Sendable {
                 var run: ClosedRange<Int32>?
                 for x in covered.columns {
                     let tile = Tile(x: x, y: y)
-                    if tiles[tile]?.stamp != earlier.tiles[tile]?.stamp {
+                    if stamps[tile] != earlier.stamps[tile] {
                         run = run.map { $0.lowerBound...x } ?? x...x
                     } else if let done = run {
                         damaged.append(Self.rect(columns: done, row: y))

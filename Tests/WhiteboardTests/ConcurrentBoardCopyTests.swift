@@ -46,6 +46,9 @@ import Testing
         }
         let stroke = script.record(alice, .beginStroke(at: Point(0, 200), style: green)).id
         var board = script.board
+        // Indexed, as a client's board is: the index's maps are updated in
+        // place too.
+        board.indexSpatially()
         let shared = SharedCopy()
         let dropper = Thread {
             while shared.drop() {}
@@ -64,9 +67,12 @@ import Testing
             // kind of in-place update must copy the nodes the copy holds.
             shared.publish(board)
             switch round % 4 {
-            case 0, 1:
+            case 0:
                 apply(.restyle(ids[restyles % ids.count], blue))
                 restyles += 1
+            case 1:
+                // A move changes which tiles of the index hold the element.
+                apply(.move(ids[round % ids.count], by: Point(40, round % 8 == 1 ? 40 : -40)))
             case 2: apply(.extendStroke(stroke, points: [Point(Int32(round % 1_000), 200)]))
             default:
                 apply(.undo)

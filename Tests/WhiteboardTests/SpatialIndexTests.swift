@@ -62,7 +62,7 @@ import Whiteboard
 
     @Test(arguments: UInt64(1)...8)
     func repaintingTheDamageEqualsAFullRender(seed: UInt64) {
-        let session = randomBoardSession(seed: seed, actions: 140, spread: 5)
+        let session = randomBoardSession(seed: seed, actions: 140, spread: 10)
         for mode in RasterMode.allCases {
             let viewport = Viewport(origin: Point(-70, -45), columns: 64, rows: 20, mode: mode)
             var timeline = Self.timeline(indexed: true)
@@ -107,8 +107,8 @@ import Whiteboard
         let screen = Rect(minX: 0, minY: 0, maxX: 399, maxY: 399)
         #expect(before.damage(since: before, in: screen) == [])
         _ = record(alice, .extendStroke(stroke, points: [Point(5, 3)]))
-        // One 32-pixel tile: the segment from (2, 2) to (5, 3).
-        #expect(board.damage(since: before, in: screen) == [Rect(minX: 0, minY: 0, maxX: 31, maxY: 31)])
+        // One 64-pixel tile: the segment from (2, 2) to (5, 3).
+        #expect(board.damage(since: before, in: screen) == [Rect(minX: 0, minY: 0, maxX: 63, maxY: 63)])
         _ = record(bob, .move(far, by: Point(40, 0)))
         let moved = board.damage(since: before, in: screen) ?? []
         #expect(moved.contains { $0.contains(Point(205, 205)) } && moved.contains { $0.contains(Point(245, 205)) })
