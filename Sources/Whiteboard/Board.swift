@@ -1,8 +1,9 @@
 import HashTreeCollections
 import Scuttlebutt
 
-/// The state of a whiteboard: every element ever created (hidden ones too,
-/// so that undo can bring them back) and each origin's undo history.
+/// The state of a whiteboard: every element created and not yet pruned
+/// (hidden ones too, so that undo can bring them back, until no undo can:
+/// docs/UNDO.md, rule 16) and each origin's undo history.
 ///
 /// Built on persistent dictionaries, so a snapshot costs O(1).
 ///
@@ -51,6 +52,12 @@ public struct Board: Sendable, Equatable {
         let old = spatialIndex == nil ? nil : elements[element.id]
         elements[element.id] = element
         spatialIndex?.update(from: old, to: element, changed: [])
+    }
+
+    /// Removes an element for good (it can never be shown again).
+    mutating func remove(_ id: ElementID) {
+        guard let old = elements.removeValue(forKey: id) else { return }
+        spatialIndex?.remove(old)
     }
 
     /// Applies `change` to element `id` if it exists.

@@ -11,6 +11,11 @@ public struct BoardLimits: Sendable, Hashable {
     public var maxTextLength = 500
     /// Elements one erase may name.
     public var maxElementsPerErase = 1_024
+    /// How many of its latest actions an origin can undo in a row. A hidden
+    /// element whose hiding falls out of that reach can never be shown
+    /// again, and is removed from the board (docs/UNDO.md, rule 16). Every
+    /// replica of a board must use the same depth.
+    public var undoDepth = 500
 
     /// The defaults.
     public init() {}

@@ -105,8 +105,9 @@ public struct BoardReducer: Reducer {
         }
     }
 
-    /// Applies one update. Actions on elements that do not exist, or strokes
-    /// extended by anyone but their author, change nothing.
+    /// Applies one update. Actions on elements that do not exist (never
+    /// did, or were pruned) change nothing but their origin's undo history;
+    /// strokes extended by anyone but their author change nothing.
     public func reduce(_ board: inout Board, _ update: Update<BoardAction>) {
         switch update.action {
         case .beginStroke(_, let style), .addShape(_, _, _, let style), .addText(_, _, let style):
@@ -123,38 +124,34 @@ public struct BoardReducer: Reducer {
                 element.isOpen = false
                 return true
             }
+        // A move, restyle, delete or erase is recorded for undo whether or
+        // not its elements are still on the board: one may have been
+        // pruned (rule 16) by an update it commutes with, and the undo
+        // history must not depend on which came first.
         case .move(let id, let offset):
             // An open stroke moves too: its points are its own, the offset
             // applies to all of them, later extends included.
-            if modify(
-                id, in: &board,
-                { element in
-                    element.offset = element.offset.offset(by: offset)
-                    return true
-                })
-            {
-                push(.moved(id, by: offset), for: update.origin, in: &board)
+            modify(id, in: &board) { element in
+                element.offset = element.offset.offset(by: offset)
+                return true
             }
+            push(.moved(id, by: offset), for: update.origin, in: &board)
         case .restyle(let id, let style):
             let write = StyleWrite(key: update.orderKey, style: style)
-            if modify(
-                id, in: &board,
-                {
-                    $0.restyles[update.id] = write; return true
-                })
-            {
-                push(.restyled(id, write: update.id, write), for: update.origin, in: &board)
+            modify(id, in: &board) {
+                $0.restyles[update.id] = write
+                return true
             }
+            push(.restyled(id, write: update.id, write), for: update.origin, in: &board)
         case .delete(let id):
-            if modify(id, in: &board, { $0.hiddenBy.insert(update.id).inserted }) {
-                push(.hid([id], by: update.id), for: update.origin, in: &board)
-            }
+            modify(id, in: &board) { $0.hiddenBy.insert(update.id).inserted }
+            push(.hid([id], by: update.id), for: update.origin, in: &board)
         case .erase(let ids):
-            hide(existing(ids, in: board), by: update.id, for: update.origin, in: &board)
+            hide(distinct(ids), by: update.id, for: update.origin, in: &board)
         case .continueErasing(let gesture, let ids):
             // Only the origin's own drag, begun before this part of it.
             guard gesture.origin == update.origin, gesture.seq < update.seq else { return }
-            extendErase(gesture, hiding: existing(ids, in: board), for: update.origin, in: &board)
+            extendErase(gesture, hiding: distinct(ids), for: update.origin, in: &board)
         case .eraseArea(let area):
             // Hidden elements too: the erase's mark then does not depend on
             // what others hid, so erases commute with every other hide.
@@ -184,11 +181,13 @@ public struct BoardReducer: Reducer {
         push(.created(element.id), for: element.id.origin, in: &board)
     }
 
-    /// The elements among `ids` that exist, each once: hidden ones too, so
-    /// that what an erase marks does not depend on what others hid.
-    private func existing(_ ids: [ElementID], in board: Board) -> [ElementID] {
+    /// `ids`, each once. An erase marks hidden elements too, so that what it
+    /// marks does not depend on what others hid, and records the ones no
+    /// longer on the board, so that its undo record does not depend on
+    /// what was pruned.
+    private func distinct(_ ids: [ElementID]) -> [ElementID] {
         var seen = Set<ElementID>()
-        return ids.filter { board.elements[$0] != nil && seen.insert($0).inserted }
+        return ids.filter { seen.insert($0).inserted }
     }
 
     private func hide(_ ids: [ElementID], by mark: UpdateID, for origin: PeerID, in board: inout Board) {
@@ -211,7 +210,8 @@ public struct BoardReducer: Reducer {
         }
         for id in ids { board.modifyElement(id) { $0.hiddenBy.insert(gesture).inserted } }
         let merged = Set(earlier).union(ids).sorted { ($0.origin, $0.seq) < ($1.origin, $1.seq) }
-        board.undoHistories.mutateValue(forKey: origin) { $0.replaceLatest(with: .hid(merged, by: gesture)) }
+        let lost = board.undoHistories.mutateValue(forKey: origin) { $0.replaceLatest(with: .hid(merged, by: gesture)) }
+        prune(UndoHistory.Lost(redoable: lost ?? []), in: &board)
     }
 
     /// Applies `change` to element `id` if it exists.
@@ -222,7 +222,22 @@ public struct BoardReducer: Reducer {
     }
 
     private func push(_ record: UndoRecord, for origin: PeerID, in board: inout Board) {
-        board.undoHistories[origin, default: UndoHistory()].push(record)
+        let lost = board.undoHistories[origin, default: UndoHistory()].push(record, depth: limits.undoDepth)
+        prune(lost, in: &board)
+    }
+
+    /// Removes the elements that records going out of reach leave hidden
+    /// for good (docs/UNDO.md, rule 16): an element still carrying the mark
+    /// of a hiding that can no longer be undone, or hidden by the undo of
+    /// its creation when that can no longer be redone. One mark that can
+    /// never be lifted is enough: an element shows only when none is left.
+    private func prune(_ lost: UndoHistory.Lost, in board: inout Board) {
+        if case .hid(let ids, let mark)? = lost.undoable {
+            for id in ids where board.elements[id]?.hiddenBy.contains(mark) == true { board.remove(id) }
+        }
+        for case .created(let id) in lost.redoable where board.elements[id]?.hiddenBy.contains(id) == true {
+            board.remove(id)
+        }
     }
 
     private func revert(_ record: UndoRecord, in board: inout Board) {

@@ -82,6 +82,16 @@ struct SpatialIndex: Sendable {
         if newTiles != nil, wasWide { wide[new.id] = nil }
     }
 
+    /// Forgets an element removed from the board. Only hidden elements are
+    /// removed, so no pixel changes and no tile is restamped.
+    mutating func remove(_ element: Element) {
+        if let covered = Self.tiles(covering: element.screenExtent, limit: Self.maxTilesPerElement) {
+            for tile in covered.all { leave(tile, element.id) }
+        } else {
+            wide[element.id] = nil
+        }
+    }
+
     private mutating func join(_ tile: Tile, _ id: ElementID) {
         members[tile, default: []].insert(id)
     }

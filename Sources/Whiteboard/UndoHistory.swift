@@ -32,12 +32,18 @@ final class UndoNode: Sendable {
 /// redo). Push, undo and redo are O(1) and share structure with every
 /// snapshot of the board.
 ///
-/// At most ``depth`` actions can be undone in a row: records at or below
-/// `floor` are out of reach, and the stack is compacted to ``depth`` records
-/// whenever it grows past twice that (amortized O(1)).
+/// At most `depth` actions (``BoardLimits/undoDepth``) can be undone in a
+/// row: records at or below `floor` are out of reach, and the stack is
+/// compacted to `depth` records whenever it grows past twice that
+/// (amortized O(1)).
 struct UndoHistory: Sendable, Equatable {
-    /// How many actions one can undo in a row.
-    static let depth: UInt64 = 500
+    /// What a push put out of reach for good.
+    struct Lost {
+        /// The record that fell below the undo depth, if one did.
+        var undoable: UndoRecord?
+        /// The records that could have been redone.
+        var redoable: [UndoRecord] = []
+    }
 
     private(set) var done: UndoNode?
     private(set) var undone: UndoNode?
@@ -53,12 +59,27 @@ struct UndoHistory: Sendable, Equatable {
         for record in redoable.reversed() { undone = UndoNode(record, below: undone) }
     }
 
-    mutating func push(_ record: UndoRecord) {
+    /// Pushes a new action's record; nothing can be redone afterwards.
+    /// - Returns: What went out of reach. Which record falls below the
+    ///   depth depends only on the records that can be undone, never on how
+    ///   the stack is laid out (a decoded history is laid out afresh), so
+    ///   every replica loses the same records at the same update.
+    /// - Complexity: O(`depth`) when a record falls below it (the walk
+    ///   down to it), else O(redoable records).
+    mutating func push(_ record: UndoRecord, depth: Int) -> Lost {
+        var lost = Lost(redoable: redoable)
+        let depth = UInt64(max(depth, 1))
+        if let top = done, top.height - floor >= depth {
+            var bottom = top
+            while bottom.height > floor + 1, let below = bottom.below { bottom = below }
+            lost.undoable = bottom.record
+        }
         done = UndoNode(record, below: done)
         undone = nil
         let height = done!.height
-        if height > floor + Self.depth { floor = height - Self.depth }
-        if height > 2 * Self.depth { compact() }
+        if height > floor + depth { floor = height - depth }
+        if height > 2 * depth { compact() }
+        return lost
     }
 
     /// The record the next undo would revert, if any.
@@ -70,9 +91,12 @@ struct UndoHistory: Sendable, Equatable {
     /// Replaces the latest record (an eraser drag growing), as a new action
     /// would: nothing can be redone afterwards.
     /// - Precondition: ``latest`` is not nil.
-    mutating func replaceLatest(with record: UndoRecord) {
+    /// - Returns: The records that could have been redone.
+    mutating func replaceLatest(with record: UndoRecord) -> [UndoRecord] {
+        let lost = redoable
         done = UndoNode(record, below: done!.below)
         undone = nil
+        return lost
     }
 
     /// The record to revert, moving it onto the redo stack.

@@ -41,7 +41,7 @@ import Whiteboard
         try tmux.start(
             name, columns: 80, rows: 24,
             "stty -g > \(state).before; \(environment) \(binary) draw --server 127.0.0.1:\(port) --room recovery --name \(name) "
-                + "--no-local-db \(extra); echo \"exit=$?\"; stty -g > \(state).after; sleep 60")
+                + "--no-local-db \(extra); status=$?; stty -g > \(state).after; echo \"exit=$status\"; sleep 60")
         try await tmux.waitFor(name, "\(name) to be live") { lines in lines.contains { $0.contains("│ live") } }
         guard let shell = try tmux.panePID(name), let parent = TestProcesses.children(of: shell).first,
             let client = TestProcesses.children(of: parent).first
@@ -114,7 +114,8 @@ import Whiteboard
             try tmux.start(
                 "ada", columns: 100, rows: 24,
                 "stty -g > \(state).before; \(Self.binary) draw --server 127.0.0.1:\(port) --room recovery "
-                    + "--name ada --no-local-db --token wrong; echo \"exit=$?\"; stty -g > \(state).after; sleep 60")
+                    + "--name ada --no-local-db --token wrong; status=$?; stty -g > \(state).after; echo \"exit=$status\"; sleep 60"
+            )
             let screen = try await tmux.waitFor("ada", "the refusal") { lines in
                 lines.contains { $0.hasPrefix("exit=") }
             }

@@ -29,6 +29,7 @@ struct BoardScript {
 
 let alice = PeerID(0xA11CE)
 let bob = PeerID(0xB0B)
+let carol = PeerID(0xCA201)
 let red = Style(color: 196)
 let blue = Style(color: 21)
 let green = Style(color: 46)

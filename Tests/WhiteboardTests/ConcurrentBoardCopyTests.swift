@@ -54,12 +54,18 @@ import Testing
             while shared.drop() {}
         }
         dropper.start()
-        let reducer = BoardReducer()
+        // A shallow undo depth, so that deleted elements are pruned
+        // (removed from the board) all the time.
+        var limits = BoardLimits()
+        limits.undoDepth = 8
+        let reducer = BoardReducer(limits: limits)
         var seq = UInt64(ids.count + 1)
-        func apply(_ action: BoardAction) {
+        @discardableResult
+        func apply(_ action: BoardAction) -> ElementID {
             seq += 1
-            reducer.reduce(
-                &board, Update(origin: alice, seq: seq, timestamp: Timestamp(1_000_000 + seq), action: action))
+            let update = Update(origin: alice, seq: seq, timestamp: Timestamp(1_000_000 + seq), action: action)
+            reducer.reduce(&board, update)
+            return update.id
         }
         var restyles = 0
         for round in 0..<20_000 {
@@ -70,6 +76,7 @@ import Testing
             case 0:
                 apply(.restyle(ids[restyles % ids.count], blue))
                 restyles += 1
+                apply(.delete(apply(.addShape(.line, from: Point(0, 300), to: Point(9, 300), style: red))))
             case 1:
                 // A move changes which tiles of the index hold the element.
                 apply(.move(ids[round % ids.count], by: Point(40, round % 8 == 1 ? 40 : -40)))
@@ -81,7 +88,8 @@ import Testing
             }
         }
         shared.finish()
-        #expect(board.elements.count == ids.count + 1)
+        #expect(board.visibleElements.count == ids.count + 1)
+        #expect(board.elements.count <= ids.count + 1 + 8, "deleted lines beyond the undo depth are pruned")
         guard case .stroke(let points) = board.elements[stroke]?.shape else {
             Issue.record("the stroke is gone")
             return

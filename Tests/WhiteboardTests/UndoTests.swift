@@ -40,8 +40,61 @@ import Whiteboard
         let second = script.record(alice, .addText(at: Point(0, 4), text: "two", style: red))
         script.record(alice, .redo)
         let board = script.board
-        #expect(board.elements[first.id]?.isVisible == false, "redo after a new action does nothing")
+        #expect(board.elements[first.id] == nil, "redo after a new action does nothing; the undone text is pruned")
         #expect(board.elements[second.id]?.isVisible == true)
+    }
+
+    /// Rule 16: an element hidden by a mark no undo can lift any more is
+    /// removed from the board, the same on every replica.
+    @Test func hiddenElementsOutOfUndosReachArePruned() {
+        var limits = BoardLimits()
+        limits.undoDepth = 3
+        let reducer = BoardReducer(limits: limits)
+        var script = BoardScript()
+        let kept = script.record(alice, .addShape(.rectangle, from: Point(0, 0), to: Point(2, 2), style: red))
+        let erased = script.record(alice, .addShape(.line, from: Point(0, 5), to: Point(9, 5), style: red))
+        let alsoDeleted = script.record(bob, .addText(at: Point(0, 9), text: "b", style: red))
+        script.record(alice, .erase([erased.id]))
+        script.record(carol, .delete(erased.id))
+        script.record(carol, .delete(alsoDeleted.id))
+        func board() -> Board {
+            var board = Board(spatiallyIndexed: true)
+            for update in script.updates { reducer.reduce(&board, update) }
+            return board
+        }
+        #expect(board().elements[erased.id]?.isVisible == false, "still within reach: undo can show it")
+        // Alice does three more things: her erase is no longer undoable, so
+        // the line can never show again, whatever Carol undoes.
+        for index in 0..<3 { script.record(alice, .addText(at: Point(20, Int32(index) * 2), text: "x", style: red)) }
+        #expect(board().elements[erased.id] == nil)
+        #expect(board().elements[alsoDeleted.id]?.isVisible == false, "Carol's delete is still undoable")
+        #expect(board().erasable(in: Rect(minX: 0, minY: 5, maxX: 9, maxY: 5)).isEmpty)
+        script.record(carol, .undo)
+        script.record(carol, .undo)
+        #expect(board().elements[alsoDeleted.id]?.isVisible == true, "undoing Carol's delete shows Bob's text")
+        #expect(board().elements[erased.id] == nil, "and undoing hers on the pruned line changes nothing")
+        #expect(board().elements[kept.id]?.isVisible == true)
+        // A snapshot of the pruned board decodes to the same board.
+        #expect((try? BoardSnapshotCodec.decode(BoardSnapshotCodec.encode(board()))) == board())
+    }
+
+    @Test func actionsOnAPrunedElementAreStillRecordedForUndo() {
+        var limits = BoardLimits()
+        limits.undoDepth = 1
+        let reducer = BoardReducer(limits: limits)
+        var script = BoardScript()
+        let shape = script.record(alice, .addShape(.rectangle, from: Point(0, 0), to: Point(2, 2), style: red))
+        script.record(alice, .delete(shape.id))
+        script.record(alice, .addText(at: Point(5, 5), text: "a", style: red))
+        let other = script.record(bob, .addText(at: Point(9, 9), text: "b", style: red))
+        // Bob moves the pruned rectangle, then undoes: the undo reverts the
+        // move (a no-op), not his text.
+        script.record(bob, .move(shape.id, by: Point(1, 1)))
+        script.record(bob, .undo)
+        var board = Board()
+        for update in script.updates { reducer.reduce(&board, update) }
+        #expect(board.elements[shape.id] == nil)
+        #expect(board.elements[other.id]?.isVisible == true)
     }
 
     @Test func nothingToUndoOrRedoHasNoEffect() {
