@@ -53,6 +53,10 @@ public struct SwarmConfiguration: Sendable {
     /// instead of the pattern's pacing: a stated offered load. The pattern
     /// still decides how bots join.
     public var rate: Double?
+    /// When set, each full-replica drawing bot deletes its oldest drawing
+    /// once more than this many of its own are on the board (a soak whose
+    /// content stays bounded).
+    public var keepsAtMost: Int?
     /// Full replicas everywhere, or light peers around a sample of them.
     public var receivers: SwarmReceivers = .full
     /// With light receivers: the full-replica bots each room keeps (its
@@ -453,7 +457,7 @@ public struct Swarm: Sendable {
                 client: client,
                 brain: BotBrain(
                     behavior: behavior, seed: configuration.seed &+ UInt64(index), area: Self.area, stepDelay: 20),
-                name: "bot\(index)", color: UInt8(1 + index % 15))
+                name: "bot\(index)", color: UInt8(1 + index % 15), keepsAtMost: configuration.keepsAtMost)
             drawers.append(Task { await bot.run(pacing: pacing) })
         }
         for (_, peer) in lightPeers { peer.startDrawing() }

@@ -57,6 +57,14 @@ struct SwarmCommand: AsyncParsableCommand {
     @Option(help: "Seed of the bots' drawing.")
     var seed: UInt64 = 1
 
+    @Option(
+        name: .customLong("keep"),
+        help: ArgumentHelp(
+            "Each drawing bot deletes its oldest drawing once more than this many of its own are on the board.",
+            discussion: "As the demo's bots do: the board's content stays bounded, for long soak runs."),
+        transform: { try ArgumentParsing.integer($0, in: 1...100_000) })
+    var keep: Int?
+
     @Option(help: "Behaviours bots take in turn, comma-separated: scribbler, shapes, text, eraser, lurker.")
     var behaviors = "scribbler,scribbler,shapes,text,scribbler,eraser,scribbler,lurker"
 
@@ -177,6 +185,7 @@ struct SwarmCommand: AsyncParsableCommand {
             pattern: pattern, seed: seed)
         configuration.disconnectsPerMinute = disconnectsPerMinute
         configuration.rate = rate
+        configuration.keepsAtMost = keep
         configuration.settleTimeout = settle
         if latency > 0 || jitter > 0 {
             configuration.addedLatency = AddedLatency(milliseconds: latency, jitter: jitter)

@@ -69,6 +69,7 @@ import Testing
         Refusal(arguments: ["swarm", "--bots", "0"], says: "must be from 1 to 10000"),
         Refusal(arguments: ["swarm", "--bots", "2", "--rooms", "5"], says: "--rooms must be at most --bots"),
         Refusal(arguments: ["swarm", "--rate", "0"], says: "must be from 0.01"),
+        Refusal(arguments: ["swarm", "--keep", "0"], says: "must be from 1 to 100000"),
         Refusal(arguments: ["swarm", "--behaviors", "painter"], says: "--behaviors takes"),
         Refusal(arguments: ["swarm", "--metrics", "nonsense"], says: "--metrics takes an http URL"),
         Refusal(arguments: ["swarm", "--server-pid", "2147483646"], says: "no process 2147483646"),
