@@ -288,10 +288,16 @@ public struct BoardReducer: Reducer {
 extension ReplicaConfiguration {
     /// How a board replica is set up: history kept above the stable frontier,
     /// the board's snapshot policy; `isAuthority` for the server's replica.
+    ///
+    /// Updates are kept to send to others only above the horizon: below it
+    /// they are final and in the server's durable log, which serves (or
+    /// snapshots) them to whoever lacks them; a client kept every update it
+    /// ever saw, so a long session grew by every update of the room.
     public static func board(isAuthority: Bool) -> ReplicaConfiguration {
         var configuration = ReplicaConfiguration()
         configuration.isAuthority = isAuthority
         configuration.historyLimit = .frontier
+        configuration.logRetention = .aboveHorizon
         configuration.snapshotPolicy = BoardReducer.recommendedSnapshotPolicy
         return configuration
     }

@@ -20,11 +20,37 @@ final class UndoNode: Sendable {
     /// Position from the bottom of its stack, 1-based.
     let height: UInt64
     let below: UndoNode?
+    /// A node further down (nil: below the bottom), placed by Myers' skew
+    /// binary rule, so that ``node(atHeight:)`` takes O(log n) steps.
+    let jump: UndoNode?
 
     init(_ record: UndoRecord, below: UndoNode?) {
         self.record = record
         self.height = (below?.height ?? 0) + 1
         self.below = below
+        let next = below?.jump
+        let afterNext = next?.jump
+        if let below, below.height - (next?.height ?? 0) == (next?.height ?? 0) - (afterNext?.height ?? 0) {
+            jump = afterNext
+        } else {
+            jump = below
+        }
+    }
+
+    /// The node at `height` in this node's stack (at most its own height).
+    /// - Complexity: O(log height).
+    func node(atHeight target: UInt64) -> UndoNode? {
+        var node = self
+        while node.height > target {
+            if let jump = node.jump, jump.height >= target {
+                node = jump
+            } else if let below = node.below {
+                node = below
+            } else {
+                return nil
+            }
+        }
+        return node.height == target ? node : nil
     }
 }
 
@@ -64,15 +90,13 @@ struct UndoHistory: Sendable, Equatable {
     ///   depth depends only on the records that can be undone, never on how
     ///   the stack is laid out (a decoded history is laid out afresh), so
     ///   every replica loses the same records at the same update.
-    /// - Complexity: O(`depth`) when a record falls below it (the walk
-    ///   down to it), else O(redoable records).
+    /// - Complexity: O(log `depth`) to find the record that falls below
+    ///   the depth, plus O(redoable records).
     mutating func push(_ record: UndoRecord, depth: Int) -> Lost {
         var lost = Lost(redoable: redoable)
         let depth = UInt64(max(depth, 1))
         if let top = done, top.height - floor >= depth {
-            var bottom = top
-            while bottom.height > floor + 1, let below = bottom.below { bottom = below }
-            lost.undoable = bottom.record
+            lost.undoable = top.node(atHeight: floor + 1)?.record
         }
         done = UndoNode(record, below: done)
         undone = nil

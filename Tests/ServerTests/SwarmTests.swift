@@ -139,14 +139,15 @@ import Whiteboard
     @Test func tidyBotsKeepAtMostTheirShareOnTheBoard() async throws {
         let server = try await RunningServer { $0.maxUpdatesPerSecond = 1_000_000 }
         var configuration = SwarmConfiguration(
-            host: "127.0.0.1", port: server.port, bots: 2, rooms: 1, duration: 2, pattern: .thunderingHerd, seed: 5)
+            host: "127.0.0.1", port: server.port, bots: 2, rooms: 1, duration: 5, pattern: .thunderingHerd, seed: 5)
         configuration.behaviors = [.shapes]
         configuration.rate = 40
         configuration.keepsAtMost = 3
         let report = try await Swarm(configuration: configuration).run()
         #expect(report.converged)
         let board = try #require(try await server.server.room(named: "swarm-0")?.board)
-        #expect(report.sent > 20, "the bots drew (\(report.sent) actions)")
+        // More than twice what they may keep, even on a loaded machine.
+        #expect(report.sent > 2 * 2 * 3, "the bots drew (\(report.sent) actions)")
         #expect(board.visibleElements.count <= 2 * 3, "\(board.visibleElements.count) shown")
         await server.stop()
     }
