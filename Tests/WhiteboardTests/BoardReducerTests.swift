@@ -45,9 +45,7 @@ import Testing
     @Test(arguments: UInt64(1)...20, [500, 2])
     func updatesWhoseFootprintsDoNotConflictCommute(seed: UInt64, undoDepth: Int) {
         let updates = randomBoardSession(seed: seed).sorted { $0.orderKey < $1.orderKey }
-        var limits = BoardLimits()
-        limits.undoDepth = undoDepth
-        let reducer = BoardReducer(limits: limits)
+        let reducer = boardReducer(undoingAtMost: undoDepth)
         var random = SeededGenerator(seed: seed ^ 0xF00D)
         var board = Board()
         var commuting = 0

@@ -33,3 +33,11 @@ let carol = PeerID(0xCA201)
 let red = Style(color: 196)
 let blue = Style(color: 21)
 let green = Style(color: 46)
+
+/// A board reducer whose origins can undo only their latest `undoDepth`
+/// actions, so that hidden elements leave undo's reach (and are pruned) soon.
+func boardReducer(undoingAtMost undoDepth: Int) -> BoardReducer {
+    var limits = BoardLimits()
+    limits.undoDepth = undoDepth
+    return BoardReducer(limits: limits)
+}

@@ -56,9 +56,7 @@ import Testing
         dropper.start()
         // A shallow undo depth, so that deleted elements are pruned
         // (removed from the board) all the time.
-        var limits = BoardLimits()
-        limits.undoDepth = 8
-        let reducer = BoardReducer(limits: limits)
+        let reducer = boardReducer(undoingAtMost: 8)
         var seq = UInt64(ids.count + 1)
         @discardableResult
         func apply(_ action: BoardAction) -> ElementID {

@@ -47,9 +47,7 @@ import Whiteboard
     /// Rule 16: an element hidden by a mark no undo can lift any more is
     /// removed from the board, the same on every replica.
     @Test func hiddenElementsOutOfUndosReachArePruned() {
-        var limits = BoardLimits()
-        limits.undoDepth = 3
-        let reducer = BoardReducer(limits: limits)
+        let reducer = boardReducer(undoingAtMost: 3)
         var script = BoardScript()
         let kept = script.record(alice, .addShape(.rectangle, from: Point(0, 0), to: Point(2, 2), style: red))
         let erased = script.record(alice, .addShape(.line, from: Point(0, 5), to: Point(9, 5), style: red))
@@ -79,9 +77,7 @@ import Whiteboard
     }
 
     @Test func actionsOnAPrunedElementAreStillRecordedForUndo() {
-        var limits = BoardLimits()
-        limits.undoDepth = 1
-        let reducer = BoardReducer(limits: limits)
+        let reducer = boardReducer(undoingAtMost: 1)
         var script = BoardScript()
         let shape = script.record(alice, .addShape(.rectangle, from: Point(0, 0), to: Point(2, 2), style: red))
         script.record(alice, .delete(shape.id))
