@@ -148,7 +148,9 @@ import Whiteboard
         let board = try #require(try await server.server.room(named: "swarm-0")?.board)
         // More than twice what they may keep, even on a loaded machine.
         #expect(report.sent > 2 * 2 * 3, "the bots drew (\(report.sent) actions)")
-        #expect(board.visibleElements.count <= 2 * 3, "\(board.visibleElements.count) shown")
+        // Each bot deletes its oldest after drawing the next, so when the
+        // run stops between the two it shows one more than it keeps.
+        #expect(board.visibleElements.count <= 2 * (3 + 1), "\(board.visibleElements.count) shown")
         await server.stop()
     }
 
