@@ -136,24 +136,6 @@ import Whiteboard
 }
 
 @Suite struct ServerMetricsTests {
-    @Test func tidyBotsKeepAtMostTheirShareOnTheBoard() async throws {
-        let server = try await RunningServer { $0.maxUpdatesPerSecond = 1_000_000 }
-        var configuration = SwarmConfiguration(
-            host: "127.0.0.1", port: server.port, bots: 2, rooms: 1, duration: 5, pattern: .thunderingHerd, seed: 5)
-        configuration.behaviors = [.shapes]
-        configuration.rate = 40
-        configuration.keepsAtMost = 3
-        let report = try await Swarm(configuration: configuration).run()
-        #expect(report.converged)
-        let board = try #require(try await server.server.room(named: "swarm-0")?.board)
-        // More than twice what they may keep, even on a loaded machine.
-        #expect(report.sent > 2 * 2 * 3, "the bots drew (\(report.sent) actions)")
-        // Each bot deletes its oldest after drawing the next, so when the
-        // run stops between the two it shows one more than it keeps.
-        #expect(board.visibleElements.count <= 2 * (3 + 1), "\(board.visibleElements.count) shown")
-        await server.stop()
-    }
-
     @Test func readsMemoryAndRefusalsFromPrometheusText() async throws {
         let text = """
             # HELP scuttleboard_refusals_total Sessions the server ended, by reason.
