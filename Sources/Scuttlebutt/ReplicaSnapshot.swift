@@ -66,7 +66,7 @@ extension ReplicatedStore {
     /// - Complexity: One fold-free rebuild: O(kept updates).
     @discardableResult
     public func install(_ snapshot: ReplicaSnapshot<R.State>) -> [Update<R.Action>] {
-        let kept = logs.values.flatMap { log in log.updates.filter { $0.seq > snapshot.digest[$0.origin] } }
+        let kept = logs.values.flatMap { log in log.all(in: _timeline).filter { $0.seq > snapshot.digest[$0.origin] } }
         adopt(snapshot)
         var own: [Update<R.Action>] = []
         for update in kept.sorted(by: { $0.orderKey < $1.orderKey }) {
@@ -111,7 +111,7 @@ extension ReplicatedStore {
             reducer: _timeline.reducer, base: snapshot.state, horizon: snapshot.horizon,
             snapshotPolicy: configuration.snapshotPolicy)
         logs = [:]
-        for (origin, seq) in snapshot.digest { logs[origin] = OriginLog(firstSeq: seq + 1) }
+        for (origin, seq) in snapshot.digest { logs[origin] = OriginLog(origin: origin, firstSeq: seq + 1) }
         _digest = snapshot.digest
         rebasing = [:]
         if let horizon = snapshot.horizon {

@@ -43,7 +43,7 @@ public final class ReplicatedStore<R: Reducer> {
     @usableFromInline var _confirmedOwnSeq: UInt64 = 0
     @usableFromInline var _counters = ReplicaCounters()
     @usableFromInline let wallClock: any WallClock
-    @usableFromInline var logs: [PeerID: OriginLog<R.Action>] = [:]
+    @usableFromInline var logs: [PeerID: OriginLog<R>] = [:]
     /// Origins whose update at this seq was refused as stale: later seqs of
     /// theirs are refused too until that seq comes back re-stamped.
     @usableFromInline var rebasing: [PeerID: UInt64] = [:]
@@ -194,7 +194,7 @@ public final class ReplicatedStore<R: Reducer> {
 
     @inlinable
     func store(_ update: Update<R.Action>) {
-        logs[update.origin, default: OriginLog()].append(update)
+        logs[update.origin, default: OriginLog(origin: update.origin)].append(update)
         _digest[update.origin] = update.seq
     }
 
@@ -207,13 +207,13 @@ public final class ReplicatedStore<R: Reducer> {
     @inlinable
     public func updates(of origin: PeerID, after seq: UInt64, limit: Int) -> [Update<R.Action>]? {
         guard let log = logs[origin] else { return seq >= _digest[origin] ? [] : nil }
-        return log.updates(after: seq, limit: limit)
+        return log.updates(after: seq, limit: limit, in: _timeline)
     }
 
     /// Every retained update, in total order: a read-only dump from which
     /// ``receive(_:)`` on an empty replica rebuilds this one.
     public func dump() -> [Update<R.Action>] {
-        logs.values.flatMap(\.updates).sorted { $0.orderKey < $1.orderKey }
+        logs.values.flatMap { $0.all(in: _timeline) }.sorted { $0.orderKey < $1.orderKey }
     }
 
     // MARK: Frontier and rebase
@@ -248,7 +248,7 @@ public final class ReplicatedStore<R: Reducer> {
     /// The current stamp of own update `seq`, if it is still retained.
     @inlinable
     public func ownTimestamp(seq: UInt64) -> Timestamp? {
-        logs[peer]?.update(seq: seq)?.timestamp
+        logs[peer]?.timestamp(seq: seq)
     }
 
     /// Re-stamps own updates from `seq` on above `authorityFrontier`, after
@@ -260,7 +260,7 @@ public final class ReplicatedStore<R: Reducer> {
     /// - Complexity: One replay from the earliest moved update.
     public func rebase(from seq: UInt64, above authorityFrontier: Timestamp) -> [Update<R.Action>] {
         guard let log = logs[peer], seq <= _digest[peer], seq > confirmedOwnSeq,
-            let stale = log.updates(after: seq - 1, limit: Int.max), !stale.isEmpty
+            let stale = log.updates(after: seq - 1, limit: Int.max, in: _timeline), !stale.isEmpty
         else { return [] }
         precondition(stale.allSatisfy { _timeline.accepts($0.orderKey) }, "unconfirmed own updates were folded")
         for update in stale { _timeline.remove(update.orderKey) }
@@ -280,20 +280,24 @@ public final class ReplicatedStore<R: Reducer> {
 
     @inlinable
     func applyHistoryLimit() {
+        // A log that retains everything keeps what folds; otherwise the
+        // folded updates are dropped below.
+        let archive: ((Update<R.Action>) -> Void)? =
+            configuration.logRetention == .everything ? { self.logs[$0.origin]!.archive($0) } : nil
         switch configuration.historyLimit {
         case .unbounded:
             break
         case .count(let maxCount):
             if _timeline.count > maxCount {
-                _timeline.fold(keepingAtMost: maxCount, below: foldCeiling)
+                _timeline.fold(keepingAtMost: maxCount, below: foldCeiling, archiving: archive)
             }
         case .age(let milliseconds):
             let now = wallClock.milliseconds()
             // Entries exactly `milliseconds` old are no longer younger than the limit.
             let cutoff = Timestamp(milliseconds: now > milliseconds ? now - milliseconds + 1 : 0, counter: 0)
-            _timeline.fold(before: min(cutoff, foldCeiling ?? cutoff))
+            _timeline.fold(before: min(cutoff, foldCeiling ?? cutoff), archiving: archive)
         case .frontier:
-            _timeline.fold(before: min(frontier, foldCeiling ?? frontier))
+            _timeline.fold(before: min(frontier, foldCeiling ?? frontier), archiving: archive)
         }
         if configuration.logRetention == .aboveHorizon, let horizon = _timeline.horizon {
             for origin in logs.keys { logs[origin]!.dropThrough(horizon) }
@@ -305,7 +309,7 @@ public final class ReplicatedStore<R: Reducer> {
     @inlinable
     var foldCeiling: Timestamp? {
         guard !configuration.isAuthority, _frontier > .zero, _confirmedOwnSeq < _digest[peer] else { return nil }
-        return logs[peer]?.update(seq: _confirmedOwnSeq + 1)?.timestamp
+        return logs[peer]?.timestamp(seq: _confirmedOwnSeq + 1)
     }
 
     // MARK: Observation
@@ -344,63 +348,124 @@ public final class ReplicatedStore<R: Reducer> {
 }
 
 /// One origin's updates, contiguous by seq.
+///
+/// The timeline holds each update once; the log keeps only the stamps of
+/// those still in it (8 bytes each, not a second 64-byte copy) and finds
+/// them there by their key. Updates folded below the horizon are kept in
+/// full, and only when the replica retains ``LogRetention/everything``.
 @usableFromInline
-struct OriginLog<Action> {
+struct OriginLog<R: Reducer> {
+    @usableFromInline let origin: PeerID
+    /// The seq of the first retained update.
     @usableFromInline var firstSeq: UInt64 = 1
-    @usableFromInline var updates: Deque<Update<Action>> = []
+    /// Folded updates kept for other peers: seqs from `firstSeq` on.
+    @usableFromInline var archived: Deque<Update<R.Action>> = []
+    /// The stamps of the origin's updates in the timeline, by seq, after
+    /// the archived ones.
+    @usableFromInline var stamps: Deque<Timestamp> = []
     /// The stamp of the origin's latest update, kept even once it is dropped.
     @usableFromInline var lastTimestamp: Timestamp?
 
-    @inlinable init() {}
+    @inlinable init(origin: PeerID) { self.origin = origin }
 
     /// A log whose updates before `firstSeq` were folded elsewhere.
-    @inlinable init(firstSeq: UInt64) { self.firstSeq = firstSeq }
+    @inlinable init(origin: PeerID, firstSeq: UInt64) {
+        self.origin = origin
+        self.firstSeq = firstSeq
+    }
 
+    /// How many updates are retained.
+    @inlinable var count: Int { archived.count + stamps.count }
+
+    /// Notes an update that is going into the timeline.
     @inlinable
-    mutating func append(_ update: Update<Action>) {
-        if updates.isEmpty { firstSeq = update.seq }
-        updates.append(update)
+    mutating func append(_ update: Update<R.Action>) {
+        if count == 0 { firstSeq = update.seq }
+        stamps.append(update.timestamp)
         lastTimestamp = update.timestamp
     }
 
+    /// The stamp of update `seq`, if it is retained.
     @inlinable
-    func update(seq: UInt64) -> Update<Action>? {
-        guard seq >= firstSeq, seq - firstSeq < UInt64(updates.count) else { return nil }
-        return updates[Int(seq - firstSeq)]
+    func timestamp(seq: UInt64) -> Timestamp? {
+        guard seq >= firstSeq, seq - firstSeq < UInt64(count) else { return nil }
+        let index = Int(seq - firstSeq)
+        return index < archived.count ? archived[index].timestamp : stamps[index - archived.count]
+    }
+
+    /// Retained update number `index` (from `firstSeq`), from `timeline`
+    /// unless it was archived.
+    @inlinable
+    func update(at index: Int, in timeline: Timeline<R>) -> Update<R.Action> {
+        if index < archived.count { return archived[index] }
+        let key = OrderKey(timestamp: stamps[index - archived.count], origin: origin)
+        guard let update = timeline.update(withKey: key) else {
+            preconditionFailure("\(origin)'s update stamped \(key.timestamp) is neither archived nor in the timeline")
+        }
+        return update
+    }
+
+    /// Update `seq`, if it is retained.
+    @inlinable
+    func update(seq: UInt64, in timeline: Timeline<R>) -> Update<R.Action>? {
+        guard seq >= firstSeq, seq - firstSeq < UInt64(count) else { return nil }
+        return update(at: Int(seq - firstSeq), in: timeline)
     }
 
     /// Updates after `seq`, or nil when the first of them was dropped.
+    /// - Complexity: O(log n) per update still in the timeline.
     @inlinable
-    func updates(after seq: UInt64, limit: Int) -> [Update<Action>]? {
+    func updates(after seq: UInt64, limit: Int, in timeline: Timeline<R>) -> [Update<R.Action>]? {
         if seq + 1 < firstSeq { return nil }
         let start = Int(seq + 1 - firstSeq)
-        guard start < updates.count else { return [] }
-        return Array(updates[start..<(start + min(limit, updates.count - start))])
+        guard start < count else { return [] }
+        return (start..<(start + min(limit, count - start))).map { update(at: $0, in: timeline) }
     }
 
+    /// Every retained update, by seq.
+    func all(in timeline: Timeline<R>) -> [Update<R.Action>] {
+        (0..<count).map { update(at: $0, in: timeline) }
+    }
+
+    /// Keeps an update the timeline folded: the oldest one still in it.
     @inlinable
-    mutating func replace(from seq: UInt64, with replacements: [Update<Action>]) {
-        let start = Int(seq - firstSeq)
-        updates.replaceSubrange(start..<(start + replacements.count), with: replacements)
-        lastTimestamp = updates.last?.timestamp
+    mutating func archive(_ update: Update<R.Action>) {
+        precondition(stamps.first == update.timestamp, "updates of an origin fold in seq order")
+        stamps.removeFirst()
+        archived.append(update)
+    }
+
+    /// Replaces the stamps of the updates from `seq` on (all in the
+    /// timeline) with those of their re-stamped versions.
+    @inlinable
+    mutating func replace(from seq: UInt64, with replacements: [Update<R.Action>]) {
+        let start = Int(seq - firstSeq) - archived.count
+        stamps.replaceSubrange(start..<(start + replacements.count), with: replacements.map(\.timestamp))
+        lastTimestamp = stamps.last ?? archived.last?.timestamp
     }
 
     /// How many retained updates lie at or below `horizon` (a prefix).
     /// - Complexity: O(log n).
     func countThrough(_ horizon: OrderKey) -> Int {
         var low = 0
-        var high = updates.count
+        var high = stamps.count
         while low < high {
             let middle = (low + high) / 2
-            if updates[middle].orderKey <= horizon { low = middle + 1 } else { high = middle }
+            if OrderKey(timestamp: stamps[middle], origin: origin) <= horizon { low = middle + 1 } else { high = middle }
         }
-        return low
+        return archived.count + low
     }
 
+    /// Forgets every update at or below `horizon`.
     @inlinable
     mutating func dropThrough(_ horizon: OrderKey) {
-        while let first = updates.first, first.orderKey <= horizon {
-            updates.removeFirst()
+        while let first = archived.first, first.orderKey <= horizon {
+            archived.removeFirst()
+            firstSeq += 1
+        }
+        guard archived.isEmpty else { return }
+        while let first = stamps.first, OrderKey(timestamp: first, origin: origin) <= horizon {
+            stamps.removeFirst()
             firstSeq += 1
         }
     }

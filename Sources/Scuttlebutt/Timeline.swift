@@ -75,53 +75,33 @@ public struct ReplayDepthHistogram: Sendable, Hashable {
 /// is applied once, with no replay; snapshots after its place are then
 /// marked stale in O(1) (a version check), never patched one by one.
 public struct Timeline<R: Reducer> {
-    /// The payload of one entry. Kept apart from its ``Slot`` so that
-    /// searches and snapshot checks read only trivial values.
-    @usableFromInline
-    struct Entry {
-        @usableFromInline let update: Update<R.Action>
-        /// Boxed: most entries hold no snapshot, and a state inline can be
-        /// large (a board is 48 bytes), which every entry would pay.
-        @usableFromInline var box: SnapshotBox?
-
-        @inlinable
-        init(update: Update<R.Action>, snapshot: R.State?) {
-            self.update = update
-            self.box = snapshot.map(SnapshotBox.init)
-        }
-
-        /// The state after this entry, when it keeps one.
-        @inlinable
-        var snapshot: R.State? {
-            get { box?.state }
-            set { box = newValue.map(SnapshotBox.init) }
-        }
-    }
-
-    /// One snapshot, shared by reference.
-    @usableFromInline
-    final class SnapshotBox {
-        @usableFromInline let state: R.State
-
-        @inlinable
-        init(_ state: R.State) {
-            self.state = state
-        }
-    }
-
     /// Where an entry sits and whether it holds a snapshot: a trivial value,
     /// cheap to search and scan.
     @usableFromInline
     struct Slot {
         @usableFromInline let key: OrderKey
-        @usableFromInline var hasSnapshot: Bool
-        @usableFromInline var snapshotVersion: UInt64
+        /// Zero when the entry holds no snapshot; else one more than the
+        /// timeline's `version` when the snapshot was taken. One word for
+        /// both keeps a slot at 24 bytes.
+        @usableFromInline var snapshotStamp: UInt64
 
         @inlinable
-        init(key: OrderKey, hasSnapshot: Bool, snapshotVersion: UInt64) {
+        init(key: OrderKey, snapshotVersion: UInt64?) {
             self.key = key
-            self.hasSnapshot = hasSnapshot
-            self.snapshotVersion = snapshotVersion
+            self.snapshotStamp = snapshotVersion.map { $0 + 1 } ?? 0
+        }
+
+        @inlinable var hasSnapshot: Bool { snapshotStamp != 0 }
+
+        /// The timeline version its snapshot was taken at.
+        /// - Precondition: `hasSnapshot`.
+        @inlinable var snapshotVersion: UInt64 { snapshotStamp - 1 }
+
+        /// Records that the entry now holds a snapshot taken at `version`,
+        /// or none.
+        @inlinable
+        mutating func setSnapshot(_ keep: Bool, version: UInt64) {
+            snapshotStamp = keep ? version + 1 : 0
         }
     }
 
@@ -143,8 +123,12 @@ public struct Timeline<R: Reducer> {
     @usableFromInline var _base: R.State
     @usableFromInline var _horizon: OrderKey?
     @usableFromInline var _statistics = TimelineStatistics()
-    /// Entry payloads, in total order; `slots[i]` describes `entries[i]`.
-    @usableFromInline var entries = ChunkedArray<Entry>()
+    /// The updates, in total order; `slots[i]` describes `entries[i]`.
+    @usableFromInline var entries = ChunkedArray<Update<R.Action>>()
+    /// The snapshots, by the key of the entry they follow. Apart from the
+    /// entries because few entries keep one (an optional state, or a box,
+    /// in every entry would cost each entry a word or more).
+    @usableFromInline var snapshots: [OrderKey: R.State] = [:]
     @usableFromInline var slots = ChunkedArray<Slot>()
     /// How many entries were ever folded: the absolute index of `entries[0]`.
     @usableFromInline var foldedCount = 0
@@ -184,7 +168,7 @@ public struct Timeline<R: Reducer> {
     public var snapshotCount: Int { slots.reduce(0) { $0 + ($1.hasSnapshot ? 1 : 0) } }
 
     /// The entries above the horizon, in total order.
-    public var updates: some RandomAccessCollection<Update<R.Action>> { entries.lazy.map(\.update) }
+    public var updates: some RandomAccessCollection<Update<R.Action>> { entries }
 
     /// Whether an update with this key may still be inserted.
     @inlinable
@@ -212,8 +196,8 @@ public struct Timeline<R: Reducer> {
         precondition(position == 0 || slots[position - 1].key != key, "duplicate order key \(key)")
         let depth = slots.count - position
         let footprint = reducer.footprint(of: update)
-        entries.insert(Entry(update: update, snapshot: nil), at: position)
-        slots.insert(Slot(key: key, hasSnapshot: false, snapshotVersion: 0), at: position)
+        entries.insert(update, at: position)
+        slots.insert(Slot(key: key, snapshotVersion: nil), at: position)
         defer { thinSnapshots() }
         if commutes(footprint, at: key) {
             reducer.reduce(&_state, update)
@@ -236,12 +220,12 @@ public struct Timeline<R: Reducer> {
         let position = insertionIndex(for: key) - 1
         guard position >= 0, slots[position].key == key else { return nil }
         let removed = entries.remove(at: position)
-        slots.remove(at: position)
+        if slots.remove(at: position).hasSnapshot { snapshots[key] = nil }
         // The footprint index keeps the removed key: an over-estimate of the
         // latest touch only ever causes a replay that was not needed.
         replay(from: position)
         thinSnapshots()
-        return removed.update
+        return removed
     }
 
     /// Folds the oldest entries into the base so that at most `maxCount`
@@ -252,11 +236,17 @@ public struct Timeline<R: Reducer> {
     /// (so that the next folds are not one entry at a time) and builds the
     /// base by applying entries; it never folds on past one interval, which
     /// would take away the places late updates need.
-    /// - Parameter ceiling: When given, nothing stamped at or after it is
-    ///   folded, even if more than `maxCount` entries then remain.
+    /// - Parameters:
+    ///   - ceiling: When given, nothing stamped at or after it is folded,
+    ///     even if more than `maxCount` entries then remain.
+    ///   - folded: Called with each folded update, oldest first (for a
+    ///     replica that keeps them to serve other peers).
     /// - Complexity: O(folded entries) footprint lookups.
     @inlinable
-    public mutating func fold(keepingAtMost maxCount: Int, below ceiling: Timestamp? = nil) {
+    public mutating func fold(
+        keepingAtMost maxCount: Int, below ceiling: Timestamp? = nil,
+        archiving folded: ((Update<R.Action>) -> Void)? = nil
+    ) {
         let target = slots.count - maxCount - 1
         let limit = ceiling.map { firstIndex(atOrAfter: $0) - 1 } ?? slots.count - 1
         guard target >= 0, limit >= 0 else { return }
@@ -264,7 +254,7 @@ public struct Timeline<R: Reducer> {
         let last = min(limit, first + snapshotPolicy.spacing(atDistance: slots.count - 1 - first))
         var position = first
         while position < last && !hasValidSnapshot(at: position) { position += 1 }
-        fold(through: position)
+        fold(through: position, archiving: folded)
     }
 
     /// Folds every entry stamped strictly before `cutoff` into the base,
@@ -274,28 +264,38 @@ public struct Timeline<R: Reducer> {
     /// found by its index, at no apply; only when commuting inserts have left
     /// that snapshot stale and more than one interval waits does it build
     /// the base by applying entries.
+    /// - Parameter folded: Called with each folded update, oldest first.
     /// - Complexity: O(log n) when nothing folds.
     @inlinable
-    public mutating func fold(before cutoff: Timestamp) {
+    public mutating func fold(before cutoff: Timestamp, archiving folded: ((Update<R.Action>) -> Void)? = nil) {
         let target = firstIndex(atOrAfter: cutoff) - 1
         guard target >= 0 else { return }
         if target == slots.count - 1 || hasValidSnapshot(at: target) {
-            fold(through: target)
+            fold(through: target, archiving: folded)
             return
         }
         let spacing = snapshotPolicy.spacing(atDistance: slots.count - 1 - target)
         let keeper = target - (foldedCount + target + 1) % spacing
         if keeper >= 0 && hasValidSnapshot(at: keeper) {
-            fold(through: keeper)
+            fold(through: keeper, archiving: folded)
         } else if target + 1 > spacing {
-            fold(through: target)
+            fold(through: target, archiving: folded)
         }
+    }
+
+    /// The entry with `key`, if the timeline holds one.
+    /// - Complexity: O(log n).
+    @inlinable
+    public func update(withKey key: OrderKey) -> Update<R.Action>? {
+        let position = insertionIndex(for: key) - 1
+        guard position >= 0, slots[position].key == key else { return nil }
+        return entries[position]
     }
 
     /// The entries after `key`, oldest first (all of them when `key` is nil).
     public func updates(after key: OrderKey?) -> some RandomAccessCollection<Update<R.Action>> {
         let start = key.map { insertionIndex(for: $0) } ?? 0
-        return entries[start...].lazy.map(\.update)
+        return entries[start...]
     }
 }
 
@@ -311,8 +311,9 @@ extension Timeline {
         let keep =
             snapshotPolicy.denseTail > 0
             || snapshotPolicy.isSparseKeeper(absoluteIndex: foldedCount + slots.count, distance: 0)
-        entries.append(Entry(update: update, snapshot: keep ? _state : nil))
-        slots.append(Slot(key: key, hasSnapshot: keep, snapshotVersion: version))
+        entries.append(update)
+        if keep { snapshots[key] = _state }
+        slots.append(Slot(key: key, snapshotVersion: keep ? version : nil))
         thinSnapshots()
         _statistics.appends += 1
     }
@@ -330,8 +331,8 @@ extension Timeline {
     @inlinable
     mutating func dropSnapshotUnlessKept(at position: Int) {
         guard position >= 0, slots[position].hasSnapshot, !keepsSnapshot(at: position) else { return }
-        slots[position].hasSnapshot = false
-        entries[position].snapshot = nil
+        slots[position].setSnapshot(false, version: version)
+        snapshots[slots[position].key] = nil
     }
 
     @inlinable
@@ -356,7 +357,7 @@ extension Timeline {
     mutating func replay(from position: Int) -> Int {
         var restore = position - 1
         while restore >= 0 && !hasValidSnapshot(at: restore) { restore -= 1 }
-        _state = restore >= 0 ? entries[restore].snapshot! : _base
+        _state = restore >= 0 ? snapshots[slots[restore].key]! : _base
         if let staleAfter, restore < 0 || slots[restore].key <= staleAfter {
             // Every snapshot from here on is about to be retaken.
             self.staleAfter = nil
@@ -366,11 +367,15 @@ extension Timeline {
             // Walk both columns with one cursor: they share their chunking.
             var (chunk, offset) = slots.locate(first)
             for index in first..<entries.count {
-                reducer.reduce(&_state, entries.chunks[chunk][offset].update)
+                reducer.reduce(&_state, entries.chunks[chunk][offset])
                 let keep = keepsSnapshot(at: index)
-                entries.chunks[chunk][offset].snapshot = keep ? _state : nil
-                slots.chunks[chunk][offset].hasSnapshot = keep
-                slots.chunks[chunk][offset].snapshotVersion = version
+                let slot = slots.chunks[chunk][offset]
+                if keep {
+                    snapshots[slot.key] = _state
+                } else if slot.hasSnapshot {
+                    snapshots[slot.key] = nil
+                }
+                slots.chunks[chunk][offset].setSnapshot(keep, version: version)
                 slots.advance(&chunk, &offset)
             }
         }
@@ -383,21 +388,25 @@ extension Timeline {
     }
 
     @inlinable
-    mutating func fold(through last: Int) {
+    mutating func fold(through last: Int, archiving folded: ((Update<R.Action>) -> Void)?) {
         guard last >= 0 else { return }
         if last == entries.count - 1 {
             _base = _state
         } else if hasValidSnapshot(at: last) {
-            _base = entries[last].snapshot!
+            _base = snapshots[slots[last].key]!
         } else {
             var start = last
             while start >= 0 && !hasValidSnapshot(at: start) { start -= 1 }
-            var folded = start >= 0 ? entries[start].snapshot! : _base
-            entries.forEach(in: (start + 1)..<(last + 1)) { reducer.reduce(&folded, $0.update) }
+            var folded = start >= 0 ? snapshots[slots[start].key]! : _base
+            entries.forEach(in: (start + 1)..<(last + 1)) { reducer.reduce(&folded, $0) }
             _statistics.foldApplies += last - start
             _base = folded
         }
-        entries.forEach(in: 0..<(last + 1)) { untouch($0.update, key: $0.update.orderKey) }
+        entries.forEach(in: 0..<(last + 1)) {
+            untouch($0, key: $0.orderKey)
+            folded?($0)
+        }
+        slots.forEach(in: 0..<(last + 1)) { if $0.hasSnapshot { snapshots[$0.key] = nil } }
         _horizon = slots[last].key
         entries.removeFirst(last + 1)
         slots.removeFirst(last + 1)
@@ -495,18 +504,19 @@ extension Timeline where R.State: Equatable {
         var expected = base
         var previous = horizon
         if entries.count != slots.count { problems.append("\(entries.count) entries but \(slots.count) slots") }
-        for (index, entry) in entries.enumerated() {
+        if snapshots.count != snapshotCount { problems.append("\(snapshots.count) snapshots but \(snapshotCount) slots with one") }
+        for (index, update) in entries.enumerated() {
             let key = slots[index].key
             if let previous, key <= previous {
                 problems.append("entry \(index) key \(key) not above \(previous)")
             }
-            if key != entry.update.orderKey { problems.append("slot \(index) key differs from its update") }
-            if slots[index].hasSnapshot != (entry.snapshot != nil) {
+            if key != update.orderKey { problems.append("slot \(index) key differs from its update") }
+            if slots[index].hasSnapshot != (snapshots[key] != nil) {
                 problems.append("slot \(index) disagrees with its entry about the snapshot")
             }
             previous = key
-            reducer.reduce(&expected, entry.update)
-            if hasValidSnapshot(at: index), entry.snapshot != expected {
+            reducer.reduce(&expected, update)
+            if hasValidSnapshot(at: index), snapshots[key] != expected {
                 problems.append("valid snapshot at entry \(index) differs from the reduce up to it")
             }
         }

@@ -49,7 +49,9 @@ public enum BoardAction: Sendable, Hashable {
     case eraseArea(Rect)
     /// Continues an `eraseArea` drag, as ``continueErasing(_:_:)`` continues
     /// an `erase`. Kept for older logs and peers, like ``eraseArea(_:)``.
-    case continueErase(UpdateID, Rect)
+    /// Boxed: inline, its 32 bytes would make every action 40 bytes wide
+    /// (every update in a timeline pays for its widest case).
+    indirect case continueErase(UpdateID, Rect)
     /// Removes everything created before this action in the total order
     /// (not what comes after it).
     case clear

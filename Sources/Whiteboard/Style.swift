@@ -1,10 +1,13 @@
 /// How an element is drawn: a colour from the 256-colour palette, a brush,
 /// and whether closed shapes are filled.
 public struct Style: Hashable, Sendable, Codable {
-    /// Index into the xterm 256-colour palette (see ``Palette``).
-    public var color: UInt8
+    // The brush (five bytes) is declared first so that the one-byte fields
+    // pack after it: 7 bytes, not 10, which keeps `BoardAction` (and so
+    // every update held) 8 bytes narrower.
     /// What marks the pixels.
     public var brush: Brush
+    /// Index into the xterm 256-colour palette (see ``Palette``).
+    public var color: UInt8
     /// Whether rectangles and ellipses are filled (ignored by other shapes).
     public var filled: Bool
 

@@ -212,6 +212,22 @@ import Testing
         #expect(store.updates(of: remote, after: 0, limit: 10) == [])
     }
 
+    @Test func retainingEverythingServesUpdatesFromBelowAndAboveTheHorizon() throws {
+        let store = makeStore {
+            $0.historyLimit = .count(5)
+            $0.snapshotPolicy = .every(1)
+        }
+        var recorded: [Update<RegisterReducer.Action>] = []
+        for index in 0..<20 { recorded.append(try store.record(.mix(register: 1, value: UInt64(index)))) }
+        let later = remoteUpdate(seq: 1, offset: 1, .mix(register: 2, value: 7))
+        #expect(store.receive(later) == .applied(.appended))
+        #expect(store.timeline.count <= 6, "most updates are folded")
+        #expect(store.updates(of: store.peer, after: 0, limit: 100) == recorded)
+        #expect(store.updates(of: store.peer, after: 13, limit: 3) == Array(recorded[13..<16]))
+        #expect(store.updates(of: remote, after: 0, limit: 10) == [later])
+        #expect(store.dump().count == 21)
+    }
+
     @Test func aDumpRestoresIntoAnEqualReplica() throws {
         let store = makeStore()
         for index in 0..<50 { try store.record(.mix(register: UInt8(index % 3), value: UInt64(index))) }
