@@ -451,7 +451,11 @@ struct OriginLog<R: Reducer> {
         var high = stamps.count
         while low < high {
             let middle = (low + high) / 2
-            if OrderKey(timestamp: stamps[middle], origin: origin) <= horizon { low = middle + 1 } else { high = middle }
+            if OrderKey(timestamp: stamps[middle], origin: origin) <= horizon {
+                low = middle + 1
+            } else {
+                high = middle
+            }
         }
         return archived.count + low
     }

@@ -504,7 +504,9 @@ extension Timeline where R.State: Equatable {
         var expected = base
         var previous = horizon
         if entries.count != slots.count { problems.append("\(entries.count) entries but \(slots.count) slots") }
-        if snapshots.count != snapshotCount { problems.append("\(snapshots.count) snapshots but \(snapshotCount) slots with one") }
+        if snapshots.count != snapshotCount {
+            problems.append("\(snapshots.count) snapshots but \(snapshotCount) slots with one")
+        }
         for (index, update) in entries.enumerated() {
             let key = slots[index].key
             if let previous, key <= previous {
