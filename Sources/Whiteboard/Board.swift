@@ -5,7 +5,8 @@ import Scuttlebutt
 /// (hidden ones too, so that undo can bring them back, until no undo can:
 /// docs/UNDO.md, rule 16) and each origin's undo history.
 ///
-/// Built on persistent dictionaries, so a snapshot costs O(1).
+/// Built on persistent collections (``ElementTable``), so a snapshot costs
+/// O(1).
 ///
 /// A board that people look at (a client's, a replay's) can also keep a
 /// spatial index (``init(spatiallyIndexed:)``, ``indexSpatially()``): then
@@ -15,7 +16,7 @@ import Scuttlebutt
 /// board does without it (it would cost memory and time per action).
 public struct Board: Sendable, Equatable {
     /// Elements by id.
-    public private(set) var elements: TreeDictionary<ElementID, Element> = [:]
+    public private(set) var elements = ElementTable()
     /// Undo histories by origin.
     var undoHistories: TreeDictionary<PeerID, UndoHistory> = [:]
     /// Where elements lie, when the board is indexed.
@@ -26,7 +27,7 @@ public struct Board: Sendable, Equatable {
 
     /// An empty board that keeps a spatial index if `spatiallyIndexed`.
     public init(spatiallyIndexed: Bool) {
-        if spatiallyIndexed { spatialIndex = SpatialIndex([:]) }
+        if spatiallyIndexed { spatialIndex = SpatialIndex(ElementTable()) }
     }
 
     /// Whether the board keeps a spatial index.
@@ -49,8 +50,7 @@ public struct Board: Sendable, Equatable {
 
     /// Adds (or replaces) an element.
     mutating func insert(_ element: Element) {
-        let old = spatialIndex == nil ? nil : elements[element.id]
-        elements[element.id] = element
+        let old = elements.insert(element)
         spatialIndex?.update(from: old, to: element, changed: [])
     }
 

@@ -47,7 +47,7 @@ struct SpatialIndex: Sendable {
     private(set) var wide: TreeDictionary<ElementID, UInt64> = [:]
 
     /// An index of `elements`.
-    init(_ elements: TreeDictionary<ElementID, Element>) {
+    init(_ elements: ElementTable) {
         for element in elements.values { update(from: nil, to: element, changed: []) }
     }
 
