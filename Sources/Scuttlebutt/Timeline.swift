@@ -75,19 +75,16 @@ public struct ReplayDepthHistogram: Sendable, Hashable {
 /// is applied once, with no replay; snapshots after its place are then
 /// marked stale in O(1) (a version check), never patched one by one.
 public struct Timeline<R: Reducer> {
-    /// Where an entry sits and whether it holds a snapshot: a trivial value,
-    /// cheap to search and scan.
+    /// Whether an entry holds a snapshot, and taken when: a trivial value,
+    /// cheap to scan.
     @usableFromInline
     struct Slot {
-        @usableFromInline let key: OrderKey
         /// Zero when the entry holds no snapshot; else one more than the
-        /// timeline's `version` when the snapshot was taken. One word for
-        /// both keeps a slot at 24 bytes.
+        /// timeline's `version` when the snapshot was taken.
         @usableFromInline var snapshotStamp: UInt64
 
         @inlinable
-        init(key: OrderKey, snapshotVersion: UInt64?) {
-            self.key = key
+        init(snapshotVersion: UInt64?) {
             self.snapshotStamp = snapshotVersion.map { $0 + 1 } ?? 0
         }
 
@@ -162,7 +159,7 @@ public struct Timeline<R: Reducer> {
 
     /// The key of the latest entry, or the horizon when there is none.
     @inlinable
-    public var lastKey: OrderKey? { slots.last?.key ?? _horizon }
+    public var lastKey: OrderKey? { entries.last?.orderKey ?? _horizon }
 
     /// How many entries hold a snapshot right now (valid or stale).
     public var snapshotCount: Int { slots.reduce(0) { $0 + ($1.hasSnapshot ? 1 : 0) } }
@@ -188,16 +185,16 @@ public struct Timeline<R: Reducer> {
     public mutating func insert(_ update: Update<R.Action>) -> Insertion {
         let key = update.orderKey
         precondition(accepts(key), "update \(update.id) lies at or below the horizon")
-        if slots.isEmpty || key > slots[slots.count - 1].key {
+        if entries.isEmpty || key > entries[entries.count - 1].orderKey {
             append(update, key: key)
             return .appended
         }
         let position = insertionIndex(for: key)
-        precondition(position == 0 || slots[position - 1].key != key, "duplicate order key \(key)")
+        precondition(position == 0 || entries[position - 1].orderKey != key, "duplicate order key \(key)")
         let depth = slots.count - position
         let footprint = reducer.footprint(of: update)
         entries.insert(update, at: position)
-        slots.insert(Slot(key: key, snapshotVersion: nil), at: position)
+        slots.insert(Slot(snapshotVersion: nil), at: position)
         defer { thinSnapshots() }
         if commutes(footprint, at: key) {
             reducer.reduce(&_state, update)
@@ -218,7 +215,7 @@ public struct Timeline<R: Reducer> {
     @inlinable @discardableResult
     public mutating func remove(_ key: OrderKey) -> Update<R.Action>? {
         let position = insertionIndex(for: key) - 1
-        guard position >= 0, slots[position].key == key else { return nil }
+        guard position >= 0, entries[position].orderKey == key else { return nil }
         let removed = entries.remove(at: position)
         if slots.remove(at: position).hasSnapshot { snapshots[key] = nil }
         // The footprint index keeps the removed key: an over-estimate of the
@@ -288,7 +285,7 @@ public struct Timeline<R: Reducer> {
     @inlinable
     public func update(withKey key: OrderKey) -> Update<R.Action>? {
         let position = insertionIndex(for: key) - 1
-        guard position >= 0, slots[position].key == key else { return nil }
+        guard position >= 0, entries[position].orderKey == key else { return nil }
         return entries[position]
     }
 
@@ -313,7 +310,7 @@ extension Timeline {
             || snapshotPolicy.isSparseKeeper(absoluteIndex: foldedCount + slots.count, distance: 0)
         entries.append(update)
         if keep { snapshots[key] = _state }
-        slots.append(Slot(key: key, snapshotVersion: keep ? version : nil))
+        slots.append(Slot(snapshotVersion: keep ? version : nil))
         thinSnapshots()
         _statistics.appends += 1
     }
@@ -332,7 +329,7 @@ extension Timeline {
     mutating func dropSnapshotUnlessKept(at position: Int) {
         guard position >= 0, slots[position].hasSnapshot, !keepsSnapshot(at: position) else { return }
         slots[position].setSnapshot(false, version: version)
-        snapshots[slots[position].key] = nil
+        snapshots[entries[position].orderKey] = nil
     }
 
     @inlinable
@@ -346,7 +343,7 @@ extension Timeline {
     func hasValidSnapshot(at position: Int) -> Bool {
         let slot = slots[position]
         guard slot.hasSnapshot else { return false }
-        guard let staleAfter, slot.key > staleAfter else { return true }
+        guard let staleAfter, entries[position].orderKey > staleAfter else { return true }
         return slot.snapshotVersion == version
     }
 
@@ -357,8 +354,8 @@ extension Timeline {
     mutating func replay(from position: Int) -> Int {
         var restore = position - 1
         while restore >= 0 && !hasValidSnapshot(at: restore) { restore -= 1 }
-        _state = restore >= 0 ? snapshots[slots[restore].key]! : _base
-        if let staleAfter, restore < 0 || slots[restore].key <= staleAfter {
+        _state = restore >= 0 ? snapshots[entries[restore].orderKey]! : _base
+        if let staleAfter, restore < 0 || entries[restore].orderKey <= staleAfter {
             // Every snapshot from here on is about to be retaken.
             self.staleAfter = nil
         }
@@ -367,13 +364,13 @@ extension Timeline {
             // Walk both columns with one cursor: they share their chunking.
             var (chunk, offset) = slots.locate(first)
             for index in first..<entries.count {
-                reducer.reduce(&_state, entries.chunks[chunk][offset])
+                let update = entries.chunks[chunk][offset]
+                reducer.reduce(&_state, update)
                 let keep = keepsSnapshot(at: index)
-                let slot = slots.chunks[chunk][offset]
                 if keep {
-                    snapshots[slot.key] = _state
-                } else if slot.hasSnapshot {
-                    snapshots[slot.key] = nil
+                    snapshots[update.orderKey] = _state
+                } else if slots.chunks[chunk][offset].hasSnapshot {
+                    snapshots[update.orderKey] = nil
                 }
                 slots.chunks[chunk][offset].setSnapshot(keep, version: version)
                 slots.advance(&chunk, &offset)
@@ -393,21 +390,23 @@ extension Timeline {
         if last == entries.count - 1 {
             _base = _state
         } else if hasValidSnapshot(at: last) {
-            _base = snapshots[slots[last].key]!
+            _base = snapshots[entries[last].orderKey]!
         } else {
             var start = last
             while start >= 0 && !hasValidSnapshot(at: start) { start -= 1 }
-            var folded = start >= 0 ? snapshots[slots[start].key]! : _base
+            var folded = start >= 0 ? snapshots[entries[start].orderKey]! : _base
             entries.forEach(in: (start + 1)..<(last + 1)) { reducer.reduce(&folded, $0) }
             _statistics.foldApplies += last - start
             _base = folded
         }
+        var position = 0
         entries.forEach(in: 0..<(last + 1)) {
             untouch($0, key: $0.orderKey)
+            if slots[position].hasSnapshot { snapshots[$0.orderKey] = nil }
+            position += 1
             folded?($0)
         }
-        slots.forEach(in: 0..<(last + 1)) { if $0.hasSnapshot { snapshots[$0.key] = nil } }
-        _horizon = slots[last].key
+        _horizon = entries[last].orderKey
         entries.removeFirst(last + 1)
         slots.removeFirst(last + 1)
         foldedCount += last + 1
@@ -458,20 +457,20 @@ extension Timeline {
     ///   chunk; O(log 64) when the place is in the newest chunk.
     @inlinable
     func insertionIndex(for key: OrderKey) -> Int {
-        firstIndex { $0.key > key }
+        firstIndex { $0.orderKey > key }
     }
 
     /// The index of the first entry stamped at or after `timestamp`.
     @inlinable
     func firstIndex(atOrAfter timestamp: Timestamp) -> Int {
-        firstIndex { $0.key.timestamp >= timestamp }
+        firstIndex { $0.timestamp >= timestamp }
     }
 
-    /// The first index whose slot satisfies `isPast`, which must be false for
-    /// a prefix of the slots and true for the rest.
+    /// The first index whose update satisfies `isPast`, which must be false
+    /// for a prefix of the entries and true for the rest.
     @inlinable
-    func firstIndex(where isPast: (Slot) -> Bool) -> Int {
-        let chunks = slots.chunks
+    func firstIndex(where isPast: (Update<R.Action>) -> Bool) -> Int {
+        let chunks = entries.chunks
         guard let lastChunk = chunks.indices.last else { return 0 }
         // The last chunk whose first slot is not past (or the first chunk).
         var low = 0
@@ -491,7 +490,7 @@ extension Timeline {
             let middle = (lowOffset + highOffset) / 2
             if isPast(chunk[middle]) { highOffset = middle } else { lowOffset = middle + 1 }
         }
-        return slots.starts[low] + lowOffset
+        return entries.starts[low] + lowOffset
     }
 }
 
@@ -508,11 +507,10 @@ extension Timeline where R.State: Equatable {
             problems.append("\(snapshots.count) snapshots but \(snapshotCount) slots with one")
         }
         for (index, update) in entries.enumerated() {
-            let key = slots[index].key
+            let key = update.orderKey
             if let previous, key <= previous {
                 problems.append("entry \(index) key \(key) not above \(previous)")
             }
-            if key != update.orderKey { problems.append("slot \(index) key differs from its update") }
             if slots[index].hasSnapshot != (snapshots[key] != nil) {
                 problems.append("slot \(index) disagrees with its entry about the snapshot")
             }

@@ -5,8 +5,8 @@ import Scuttlebutt
 /// changes after a snapshot copy little.
 ///
 /// Elements sit in numbered slots, in the order this replica created
-/// them, sixteen to a leaf; a persistent map from id to slot changes only
-/// when an element is created or removed. The edits that follow a snapshot
+/// them, sixteen to a leaf of a ``SlotTrie``; a persistent map from id to
+/// slot changes only when an element is created or removed. The edits that follow a snapshot
 /// go mostly to the newest strokes, which share a leaf or two, so the
 /// timeline's snapshots pin a few small leaves where a map from id to
 /// element pinned a path of hash-trie nodes for every element touched
@@ -15,15 +15,10 @@ import Scuttlebutt
 /// Slot numbers are this replica's business: two replicas holding the same
 /// elements may number them differently; equality, iteration's contents
 /// and everything derived from them do not depend on the numbering.
-/// Slots are not reused: a leaf whose elements were all removed is dropped.
+/// Slots are not reused: a leaf whose elements were all removed is freed.
 public struct ElementTable: Sendable, Equatable {
-    typealias Leaf = ContiguousArray<Element?>
-    /// Slots per leaf: 2^leafShift.
-    static let leafShift = 4
-    static let leafSize = 1 << leafShift
-
     private var slots: TreeDictionary<ElementID, UInt32> = [:]
-    private var leaves: TreeDictionary<UInt32, Leaf> = [:]
+    private var trie = SlotTrie()
     private var nextSlot: UInt32 = 0
 
     /// An empty table.
@@ -38,44 +33,15 @@ public struct ElementTable: Sendable, Equatable {
     /// The element with this id, if the table holds it.
     public subscript(id: ElementID) -> Element? {
         guard let slot = slots[id] else { return nil }
-        return leaves[slot >> Self.leafShift]?[Self.offset(of: slot)]
+        return trie[slot]
     }
 
     /// Every element, in no particular order.
-    public var values: Values { Values(leaves: leaves.values) }
-
-    /// The elements of a table, in no particular order.
-    public struct Values: Sequence {
-        let leaves: TreeDictionary<UInt32, Leaf>.Values
-
-        /// Walks the leaves, skipping empty slots.
-        public struct Iterator: IteratorProtocol {
-            var leaves: TreeDictionary<UInt32, Leaf>.Values.Iterator
-            var leaf: Leaf = []
-            var offset = 0
-
-            /// The next element, or nil at the end.
-            public mutating func next() -> Element? {
-                while true {
-                    while offset < leaf.count {
-                        defer { offset += 1 }
-                        if let element = leaf[offset] { return element }
-                    }
-                    guard let next = leaves.next() else { return nil }
-                    leaf = next
-                    offset = 0
-                }
-            }
-        }
-
-        /// An iterator over the elements.
-        public func makeIterator() -> Iterator { Iterator(leaves: leaves.makeIterator()) }
-    }
+    public var values: SlotTrie.Values { trie.values }
 
     /// Whether two tables hold equal elements under the same ids.
     public static func == (lhs: ElementTable, rhs: ElementTable) -> Bool {
         guard lhs.count == rhs.count else { return false }
-        if lhs.slots == rhs.slots && lhs.leaves == rhs.leaves { return true }
         return lhs.values.allSatisfy { rhs[$0.id] == $0 }
     }
 
@@ -84,17 +50,15 @@ public struct ElementTable: Sendable, Equatable {
     @discardableResult
     mutating func insert(_ element: Element) -> Element? {
         if let slot = slots[element.id] {
-            return leaves.mutateValue(forKey: slot >> Self.leafShift) { leaf in
-                defer { leaf[Self.offset(of: slot)] = element }
-                return leaf[Self.offset(of: slot)]
-            } ?? nil
+            return trie.update(slot) { value in
+                defer { value = element }
+                return value
+            }
         }
         let slot = nextSlot
         nextSlot += 1
         slots[element.id] = slot
-        leaves.updateValue(forKey: slot >> Self.leafShift, default: Leaf(repeating: nil, count: Self.leafSize)) {
-            $0[Self.offset(of: slot)] = element
-        }
+        trie.update(slot) { $0 = element }
         return nil
     }
 
@@ -103,14 +67,10 @@ public struct ElementTable: Sendable, Equatable {
     @discardableResult
     mutating func removeValue(forKey id: ElementID) -> Element? {
         guard let slot = slots.removeValue(forKey: id) else { return nil }
-        let leafNumber = slot >> Self.leafShift
-        let (removed, isEmpty) =
-            leaves.mutateValue(forKey: leafNumber) { leaf in
-                defer { leaf[Self.offset(of: slot)] = nil }
-                return (leaf[Self.offset(of: slot)], leaf.allSatisfy { $0 == nil || $0?.id == id })
-            } ?? (nil, false)
-        if isEmpty { leaves.removeValue(forKey: leafNumber) }
-        return removed
+        return trie.update(slot) { value in
+            defer { value = nil }
+            return value
+        }
     }
 
     /// Calls `body` with the element with this id, in place, if there is one.
@@ -118,8 +78,133 @@ public struct ElementTable: Sendable, Equatable {
     @discardableResult
     mutating func mutateValue<Result>(forKey id: ElementID, _ body: (inout Element) -> Result) -> Result? {
         guard let slot = slots[id] else { return nil }
-        return leaves.mutateValue(forKey: slot >> Self.leafShift) { leaf in body(&leaf[Self.offset(of: slot)]!) }
+        return trie.update(slot) { body(&$0!) }
+    }
+}
+
+/// Numbered slots for elements in a persistent trie: 32-way branches over
+/// leaves of 16 slots, indexed by the slot number's bits (no hashing).
+/// Nodes are copy-on-write arrays, so a copy of the trie shares every
+/// node, and a change copies only the nodes on one path that are shared.
+/// A leaf whose slots are all empty is freed.
+public struct SlotTrie: Sendable {
+    typealias Leaf = ContiguousArray<Element?>
+
+    enum Node: Sendable {
+        case leaf(Leaf)
+        case branch(ContiguousArray<Node>)
     }
 
-    private static func offset(of slot: UInt32) -> Int { Int(slot & UInt32(leafSize - 1)) }
+    static let leafShift: UInt32 = 4
+    static let branchShift: UInt32 = 5
+
+    private var root = Node.leaf([])
+    /// Branch levels above the leaves.
+    private var height: UInt32 = 0
+
+    /// The element in `slot`.
+    subscript(slot: UInt32) -> Element? {
+        guard slot >> (Self.leafShift + Self.branchShift * height) == 0 else { return nil }
+        var node = root
+        var level = height
+        while true {
+            switch node {
+            case .leaf(let values):
+                let offset = Int(slot & (1 << Self.leafShift - 1))
+                return offset < values.count ? values[offset] : nil
+            case .branch(let children):
+                let index = Int(Self.childIndex(of: slot, level: level))
+                guard index < children.count else { return nil }
+                node = children[index]
+                level -= 1
+            }
+        }
+    }
+
+    /// Calls `body` with `slot`'s value in place, making room first.
+    mutating func update<Result>(_ slot: UInt32, _ body: (inout Element?) -> Result) -> Result {
+        while slot >> (Self.leafShift + Self.branchShift * height) != 0 {
+            root = .branch([root])
+            height += 1
+        }
+        return Self.update(&root, slot: slot, level: height, body)
+    }
+
+    private static func childIndex(of slot: UInt32, level: UInt32) -> UInt32 {
+        (slot >> (leafShift + branchShift * (level - 1))) & (1 << branchShift - 1)
+    }
+
+    private static func update<Result>(
+        _ node: inout Node, slot: UInt32, level: UInt32, _ body: (inout Element?) -> Result
+    ) -> Result {
+        switch node {
+        case .leaf(var values):
+            // Release the node's reference so that `values` is unique when
+            // nothing else (a snapshot) shares it.
+            node = .leaf([])
+            let offset = Int(slot & (1 << leafShift - 1))
+            if values.count <= offset {
+                values.append(contentsOf: repeatElement(nil, count: (1 << Int(leafShift)) - values.count))
+            }
+            let result = body(&values[offset])
+            let emptied = values[offset] == nil && values.allSatisfy { $0 == nil }
+            node = .leaf(emptied ? [] : values)
+            return result
+        case .branch(var children):
+            node = .leaf([])
+            defer { node = .branch(children) }
+            let index = Int(childIndex(of: slot, level: level))
+            while children.count <= index { children.append(level == 1 ? .leaf([]) : .branch([])) }
+            return update(&children[index], slot: slot, level: level - 1, body)
+        }
+    }
+
+    /// Every element, in slot order.
+    var values: Values { Values(root: root) }
+
+    /// The elements of a trie, in slot order.
+    public struct Values: Sequence {
+        let root: Node
+
+        /// Walks the trie depth first, skipping empty slots.
+        public struct Iterator: IteratorProtocol {
+            /// The branches being walked, each with its next child.
+            var stack: [(children: ContiguousArray<Node>, next: Int)] = []
+            var leaf: Leaf = []
+            var offset = 0
+
+            init(root: Node) {
+                switch root {
+                case .leaf(let values): leaf = values
+                case .branch(let children): stack = [(children, 0)]
+                }
+            }
+
+            /// The next element, or nil at the end.
+            public mutating func next() -> Element? {
+                while true {
+                    while offset < leaf.count {
+                        defer { offset += 1 }
+                        if let element = leaf[offset] { return element }
+                    }
+                    guard let (children, next) = stack.last else { return nil }
+                    if next == children.count {
+                        stack.removeLast()
+                        continue
+                    }
+                    stack[stack.count - 1].next += 1
+                    switch children[next] {
+                    case .leaf(let values):
+                        leaf = values
+                        offset = 0
+                    case .branch(let grandchildren):
+                        stack.append((grandchildren, 0))
+                    }
+                }
+            }
+        }
+
+        /// An iterator over the elements.
+        public func makeIterator() -> Iterator { Iterator(root: root) }
+    }
 }

@@ -1,50 +1,50 @@
-import HashTreeCollections
-
 /// The points of a stroke: a persistent, append-only list in small chunks.
 ///
 /// A stroke grows one extend at a time while snapshots share the board. A
 /// plain array inside the board would be copied whole on the first append
-/// after each snapshot — O(length) per extend, O(n²) per stroke. Here an
-/// append copies at most one chunk.
+/// after each snapshot — O(length) per extend, O(n²) per stroke. Here the
+/// points live in full chunks of 32, shared once full, and a tail of fewer
+/// than 32 that appends go to: an append after a snapshot copies at most
+/// the tail, and a full tail joins the chunks (copying that array of chunk
+/// references, ≤ 625 for the longest stroke allowed, once per 32 points).
 ///
 /// A list decoded from a board snapshot keeps its points encoded (a slice
 /// of the snapshot's bytes, zigzag varint deltas) until it is first
 /// appended to: a late joiner decodes a board without decoding every point
 /// of every stroke, and iteration decodes on the fly.
 ///
-/// - Complexity: Append O(chunk size), or O(count) the first time for an
-///   encoded list; iteration O(count).
+/// - Complexity: Append amortized O(1) plus the copies above, or O(count)
+///   the first time for an encoded list; iteration O(count).
 public struct PointList: Sendable, Equatable, Sequence {
     /// Points per chunk.
     static let chunkSize = 32
 
-    private var chunks: TreeDictionary<Int32, ContiguousArray<Point>> = [:]
+    /// Points a snapshot decoded: its bytes and the last point.
+    final class Encoded: Sendable {
+        let bytes: ArraySlice<UInt8>
+        let last: Point
+
+        init(bytes: ArraySlice<UInt8>, last: Point) {
+            self.bytes = bytes
+            self.last = last
+        }
+    }
+
+    /// Full chunks of ``chunkSize`` points, oldest first.
+    private var chunks: ContiguousArray<ContiguousArray<Point>> = []
+    /// The points after the full chunks: fewer than ``chunkSize``.
+    private var tail: ContiguousArray<Point> = []
     /// The points as a snapshot encoded them, while nothing was appended.
-    private var encoded: ArraySlice<UInt8>?
+    private var encoded: Encoded?
     /// The number of points.
     public private(set) var count = 0
-    /// The last point appended.
-    public private(set) var last: Point?
 
     /// An empty list.
     public init() {}
 
-    /// A list of `points`, built a chunk at a time (one tree insert per
-    /// chunk, not per point).
+    /// A list of `points`.
     public init(_ points: some Collection<Point>) {
-        var chunk = ContiguousArray<Point>()
-        chunk.reserveCapacity(Swift.min(Self.chunkSize, points.count))
-        for point in points {
-            chunk.append(point)
-            count += 1
-            last = point
-            if chunk.count == Self.chunkSize {
-                chunks[Int32(count / Self.chunkSize - 1)] = chunk
-                chunk = []
-                chunk.reserveCapacity(Swift.min(Self.chunkSize, points.count - count))
-            }
-        }
-        if !chunk.isEmpty { chunks[Int32(count / Self.chunkSize)] = chunk }
+        for point in points { append(point) }
     }
 
     /// A list of `count` points held as `bytes`: a zigzag varint delta per
@@ -53,20 +53,24 @@ public struct PointList: Sendable, Equatable, Sequence {
     /// bytes hold exactly `count` such pairs and that `last` is the last.
     init(count: Int, last: Point?, encoded bytes: ArraySlice<UInt8>) {
         self.count = count
-        self.last = last
-        self.encoded = count == 0 ? nil : bytes
+        if count > 0, let last { encoded = Encoded(bytes: bytes, last: last) }
     }
 
     /// The points' bytes when the list still holds them encoded.
-    var encodedBytes: ArraySlice<UInt8>? { encoded }
+    var encodedBytes: ArraySlice<UInt8>? { encoded?.bytes }
+
+    /// The last point.
+    public var last: Point? { encoded?.last ?? tail.last ?? chunks.last?.last }
 
     /// Appends a point.
     public mutating func append(_ point: Point) {
         if encoded != nil { self = PointList(Array(self)) }
-        let chunk = Int32(count / Self.chunkSize)
-        chunks[chunk, default: []].append(point)
+        tail.append(point)
         count += 1
-        last = point
+        if tail.count == Self.chunkSize {
+            chunks.append(tail)
+            tail = []
+        }
     }
 
     /// Iterates over the points in order.
@@ -77,8 +81,8 @@ public struct PointList: Sendable, Equatable, Sequence {
     /// Walks a ``PointList`` chunk by chunk, or decodes it as it goes.
     public struct Iterator: IteratorProtocol {
         let list: PointList
-        var chunkIndex: Int32 = 0
-        var chunk: ContiguousArray<Point> = []
+        /// The chunk being walked: `list.chunks.count` for the tail.
+        var chunkIndex = 0
         var offset = 0
         var produced = 0
         /// The encoded points (empty for a list in chunks), where the next
@@ -89,7 +93,7 @@ public struct PointList: Sendable, Equatable, Sequence {
 
         init(list: PointList) {
             self.list = list
-            bytes = list.encoded ?? []
+            bytes = list.encoded?.bytes ?? []
             position = bytes.startIndex
         }
 
@@ -101,14 +105,15 @@ public struct PointList: Sendable, Equatable, Sequence {
                 previous = Point(previous.x &+ nextDelta(), previous.y &+ nextDelta())
                 return previous
             }
-            if offset == chunk.count {
-                chunk = list.chunks[chunkIndex] ?? []
+            if chunkIndex < list.chunks.count && offset == Self.chunkSize {
                 chunkIndex += 1
                 offset = 0
             }
             defer { offset += 1 }
-            return chunk[offset]
+            return chunkIndex < list.chunks.count ? list.chunks[chunkIndex][offset] : list.tail[offset]
         }
+
+        private static var chunkSize: Int { PointList.chunkSize }
 
         /// One zigzag varint of a checked encoding, as a 32-bit delta
         /// (wrapping: only a hostile encoder makes it overflow).

@@ -19,3 +19,19 @@ import Testing
         #expect(Array(built) == points, "the copy it grew from is unchanged")
     }
 }
+
+extension PointListTests {
+    @Test func everyCopyKeepsItsPointsWhileTheListGrowsPastChunkBoundaries() {
+        var list = PointList()
+        var copies: [PointList] = []
+        for index in 0..<100 {
+            copies.append(list)
+            list.append(Point(Int32(index), 1))
+        }
+        for (count, copy) in copies.enumerated() {
+            #expect(copy.count == count)
+            #expect(Array(copy) == (0..<count).map { Point(Int32($0), 1) })
+            #expect(copy.last == (count == 0 ? nil : Point(Int32(count - 1), 1)))
+        }
+    }
+}
