@@ -116,7 +116,20 @@ public enum BoardActionCodec {
     /// - Throws: ``BoardCodecError`` for anything malformed.
     public static func decode(_ bytes: some Collection<UInt8>, context: UpdateID) throws(BoardCodecError) -> BoardAction
     {
-        var reader = ByteReader(Array(bytes))
+        try decode(ByteReader(bytes), context: context)
+    }
+
+    /// Decodes the action carried by the update named `context` from a
+    /// slice, without copying it: what a decoder holding a buffer calls
+    /// (not generic, so that a caller in another module runs specialized
+    /// code).
+    /// - Throws: ``BoardCodecError`` for anything malformed.
+    public static func decode(_ bytes: ArraySlice<UInt8>, context: UpdateID) throws(BoardCodecError) -> BoardAction {
+        try decode(ByteReader(bytes), context: context)
+    }
+
+    private static func decode(_ reader: ByteReader, context: UpdateID) throws(BoardCodecError) -> BoardAction {
+        var reader = reader
         let action = try decodeAction(&reader, context: context)
         guard reader.remaining == 0 else { throw .trailingBytes(reader.remaining) }
         return action
@@ -254,15 +267,30 @@ struct ByteWriter {
 }
 
 struct ByteReader {
-    let bytes: [UInt8]
-    var position = 0
+    let bytes: ArraySlice<UInt8>
+    var position: Int
 
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
+    /// A reader of `bytes`, sharing their storage (no copy).
+    init(_ bytes: ArraySlice<UInt8>) {
+        self.bytes = bytes
+        position = bytes.startIndex
+    }
 
-    var remaining: Int { bytes.count - position }
+    /// A reader of `bytes`: no copy when they are an array or a slice of one.
+    init(_ bytes: some Collection<UInt8>) {
+        if let slice = bytes as? ArraySlice<UInt8> {
+            self.init(slice)
+        } else if let array = bytes as? [UInt8] {
+            self.init(array[...])
+        } else {
+            self.init(Array(bytes)[...])
+        }
+    }
+
+    var remaining: Int { bytes.endIndex - position }
 
     mutating func byte() throws(BoardCodecError) -> UInt8 {
-        guard position < bytes.count else { throw .truncated }
+        guard position < bytes.endIndex else { throw .truncated }
         defer { position += 1 }
         return bytes[position]
     }

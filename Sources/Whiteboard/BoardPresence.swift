@@ -68,7 +68,7 @@ public struct BoardPresence: Sendable, Hashable {
     /// Decodes a payload written by ``encoded()``.
     /// - Throws: ``BoardCodecError`` for anything malformed.
     public init(decoding bytes: some Collection<UInt8>) throws(BoardCodecError) {
-        var reader = ByteReader(Array(bytes))
+        var reader = ByteReader(bytes)
         let length = try reader.varint()
         guard length <= UInt64(Self.maxNameLength * 4) else { throw .valueOutOfRange("name length") }
         guard let name = String(validating: try reader.take(Int(length)), as: UTF8.self) else { throw .invalidText }

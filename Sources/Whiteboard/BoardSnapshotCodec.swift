@@ -39,7 +39,7 @@ public enum BoardSnapshotCodec {
     /// The board `bytes` hold.
     /// - Throws: ``BoardCodecError`` for anything malformed.
     public static func decode(_ bytes: some Collection<UInt8>) throws(BoardCodecError) -> Board {
-        var reader = ByteReader(Array(bytes))
+        var reader = ByteReader(bytes)
         let format = try reader.byte()
         guard format == 1 || format == version else { throw .valueOutOfRange("snapshot version") }
         var board = Board()

@@ -94,13 +94,24 @@ public struct WireDecoder<Codec: WireActionCodec> {
 
     /// One update from the bytes of ``WireEncoder/encode(update:)``.
     /// - Throws: ``WireError`` when they are not exactly one such update.
+    /// - Complexity: One buffer and the action's own allocations: no
+    ///   message array and no link context, which a receiver of one update
+    ///   per action (the shared workloads' remote apply) would pay for each.
     public static func decodeUpdate(_ bytes: [UInt8]) throws(WireError) -> Update<Codec.Action> {
-        var decoder = WireDecoder()
-        let messages = try decoder.decodeAll(bytes)
-        guard messages.count == 1, case .updates(let batch) = messages[0], batch.count == 1 else {
-            throw .invalidValue("a single self-contained update")
-        }
-        return batch[0]
+        let notOne = WireError.invalidValue("a single self-contained update")
+        var buffer = ByteBufferAllocator().buffer(bytes: bytes)
+        guard var payload = try WireDecoder().nextFrame(from: &buffer) else { throw .truncated("frame") }
+        guard buffer.readableBytes == 0 else { throw notOne }
+        guard try payload.readByte("message type") == WireFormat.MessageType.updates.rawValue,
+            try payload.readCount("update count", limit: WireFormat.maxUpdatesPerFrame) == 1
+        else { throw notOne }
+        guard try payload.readVarint("origin reference") == 0 else { throw .unknownOrigin(index: 0) }
+        let origin = try payload.readPeer("update origin")
+        let seq = try payload.readVarint("update seq")
+        let timestamp = try payload.readVarint("update timestamp")
+        let update = try readAction(&payload, origin: origin, seq: seq, timestamp: timestamp)
+        guard payload.readableBytes == 0 else { throw .trailingBytes(payload.readableBytes) }
+        return update
     }
 
     /// Decodes every whole frame in `bytes` (for tests and tools).
@@ -151,14 +162,22 @@ public struct WireDecoder<Codec: WireActionCodec> {
                 throw .invalidValue("timestamp tag")
             }
         }
-        guard seq > 0 else { throw .outOfRange("update seq") }
         let origin = context.origins[index]
         context.record(index, seq: seq, timestamp: raw)
+        return try Self.readAction(&buffer, origin: origin, seq: seq, timestamp: raw, maxFrameSize: maxFrameSize)
+    }
+
+    /// The rest of an update whose origin, seq and stamp were read: its
+    /// length-prefixed action.
+    private static func readAction(
+        _ buffer: inout ByteBuffer, origin: PeerID, seq: UInt64, timestamp: UInt64,
+        maxFrameSize: Int = WireFormat.defaultMaxFrameSize
+    ) throws(WireError) -> Update<Codec.Action> {
+        guard seq > 0 else { throw .outOfRange("update seq") }
         let bytes = try buffer.readLengthPrefixed("update action", limit: maxFrameSize)
-        let id = UpdateID(origin: origin, seq: seq)
         do {
-            return Update(
-                origin: origin, seq: seq, timestamp: Timestamp(raw), action: try Codec.decode(bytes, context: id))
+            let action = try Codec.decode(bytes, context: UpdateID(origin: origin, seq: seq))
+            return Update(origin: origin, seq: seq, timestamp: Timestamp(timestamp), action: action)
         } catch {
             throw .invalidAction(String(describing: error))
         }

@@ -267,6 +267,26 @@ let everyMessage: [Message] = {
         #expect(throws: WireError.self) { try WireDecoder<BoardActionCodec>.decodeUpdate(bytes + bytes) }
     }
 
+    @Test func onlyExactlyOneSelfContainedUpdateDecodesAsOne() throws {
+        let update = Update<BoardAction>(
+            origin: PeerID(5), seq: 1, timestamp: Timestamp(milliseconds: 9, counter: 0),
+            action: .extendStroke(ElementID(origin: PeerID(5), seq: 1), points: [Point(1, 2)]))
+        let bytes = WireEncoder<BoardActionCodec>.encode(update: update)
+        var encoder = WireEncoder<BoardActionCodec>()
+        let two = encoder.encode(.updates([update, update]))
+        var linked = WireEncoder<BoardActionCodec>()
+        _ = linked.encode(.updates([update]))
+        let byReference = linked.encode(.updates([update]))
+        var pinging = WireEncoder<BoardActionCodec>()
+        for bad in [two, byReference, pinging.encode(.ping(3)), Array(bytes.dropLast()), []] {
+            #expect(throws: WireError.self, "\(bad)") { try WireDecoder<BoardActionCodec>.decodeUpdate(bad) }
+        }
+        var trailing = bytes
+        trailing[0] += 1
+        trailing.append(0)
+        #expect(throws: WireError.trailingBytes(1)) { try WireDecoder<BoardActionCodec>.decodeUpdate(trailing) }
+    }
+
     @Test func framesDecodeFromPlainBytesInAnyChunking() throws {
         var encoder = WireEncoder<BoardActionCodec>()
         let stream = everyMessage.flatMap { encoder.encode($0) }
