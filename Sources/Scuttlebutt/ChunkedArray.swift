@@ -30,8 +30,16 @@ struct ChunkedArray<Element> {
         // Most accesses are near the end: check the last chunk first.
         let last = starts.count - 1
         if position >= starts[last] { return (last, position - starts[last]) }
-        var low = 0
-        var high = last
+        // Gallop back from the end, then search between the last two probes:
+        // O(log(distance from the end)), not O(log n).
+        var high = last - 1
+        var step = 1
+        var low = Swift.max(0, last - step)
+        while low > 0 && starts[low] > position {
+            high = low - 1
+            step *= 2
+            low = Swift.max(0, last - step)
+        }
         while low < high {
             let middle = (low + high + 1) / 2
             if starts[middle] <= position { low = middle } else { high = middle - 1 }

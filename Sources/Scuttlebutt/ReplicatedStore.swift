@@ -36,17 +36,21 @@ public final class ReplicatedStore<R: Reducer> {
     /// Work and refusal counters.
     @inlinable public var counters: ReplicaCounters { _counters }
 
-    @usableFromInline var _digest = Digest()
-    @usableFromInline var _clock: LogicalClock
-    @usableFromInline var _timeline: Timeline<R>
-    @usableFromInline var _frontier = Timestamp.zero
-    @usableFromInline var _confirmedOwnSeq: UInt64 = 0
-    @usableFromInline var _counters = ReplicaCounters()
+    // The store's state is checked for exclusive access statically, not at
+    // run time: one isolation domain owns a store and nothing re-enters it
+    // while a method runs (observers are called after each change is
+    // complete). Dynamic checks cost 8% of a W1 apply.
+    @exclusivity(unchecked) @usableFromInline var _digest = Digest()
+    @exclusivity(unchecked) @usableFromInline var _clock: LogicalClock
+    @exclusivity(unchecked) @usableFromInline var _timeline: Timeline<R>
+    @exclusivity(unchecked) @usableFromInline var _frontier = Timestamp.zero
+    @exclusivity(unchecked) @usableFromInline var _confirmedOwnSeq: UInt64 = 0
+    @exclusivity(unchecked) @usableFromInline var _counters = ReplicaCounters()
     @usableFromInline let wallClock: any WallClock
-    @usableFromInline var logs: [PeerID: OriginLog<R>] = [:]
+    @exclusivity(unchecked) @usableFromInline var logs: [PeerID: OriginLog<R>] = [:]
     /// Origins whose update at this seq was refused as stale: later seqs of
     /// theirs are refused too until that seq comes back re-stamped.
-    @usableFromInline var rebasing: [PeerID: UInt64] = [:]
+    @exclusivity(unchecked) @usableFromInline var rebasing: [PeerID: UInt64] = [:]
     @usableFromInline var observers: [Int: (ReplicaEvent) -> Void] = [:]
     private var nextObserverID = 0
     private var eventContinuations: [AsyncStream<ReplicaEvent>.Continuation] = []

@@ -75,19 +75,22 @@ public struct ReplayDepthHistogram: Sendable, Hashable {
 /// is applied once, with no replay; snapshots after its place are then
 /// marked stale in O(1) (a version check), never patched one by one.
 public struct Timeline<R: Reducer> {
-    /// Whether an entry holds a snapshot, and taken when: a trivial value,
-    /// cheap to scan.
+    /// One update in the order, and whether a snapshot follows it.
     @usableFromInline
-    struct Slot {
+    struct Entry {
+        @usableFromInline let update: Update<R.Action>
         /// Zero when the entry holds no snapshot; else one more than the
         /// timeline's `version` when the snapshot was taken.
         @usableFromInline var snapshotStamp: UInt64
 
         @inlinable
-        init(snapshotVersion: UInt64?) {
+        init(_ update: Update<R.Action>, snapshotVersion: UInt64?) {
+            self.update = update
             self.snapshotStamp = snapshotVersion.map { $0 + 1 } ?? 0
         }
 
+        @inlinable var orderKey: OrderKey { update.orderKey }
+        @inlinable var timestamp: Timestamp { update.timestamp }
         @inlinable var hasSnapshot: Bool { snapshotStamp != 0 }
 
         /// The timeline version its snapshot was taken at.
@@ -120,13 +123,12 @@ public struct Timeline<R: Reducer> {
     @usableFromInline var _base: R.State
     @usableFromInline var _horizon: OrderKey?
     @usableFromInline var _statistics = TimelineStatistics()
-    /// The updates, in total order; `slots[i]` describes `entries[i]`.
-    @usableFromInline var entries = ChunkedArray<Update<R.Action>>()
+    /// The updates, in total order.
+    @usableFromInline var entries = ChunkedArray<Entry>()
     /// The snapshots, by the key of the entry they follow. Apart from the
     /// entries because few entries keep one (an optional state, or a box,
     /// in every entry would cost each entry a word or more).
     @usableFromInline var snapshots: [OrderKey: R.State] = [:]
-    @usableFromInline var slots = ChunkedArray<Slot>()
     /// How many entries were ever folded: the absolute index of `entries[0]`.
     @usableFromInline var foldedCount = 0
     /// For each footprint key, the latest entry key touching it, by use.
@@ -155,17 +157,17 @@ public struct Timeline<R: Reducer> {
 
     /// The number of entries above the horizon.
     @inlinable
-    public var count: Int { slots.count }
+    public var count: Int { entries.count }
 
     /// The key of the latest entry, or the horizon when there is none.
     @inlinable
     public var lastKey: OrderKey? { entries.last?.orderKey ?? _horizon }
 
     /// How many entries hold a snapshot right now (valid or stale).
-    public var snapshotCount: Int { slots.reduce(0) { $0 + ($1.hasSnapshot ? 1 : 0) } }
+    public var snapshotCount: Int { entries.reduce(0) { $0 + ($1.hasSnapshot ? 1 : 0) } }
 
     /// The entries above the horizon, in total order.
-    public var updates: some RandomAccessCollection<Update<R.Action>> { entries }
+    public var updates: some RandomAccessCollection<Update<R.Action>> { entries.lazy.map(\.update) }
 
     /// Whether an update with this key may still be inserted.
     @inlinable
@@ -191,10 +193,9 @@ public struct Timeline<R: Reducer> {
         }
         let position = insertionIndex(for: key)
         precondition(position == 0 || entries[position - 1].orderKey != key, "duplicate order key \(key)")
-        let depth = slots.count - position
+        let depth = entries.count - position
         let footprint = reducer.footprint(of: update)
-        entries.insert(update, at: position)
-        slots.insert(Slot(snapshotVersion: nil), at: position)
+        entries.insert(Entry(update, snapshotVersion: nil), at: position)
         defer { thinSnapshots() }
         if commutes(footprint, at: key) {
             reducer.reduce(&_state, update)
@@ -217,12 +218,12 @@ public struct Timeline<R: Reducer> {
         let position = insertionIndex(for: key) - 1
         guard position >= 0, entries[position].orderKey == key else { return nil }
         let removed = entries.remove(at: position)
-        if slots.remove(at: position).hasSnapshot { snapshots[key] = nil }
+        if removed.hasSnapshot { snapshots[key] = nil }
         // The footprint index keeps the removed key: an over-estimate of the
         // latest touch only ever causes a replay that was not needed.
         replay(from: position)
         thinSnapshots()
-        return removed
+        return removed.update
     }
 
     /// Folds the oldest entries into the base so that at most `maxCount`
@@ -244,11 +245,11 @@ public struct Timeline<R: Reducer> {
         keepingAtMost maxCount: Int, below ceiling: Timestamp? = nil,
         archiving folded: ((Update<R.Action>) -> Void)? = nil
     ) {
-        let target = slots.count - maxCount - 1
-        let limit = ceiling.map { firstIndex(atOrAfter: $0) - 1 } ?? slots.count - 1
+        let target = entries.count - maxCount - 1
+        let limit = ceiling.map { firstIndex(atOrAfter: $0) - 1 } ?? entries.count - 1
         guard target >= 0, limit >= 0 else { return }
         let first = min(target, limit)
-        let last = min(limit, first + snapshotPolicy.spacing(atDistance: slots.count - 1 - first))
+        let last = min(limit, first + snapshotPolicy.spacing(atDistance: entries.count - 1 - first))
         var position = first
         while position < last && !hasValidSnapshot(at: position) { position += 1 }
         fold(through: position, archiving: folded)
@@ -267,11 +268,11 @@ public struct Timeline<R: Reducer> {
     public mutating func fold(before cutoff: Timestamp, archiving folded: ((Update<R.Action>) -> Void)? = nil) {
         let target = firstIndex(atOrAfter: cutoff) - 1
         guard target >= 0 else { return }
-        if target == slots.count - 1 || hasValidSnapshot(at: target) {
+        if target == entries.count - 1 || hasValidSnapshot(at: target) {
             fold(through: target, archiving: folded)
             return
         }
-        let spacing = snapshotPolicy.spacing(atDistance: slots.count - 1 - target)
+        let spacing = snapshotPolicy.spacing(atDistance: entries.count - 1 - target)
         let keeper = target - (foldedCount + target + 1) % spacing
         if keeper >= 0 && hasValidSnapshot(at: keeper) {
             fold(through: keeper, archiving: folded)
@@ -286,13 +287,13 @@ public struct Timeline<R: Reducer> {
     public func update(withKey key: OrderKey) -> Update<R.Action>? {
         let position = insertionIndex(for: key) - 1
         guard position >= 0, entries[position].orderKey == key else { return nil }
-        return entries[position]
+        return entries[position].update
     }
 
     /// The entries after `key`, oldest first (all of them when `key` is nil).
     public func updates(after key: OrderKey?) -> some RandomAccessCollection<Update<R.Action>> {
         let start = key.map { insertionIndex(for: $0) } ?? 0
-        return entries[start...]
+        return entries[start...].lazy.map(\.update)
     }
 }
 
@@ -307,10 +308,9 @@ extension Timeline {
         }
         let keep =
             snapshotPolicy.denseTail > 0
-            || snapshotPolicy.isSparseKeeper(absoluteIndex: foldedCount + slots.count, distance: 0)
-        entries.append(update)
+            || snapshotPolicy.isSparseKeeper(absoluteIndex: foldedCount + entries.count, distance: 0)
+        entries.append(Entry(update, snapshotVersion: keep ? version : nil))
         if keep { snapshots[key] = _state }
-        slots.append(Slot(snapshotVersion: keep ? version : nil))
         thinSnapshots()
         _statistics.appends += 1
     }
@@ -319,29 +319,29 @@ extension Timeline {
     /// the regular tier, unless the tier they enter keeps them.
     @inlinable
     mutating func thinSnapshots() {
-        if snapshotPolicy.denseTail > 0 { dropSnapshotUnlessKept(at: slots.count - 1 - snapshotPolicy.denseTail) }
-        if snapshotPolicy.deepBeyond < slots.count {
-            dropSnapshotUnlessKept(at: slots.count - 2 - snapshotPolicy.deepBeyond)
+        if snapshotPolicy.denseTail > 0 { dropSnapshotUnlessKept(at: entries.count - 1 - snapshotPolicy.denseTail) }
+        if snapshotPolicy.deepBeyond < entries.count {
+            dropSnapshotUnlessKept(at: entries.count - 2 - snapshotPolicy.deepBeyond)
         }
     }
 
     @inlinable
     mutating func dropSnapshotUnlessKept(at position: Int) {
-        guard position >= 0, slots[position].hasSnapshot, !keepsSnapshot(at: position) else { return }
-        slots[position].setSnapshot(false, version: version)
+        guard position >= 0, entries[position].hasSnapshot, !keepsSnapshot(at: position) else { return }
+        entries[position].setSnapshot(false, version: version)
         snapshots[entries[position].orderKey] = nil
     }
 
     @inlinable
     func keepsSnapshot(at position: Int) -> Bool {
-        let distance = slots.count - 1 - position
+        let distance = entries.count - 1 - position
         return distance < snapshotPolicy.denseTail
             || snapshotPolicy.isSparseKeeper(absoluteIndex: foldedCount + position, distance: distance)
     }
 
     @inlinable
     func hasValidSnapshot(at position: Int) -> Bool {
-        let slot = slots[position]
+        let slot = entries[position]
         guard slot.hasSnapshot else { return false }
         guard let staleAfter, entries[position].orderKey > staleAfter else { return true }
         return slot.snapshotVersion == version
@@ -362,18 +362,18 @@ extension Timeline {
         let first = restore + 1
         if first < entries.count {
             // Walk both columns with one cursor: they share their chunking.
-            var (chunk, offset) = slots.locate(first)
+            var (chunk, offset) = entries.locate(first)
             for index in first..<entries.count {
-                let update = entries.chunks[chunk][offset]
+                let update = entries.chunks[chunk][offset].update
                 reducer.reduce(&_state, update)
                 let keep = keepsSnapshot(at: index)
                 if keep {
                     snapshots[update.orderKey] = _state
-                } else if slots.chunks[chunk][offset].hasSnapshot {
+                } else if entries.chunks[chunk][offset].hasSnapshot {
                     snapshots[update.orderKey] = nil
                 }
-                slots.chunks[chunk][offset].setSnapshot(keep, version: version)
-                slots.advance(&chunk, &offset)
+                entries.chunks[chunk][offset].setSnapshot(keep, version: version)
+                entries.advance(&chunk, &offset)
             }
         }
         let applies = entries.count - first
@@ -395,20 +395,17 @@ extension Timeline {
             var start = last
             while start >= 0 && !hasValidSnapshot(at: start) { start -= 1 }
             var folded = start >= 0 ? snapshots[entries[start].orderKey]! : _base
-            entries.forEach(in: (start + 1)..<(last + 1)) { reducer.reduce(&folded, $0) }
+            entries.forEach(in: (start + 1)..<(last + 1)) { reducer.reduce(&folded, $0.update) }
             _statistics.foldApplies += last - start
             _base = folded
         }
-        var position = 0
         entries.forEach(in: 0..<(last + 1)) {
-            untouch($0, key: $0.orderKey)
-            if slots[position].hasSnapshot { snapshots[$0.orderKey] = nil }
-            position += 1
-            folded?($0)
+            untouch($0.update, key: $0.orderKey)
+            if $0.hasSnapshot { snapshots[$0.orderKey] = nil }
+            folded?($0.update)
         }
         _horizon = entries[last].orderKey
         entries.removeFirst(last + 1)
-        slots.removeFirst(last + 1)
         foldedCount += last + 1
         _statistics.folded += last + 1
     }
@@ -469,7 +466,7 @@ extension Timeline {
     /// The first index whose update satisfies `isPast`, which must be false
     /// for a prefix of the entries and true for the rest.
     @inlinable
-    func firstIndex(where isPast: (Update<R.Action>) -> Bool) -> Int {
+    func firstIndex(where isPast: (Entry) -> Bool) -> Int {
         let chunks = entries.chunks
         guard let lastChunk = chunks.indices.last else { return 0 }
         // The last chunk whose first slot is not past (or the first chunk).
@@ -502,17 +499,17 @@ extension Timeline where R.State: Equatable {
         var problems: [String] = []
         var expected = base
         var previous = horizon
-        if entries.count != slots.count { problems.append("\(entries.count) entries but \(slots.count) slots") }
         if snapshots.count != snapshotCount {
-            problems.append("\(snapshots.count) snapshots but \(snapshotCount) slots with one")
+            problems.append("\(snapshots.count) snapshots but \(snapshotCount) entries with one")
         }
-        for (index, update) in entries.enumerated() {
+        for (index, entry) in entries.enumerated() {
+            let update = entry.update
             let key = update.orderKey
             if let previous, key <= previous {
                 problems.append("entry \(index) key \(key) not above \(previous)")
             }
-            if slots[index].hasSnapshot != (snapshots[key] != nil) {
-                problems.append("slot \(index) disagrees with its entry about the snapshot")
+            if entry.hasSnapshot != (snapshots[key] != nil) {
+                problems.append("entry \(index) disagrees with the snapshots about its own")
             }
             previous = key
             reducer.reduce(&expected, update)
