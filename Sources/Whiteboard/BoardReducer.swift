@@ -22,24 +22,27 @@ public struct BoardReducer: Reducer {
     public let limits: BoardLimits
 
     /// The snapshot policy a board replica should use: one snapshot every 64
-    /// entries, and one in 1,024 beyond the newest 4,096; no dense tail.
+    /// entries, and one in 4,096 beyond the newest 4,096; no dense tail.
     ///
-    /// A snapshot pins the path copies the next applies make of the
-    /// persistent board (the element's node path, its box, its points'
-    /// chunk), and those copies cost time to make and to free. A snapshot on
+    /// A snapshot pins the copies the next applies make of the persistent
+    /// board (a leaf of the element table, the element's box, its stroke's
+    /// tail), and those copies cost time to make and to free. A snapshot on
     /// every append (the dense tail of ``SnapshotPolicy/standard``) made a
     /// stroke extend on a 10 000-element board cost 3.1 µs instead of
     /// 0.44 µs. On the shared workload W1, with full history, a snapshot
-    /// every 16 entries cost 1,326 heap bytes per action, every 64 749, and
-    /// every 64 with the deep tier 367 (at about the speed of every 64;
-    /// every 16 with the deep tier ran at half the speed, freeing what it
-    /// had pinned). The price is the rewind bound: a conflicting late update
-    /// at depth `d` costs up to `d + 64` applies (`d + 1,024` beyond 4,096
-    /// entries). Since no board footprint reads geometry, late board
-    /// updates conflict only when they touch the same element; the rest
-    /// commute and skip replay.
+    /// every 16 entries cost 1,326 heap bytes per action and every 64 749.
+    /// Deep snapshots pin what changed between them, and W1's moves touch
+    /// old elements at random, so they cost about the same whatever their
+    /// spacing until it grows past the moves' reach: one in 1,024 deep cost
+    /// 74 bytes per action of the 202 the replica held, one in 4,096 46.
+    /// The price is the rewind bound: a conflicting late update at depth
+    /// `d` costs up to `d + 64` applies (`d + 4,096` beyond 4,096 entries:
+    /// at ~0.3 µs an apply, a millisecond more for an update that late).
+    /// Since no board footprint reads geometry, late board updates conflict
+    /// only when they touch the same element; the rest commute and skip
+    /// replay.
     public static let recommendedSnapshotPolicy = SnapshotPolicy(
-        denseTail: 0, interval: 64, deepBeyond: 4_096, deepInterval: 1_024)
+        denseTail: 0, interval: 64, deepBeyond: 4_096, deepInterval: 4_096)
 
     /// A reducer with the given limits.
     public init(limits: BoardLimits = BoardLimits()) {
