@@ -35,7 +35,7 @@ public struct WireDecoder<Codec: WireActionCodec> {
     }
 
     /// Decodes one frame payload into a message.
-    @_specialize(exported: true, where Codec == BoardActionCodec)
+    @_specialize(exported:true,where Codec == BoardActionCodec)
     public mutating func decode(payload: ByteBuffer) throws(WireError) -> GossipMessage<Codec.Action> {
         var payload = payload
         let typeByte = try payload.readByte("message type")
@@ -85,7 +85,7 @@ public struct WireDecoder<Codec: WireActionCodec> {
     /// - Returns: The messages, and how many bytes they took: what follows
     ///   is the start of a frame still arriving; keep it, append what comes
     ///   next, and call again.
-    @_specialize(exported: true, where Codec == BoardActionCodec)
+    @_specialize(exported:true,where Codec == BoardActionCodec)
     public mutating func decodeFrames(_ bytes: [UInt8]) throws(WireError) -> (
         messages: [GossipMessage<Codec.Action>], consumed: Int
     ) {
@@ -100,7 +100,7 @@ public struct WireDecoder<Codec: WireActionCodec> {
     /// - Complexity: One buffer and the action's own allocations: no
     ///   message array and no link context, which a receiver of one update
     ///   per action (the shared workloads' remote apply) would pay for each.
-    @_specialize(exported: true, where Codec == BoardActionCodec)
+    @_specialize(exported:true,where Codec == BoardActionCodec)
     public static func decodeUpdate(_ bytes: [UInt8]) throws(WireError) -> Update<Codec.Action> {
         let notOne = WireError.invalidValue("a single self-contained update")
         var buffer = ByteBufferAllocator().buffer(bytes: bytes)
@@ -119,7 +119,7 @@ public struct WireDecoder<Codec: WireActionCodec> {
     }
 
     /// Decodes every whole frame in `bytes` (for tests and tools).
-    @_specialize(exported: true, where Codec == BoardActionCodec)
+    @_specialize(exported:true,where Codec == BoardActionCodec)
     public mutating func decodeAll(_ bytes: [UInt8]) throws(WireError) -> [GossipMessage<Codec.Action>] {
         var buffer = ByteBufferAllocator().buffer(bytes: bytes)
         var messages: [GossipMessage<Codec.Action>] = []

@@ -12,7 +12,7 @@ public struct WireEncoder<Codec: WireActionCodec> {
     public init() {}
 
     /// Appends one frame (length prefix and payload) to `buffer`.
-    @_specialize(exported: true, where Codec == BoardActionCodec)
+    @_specialize(exported:true,where Codec == BoardActionCodec)
     public mutating func encode(_ message: GossipMessage<Codec.Action>, into buffer: inout ByteBuffer) {
         var payload = ByteBufferAllocator().buffer(capacity: 64)
         writePayload(message, into: &payload)
@@ -21,7 +21,7 @@ public struct WireEncoder<Codec: WireActionCodec> {
     }
 
     /// One frame as bytes.
-    @_specialize(exported: true, where Codec == BoardActionCodec)
+    @_specialize(exported:true,where Codec == BoardActionCodec)
     public mutating func encode(_ message: GossipMessage<Codec.Action>) -> [UInt8] {
         var buffer = ByteBufferAllocator().buffer(capacity: 64)
         encode(message, into: &buffer)
@@ -204,7 +204,7 @@ extension WireEncoder {
     /// update alone, with a delta context of its own (the origin in full,
     /// the raw stamp), for storing or exporting one update outside a link.
     /// ``WireDecoder/decodeUpdate(_:)`` reads it back.
-    @_specialize(exported: true, where Codec == BoardActionCodec)
+    @_specialize(exported:true,where Codec == BoardActionCodec)
     public static func encode(update: Update<Codec.Action>) -> [UInt8] {
         var encoder = WireEncoder()
         return encoder.encode(.updates([update]))
