@@ -111,6 +111,7 @@ extension ReplicatedStore {
             reducer: _timeline.reducer, base: snapshot.state, horizon: snapshot.horizon,
             snapshotPolicy: configuration.snapshotPolicy)
         logs = [:]
+        logsTrimmedTo = nil
         for (origin, seq) in snapshot.digest { logs[origin] = OriginLog(origin: origin, firstSeq: seq + 1) }
         _digest = snapshot.digest
         rebasing = [:]

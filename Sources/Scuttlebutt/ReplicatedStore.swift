@@ -51,6 +51,8 @@ public final class ReplicatedStore<R: Reducer> {
     /// Origins whose update at this seq was refused as stale: later seqs of
     /// theirs are refused too until that seq comes back re-stamped.
     @exclusivity(unchecked) @usableFromInline var rebasing: [PeerID: UInt64] = [:]
+    /// The horizon the logs were last trimmed to (``LogRetention/aboveHorizon``).
+    @exclusivity(unchecked) @usableFromInline var logsTrimmedTo: OrderKey?
     @usableFromInline var observers: [Int: (ReplicaEvent) -> Void] = [:]
     private var nextObserverID = 0
     private var eventContinuations: [AsyncStream<ReplicaEvent>.Continuation] = []
@@ -284,13 +286,14 @@ public final class ReplicatedStore<R: Reducer> {
 
     @inlinable
     func applyHistoryLimit() {
+        if case .unbounded = configuration.historyLimit { return }
         // A log that retains everything keeps what folds; otherwise the
         // folded updates are dropped below.
         let archive: ((Update<R.Action>) -> Void)? =
             configuration.logRetention == .everything ? { self.logs[$0.origin]!.archive($0) } : nil
         switch configuration.historyLimit {
         case .unbounded:
-            break
+            return
         case .count(let maxCount):
             if _timeline.count > maxCount {
                 _timeline.fold(keepingAtMost: maxCount, below: foldCeiling, archiving: archive)
@@ -303,8 +306,9 @@ public final class ReplicatedStore<R: Reducer> {
         case .frontier:
             _timeline.fold(before: min(frontier, foldCeiling ?? frontier), archiving: archive)
         }
-        if configuration.logRetention == .aboveHorizon, let horizon = _timeline.horizon {
+        if configuration.logRetention == .aboveHorizon, let horizon = _timeline.horizon, horizon != logsTrimmedTo {
             for origin in logs.keys { logs[origin]!.dropThrough(horizon) }
+            logsTrimmedTo = horizon
         }
     }
 

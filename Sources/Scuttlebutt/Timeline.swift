@@ -135,6 +135,12 @@ public struct Timeline<R: Reducer> {
     @usableFromInline var lastTouch: [R.FootprintKey: LatestTouches] = [:]
     /// The latest entry whose footprint is `.everything`.
     @usableFromInline var lastGlobal: OrderKey?
+    /// Entries folded since touches at or below the horizon were last
+    /// forgotten.
+    @usableFromInline var foldedSinceSweep = 0
+    /// A cutoff at or below this stamp folds nothing (``fold(before:)``
+    /// found so); nil when unknown.
+    @usableFromInline var nothingFoldsThrough: Timestamp?
     /// Snapshots after this key taken before the latest commuting insert
     /// may lack that insert; `nil` when no snapshot can be stale.
     @usableFromInline var staleAfter: OrderKey?
@@ -266,6 +272,8 @@ public struct Timeline<R: Reducer> {
     /// - Complexity: O(log n) when nothing folds.
     @inlinable
     public mutating func fold(before cutoff: Timestamp, archiving folded: ((Update<R.Action>) -> Void)? = nil) {
+        if let notBefore = nothingFoldsThrough, cutoff <= notBefore { return }
+        nothingFoldsThrough = nil
         let target = firstIndex(atOrAfter: cutoff) - 1
         guard target >= 0 else { return }
         if target == entries.count - 1 || hasValidSnapshot(at: target) {
@@ -278,6 +286,10 @@ public struct Timeline<R: Reducer> {
             fold(through: keeper, archiving: folded)
         } else if target + 1 > spacing {
             fold(through: target, archiving: folded)
+        } else if keeper + spacing < entries.count {
+            // Nothing folds until the cutoff passes the next keeper: skip
+            // the searches until then (an age limit asks on every append).
+            nothingFoldsThrough = entries[keeper + spacing].timestamp
         }
     }
 
@@ -400,11 +412,12 @@ extension Timeline {
             _base = folded
         }
         entries.forEach(in: 0..<(last + 1)) {
-            untouch($0.update, key: $0.orderKey)
             if $0.hasSnapshot { snapshots[$0.orderKey] = nil }
             folded?($0.update)
         }
-        _horizon = entries[last].orderKey
+        let horizon = entries[last].orderKey
+        _horizon = horizon
+        forgetTouches(atOrBelow: horizon, folded: last + 1)
         entries.removeFirst(last + 1)
         foldedCount += last + 1
         _statistics.folded += last + 1
@@ -435,18 +448,21 @@ extension Timeline {
         }
     }
 
+    /// Forgets touches at or below the horizon, once four times as many
+    /// entries were folded since the last sweep as keys are tracked: a
+    /// sweep rehashes the keys it keeps, so it costs O(1/4) per folded
+    /// entry, where forgetting each folded entry's touches cost a footprint
+    /// and its lookups. Keys touched only by entries folded since the last
+    /// sweep wait for the next (at most four per tracked key). A touch at or
+    /// below the horizon can never conflict (every insert lies above it),
+    /// so keeping one longer is harmless.
     @inlinable
-    mutating func untouch(_ update: Update<R.Action>, key: OrderKey) {
-        let footprint = reducer.footprint(of: update)
-        if case .everything = footprint {
-            if lastGlobal == key { lastGlobal = nil }
-            return
-        }
-        footprint.forEachKey { footprintKey, access in
-            guard var touches = lastTouch[footprintKey], touches[access] == key else { return }
-            touches[access] = nil
-            lastTouch[footprintKey] = touches.isEmpty ? nil : touches
-        }
+    mutating func forgetTouches(atOrBelow horizon: OrderKey, folded: Int) {
+        if let lastGlobal, lastGlobal <= horizon { self.lastGlobal = nil }
+        foldedSinceSweep += folded
+        guard foldedSinceSweep >= 4 * Swift.max(lastTouch.count, 1_024) else { return }
+        foldedSinceSweep = 0
+        lastTouch = lastTouch.compactMapValues { $0.above(horizon) }
     }
 
     /// The index of the first entry whose key is greater than `key`.
@@ -551,6 +567,17 @@ struct LatestTouches: Sendable {
 
     @inlinable
     var isEmpty: Bool { exclusive == nil && read == nil && commutingWrite == nil }
+
+    /// These touches without those at or below `horizon`; nil when none
+    /// is left.
+    @inlinable
+    func above(_ horizon: OrderKey) -> LatestTouches? {
+        var kept = self
+        if let touch = exclusive, touch <= horizon { kept.exclusive = nil }
+        if let touch = read, touch <= horizon { kept.read = nil }
+        if let touch = commutingWrite, touch <= horizon { kept.commutingWrite = nil }
+        return kept.isEmpty ? nil : kept
+    }
 
     /// Records a touch at `key`, unless a later one is already recorded.
     @inlinable

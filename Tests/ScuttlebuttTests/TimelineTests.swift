@@ -12,6 +12,24 @@ import Testing
         Timeline(reducer: reducer, base: RegisterReducer.State(), snapshotPolicy: policy)
     }
 
+    @Test func foldedTouchesAreForgottenAndLateUpdatesOnThemStillCommute() {
+        var timeline = timeline(policy: .every(8))
+        // Registers 0…199, then ten updates on register 255 only.
+        let history = makeHistory(count: 4_110, register: { $0 < 4_100 ? UInt8($0 % 200) : 255 })
+        for update in history { timeline.insert(update) }
+        #expect(timeline.lastTouch.count == 201)
+        timeline.fold(keepingAtMost: 10)
+        #expect(timeline.count <= 10)
+        #expect(timeline.lastTouch.count == 1, "only register 255 is touched above the horizon")
+        // A late update on a register touched only below the horizon commutes.
+        let late = Update<Action>(
+            origin: PeerID(9), seq: 1, timestamp: Timestamp(history[4_107].timestamp.rawValue + 1),
+            action: .mix(register: 7, value: 1))
+        #expect(timeline.insert(late) == .commuted(depth: 2))
+        #expect(timeline.auditInvariants().isEmpty)
+        #expect(timeline.state == RegisterReducer().referenceState(of: history + [late]))
+    }
+
     @Test func inOrderUpdatesAppendWithOneApplyEach() {
         let reducer = CountingReducer()
         var timeline = timeline(reducer)
