@@ -201,6 +201,7 @@ public struct Timeline<R: Reducer> {
         precondition(position == 0 || entries[position - 1].orderKey != key, "duplicate order key \(key)")
         let depth = entries.count - position
         let footprint = reducer.footprint(of: update)
+        nothingFoldsThrough = nil
         entries.insert(Entry(update, snapshotVersion: nil), at: position)
         defer { thinSnapshots() }
         if commutes(footprint, at: key) {
@@ -225,6 +226,7 @@ public struct Timeline<R: Reducer> {
         guard position >= 0, entries[position].orderKey == key else { return nil }
         let removed = entries.remove(at: position)
         if removed.hasSnapshot { snapshots[key] = nil }
+        nothingFoldsThrough = nil
         // The footprint index keeps the removed key: an over-estimate of the
         // latest touch only ever causes a replay that was not needed.
         replay(from: position)
@@ -286,10 +288,12 @@ public struct Timeline<R: Reducer> {
             fold(through: keeper, archiving: folded)
         } else if target + 1 > spacing {
             fold(through: target, archiving: folded)
-        } else if keeper + spacing < entries.count {
-            // Nothing folds until the cutoff passes the next keeper: skip
-            // the searches until then (an age limit asks on every append).
-            nothingFoldsThrough = entries[keeper + spacing].timestamp
+        } else if Swift.min(keeper + spacing, spacing) < entries.count {
+            // Nothing folds until the cutoff passes the next keeper, or
+            // leaves more than an interval unfolded: skip the searches until
+            // then (an age limit asks on every append). A late insert or a
+            // removal, which shift the entries, forgets this.
+            nothingFoldsThrough = entries[Swift.min(keeper + spacing, spacing)].timestamp
         }
     }
 

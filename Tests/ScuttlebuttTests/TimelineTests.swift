@@ -169,6 +169,46 @@ import Testing
         }
     }
 
+    /// Jittered deliveries (some late, some commuting, some replaying) with a
+    /// cutoff that follows the newest stamp: after every fold, at most one
+    /// snapshot interval of entries lies below the cutoff, and the state is
+    /// the sorted reduce.
+    @Test(arguments: [
+        SnapshotPolicy.every(4), SnapshotPolicy(denseTail: 0, interval: 3, deepBeyond: 12, deepInterval: 9),
+    ])
+    func foldingBeforeACutoffLeavesAtMostOneIntervalBelowIt(policy: SnapshotPolicy) {
+        for seed in UInt64(1)...30 {
+            var random = SeededGenerator(seed: seed)
+            var factory = UpdateFactory()
+            var arrival: [(Double, Update<Action>)] = []
+            for index in 0..<300 {
+                let register = UInt8.random(in: 0..<6, using: &random)
+                let update = factory.make(
+                    PeerID(UInt64(index % 3 + 1)), at: UInt64(index + 1) * 3,
+                    .mix(register: register, value: UInt64(index)))
+                arrival.append((Double(index) + Double.random(in: 0..<6, using: &random), update))
+            }
+            let order = arrival.sorted { $0.0 < $1.0 }.map(\.1)
+            var timeline = timeline(policy: policy)
+            var newest: UInt64 = 0
+            var accepted: [Update<Action>] = []
+            for update in order where timeline.accepts(update.orderKey) {
+                timeline.insert(update)
+                accepted.append(update)
+                newest = max(newest, update.timestamp.rawValue)
+                let cutoff = Timestamp(newest > 30 ? newest - 30 : 0)
+                timeline.fold(before: cutoff)
+                let below = timeline.updates.filter { $0.timestamp < cutoff }.count
+                let spacing = max(policy.interval, policy.deepInterval)
+                guard below <= spacing, timeline.auditInvariants().isEmpty else {
+                    Issue.record("seed \(seed): \(below) entries below the cutoff, \(timeline.auditInvariants())")
+                    return
+                }
+            }
+            #expect(timeline.state == RegisterReducer().referenceState(of: accepted), "seed \(seed)")
+        }
+    }
+
     @Test func foldingByCountKeepsStateAndRefusesBelowTheHorizon() {
         var timeline = timeline(policy: SnapshotPolicy(denseTail: 8, interval: 8))
         let history = makeHistory(count: 1_000)
