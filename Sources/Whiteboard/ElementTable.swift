@@ -49,15 +49,17 @@ public struct ElementTable: Sendable, Equatable {
     /// - Returns: The element replaced, if any.
     @discardableResult
     mutating func insert(_ element: Element) -> Element? {
-        if let slot = slots[element.id] {
-            return trie.update(slot) { value in
+        // One map operation for a new id (the usual case: a creation, a
+        // snapshot's decode); a second puts an existing id's slot back.
+        let slot = nextSlot
+        if let existing = slots.updateValue(slot, forKey: element.id) {
+            slots[element.id] = existing
+            return trie.update(existing) { value in
                 defer { value = element }
                 return value
             }
         }
-        let slot = nextSlot
         nextSlot += 1
-        slots[element.id] = slot
         trie.update(slot) { $0 = element }
         return nil
     }
@@ -137,11 +139,10 @@ public struct SlotTrie: Sendable {
     private static func update<Result>(
         _ node: inout Node, slot: UInt32, level: UInt32, _ body: (inout Element?) -> Result
     ) -> Result {
-        switch node {
+        // Consumed, so that the payload is the only reference when nothing
+        // else (a snapshot) shares it, and changes it in place.
+        switch consume node {
         case .leaf(var values):
-            // Release the node's reference so that `values` is unique when
-            // nothing else (a snapshot) shares it.
-            node = .leaf([])
             let offset = Int(slot & (1 << leafShift - 1))
             if values.count <= offset {
                 values.append(contentsOf: repeatElement(nil, count: (1 << Int(leafShift)) - values.count))
@@ -151,7 +152,6 @@ public struct SlotTrie: Sendable {
             node = .leaf(emptied ? [] : values)
             return result
         case .branch(var children):
-            node = .leaf([])
             defer { node = .branch(children) }
             let index = Int(childIndex(of: slot, level: level))
             while children.count <= index { children.append(level == 1 ? .leaf([]) : .branch([])) }

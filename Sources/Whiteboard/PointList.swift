@@ -19,23 +19,15 @@ public struct PointList: Sendable, Equatable, Sequence {
     /// Points per chunk.
     static let chunkSize = 32
 
-    /// Points a snapshot decoded: its bytes and the last point.
-    final class Encoded: Sendable {
-        let bytes: ArraySlice<UInt8>
-        let last: Point
-
-        init(bytes: ArraySlice<UInt8>, last: Point) {
-            self.bytes = bytes
-            self.last = last
-        }
-    }
-
     /// Full chunks of ``chunkSize`` points, oldest first.
     private var chunks: ContiguousArray<ContiguousArray<Point>> = []
     /// The points after the full chunks: fewer than ``chunkSize``.
     private var tail: ContiguousArray<Point> = []
-    /// The points as a snapshot encoded them, while nothing was appended.
-    private var encoded: Encoded?
+    /// The points as a snapshot encoded them, while nothing was appended
+    /// (inline, not boxed: a late joiner decodes one list per stroke).
+    private var encoded: ArraySlice<UInt8>?
+    /// The last of the encoded points.
+    private var encodedLast = Point.zero
     /// The number of points.
     public private(set) var count = 0
 
@@ -53,14 +45,17 @@ public struct PointList: Sendable, Equatable, Sequence {
     /// bytes hold exactly `count` such pairs and that `last` is the last.
     init(count: Int, last: Point?, encoded bytes: ArraySlice<UInt8>) {
         self.count = count
-        if count > 0, let last { encoded = Encoded(bytes: bytes, last: last) }
+        if count > 0, let last {
+            encoded = bytes
+            encodedLast = last
+        }
     }
 
     /// The points' bytes when the list still holds them encoded.
-    var encodedBytes: ArraySlice<UInt8>? { encoded?.bytes }
+    var encodedBytes: ArraySlice<UInt8>? { encoded }
 
     /// The last point.
-    public var last: Point? { encoded?.last ?? tail.last ?? chunks.last?.last }
+    public var last: Point? { encoded != nil ? encodedLast : tail.last ?? chunks.last?.last }
 
     /// Appends a point.
     public mutating func append(_ point: Point) {
@@ -93,7 +88,7 @@ public struct PointList: Sendable, Equatable, Sequence {
 
         init(list: PointList) {
             self.list = list
-            bytes = list.encoded?.bytes ?? []
+            bytes = list.encoded ?? []
             position = bytes.startIndex
         }
 
