@@ -120,7 +120,8 @@ public final class ReplicatedStore<R: Reducer> {
     @inlinable
     public func receive(_ update: Update<R.Action>, actionValidated: Bool = false) -> ReceiveOutcome {
         if let refusal = admission(of: update, after: nil, actionValidated: actionValidated) { return refusal }
-        rebasing[update.origin] = nil
+        // An empty dictionary still hashes the key it is asked about.
+        if !rebasing.isEmpty { rebasing[update.origin] = nil }
         _clock.observe(update.timestamp)
         store(update)
         let insertion = _timeline.insert(update)
@@ -162,7 +163,7 @@ public final class ReplicatedStore<R: Reducer> {
             return .duplicate
         }
         // An earlier update of the origin ends its rebase, as receiving it would.
-        if earlier == nil, let refusedSeq = rebasing[update.origin], update.seq > refusedSeq {
+        if earlier == nil, !rebasing.isEmpty, let refusedSeq = rebasing[update.origin], update.seq > refusedSeq {
             return reject(.stale(id, timestamp: update.timestamp, frontier: frontier))
         }
         if update.seq != held + 1 {
