@@ -107,19 +107,20 @@ public struct SlotTrie: Sendable {
     /// The element in `slot`.
     subscript(slot: UInt32) -> Element? {
         guard slot >> (Self.leafShift + Self.branchShift * height) == 0 else { return nil }
-        var node = root
-        var level = height
-        while true {
-            switch node {
-            case .leaf(let values):
-                let offset = Int(slot & (1 << Self.leafShift - 1))
-                return offset < values.count ? values[offset] : nil
-            case .branch(let children):
-                let index = Int(Self.childIndex(of: slot, level: level))
-                guard index < children.count else { return nil }
-                node = children[index]
-                level -= 1
-            }
+        return Self.value(in: root, slot: slot, level: height)
+    }
+
+    /// The element in `slot` below `node`, read through borrows: walking
+    /// down copies (and retains) no node.
+    private static func value(in node: borrowing Node, slot: UInt32, level: UInt32) -> Element? {
+        switch node {
+        case .leaf(let values):
+            let offset = Int(slot & (1 << leafShift - 1))
+            return offset < values.count ? values[offset] : nil
+        case .branch(let children):
+            let index = Int(childIndex(of: slot, level: level))
+            guard index < children.count else { return nil }
+            return value(in: children[index], slot: slot, level: level - 1)
         }
     }
 
