@@ -414,13 +414,6 @@ struct OriginLog<R: Reducer> {
         return update
     }
 
-    /// Update `seq`, if it is retained.
-    @inlinable
-    func update(seq: UInt64, in timeline: Timeline<R>) -> Update<R.Action>? {
-        guard seq >= firstSeq, seq - firstSeq < UInt64(count) else { return nil }
-        return update(at: Int(seq - firstSeq), in: timeline)
-    }
-
     /// Updates after `seq`, or nil when the first of them was dropped.
     /// - Complexity: O(log n) per update still in the timeline.
     @inlinable

@@ -247,7 +247,7 @@ public struct Timeline<R: Reducer> {
     ///     even if more than `maxCount` entries then remain.
     ///   - folded: Called with each folded update, oldest first (for a
     ///     replica that keeps them to serve other peers).
-    /// - Complexity: O(folded entries) footprint lookups.
+    /// - Complexity: O(folded entries).
     @inlinable
     public mutating func fold(
         keepingAtMost maxCount: Int, below ceiling: Timestamp? = nil,
@@ -288,12 +288,13 @@ public struct Timeline<R: Reducer> {
             fold(through: keeper, archiving: folded)
         } else if target + 1 > spacing {
             fold(through: target, archiving: folded)
-        } else if Swift.min(keeper + spacing, spacing) < entries.count {
+        } else {
             // Nothing folds until the cutoff passes the next keeper, or
             // leaves more than an interval unfolded: skip the searches until
             // then (an age limit asks on every append). A late insert or a
             // removal, which shift the entries, forgets this.
-            nothingFoldsThrough = entries[Swift.min(keeper + spacing, spacing)].timestamp
+            let next = Swift.min(keeper + spacing, spacing)
+            if next < entries.count { nothingFoldsThrough = entries[next].timestamp }
         }
     }
 
@@ -343,9 +344,11 @@ extension Timeline {
 
     @inlinable
     mutating func dropSnapshotUnlessKept(at position: Int) {
-        guard position >= 0, entries[position].hasSnapshot, !keepsSnapshot(at: position) else { return }
-        entries[position].setSnapshot(false, version: version)
-        snapshots[entries[position].orderKey] = nil
+        guard position >= 0, !keepsSnapshot(at: position) else { return }
+        let (chunk, offset) = entries.locate(position)
+        guard entries.chunks[chunk][offset].hasSnapshot else { return }
+        entries.chunks[chunk][offset].setSnapshot(false, version: version)
+        snapshots[entries.chunks[chunk][offset].orderKey] = nil
     }
 
     @inlinable
@@ -357,10 +360,10 @@ extension Timeline {
 
     @inlinable
     func hasValidSnapshot(at position: Int) -> Bool {
-        let slot = entries[position]
-        guard slot.hasSnapshot else { return false }
-        guard let staleAfter, entries[position].orderKey > staleAfter else { return true }
-        return slot.snapshotVersion == version
+        let entry = entries[position]
+        guard entry.hasSnapshot else { return false }
+        guard let staleAfter, entry.orderKey > staleAfter else { return true }
+        return entry.snapshotVersion == version
     }
 
     /// Rewinds to the nearest valid snapshot before `position` and replays
@@ -377,7 +380,7 @@ extension Timeline {
         }
         let first = restore + 1
         if first < entries.count {
-            // Walk both columns with one cursor: they share their chunking.
+            // Walk the chunks with a cursor, not a lookup per index.
             var (chunk, offset) = entries.locate(first)
             for index in first..<entries.count {
                 let update = entries.chunks[chunk][offset].update
@@ -489,7 +492,7 @@ extension Timeline {
     func firstIndex(where isPast: (Entry) -> Bool) -> Int {
         let chunks = entries.chunks
         guard let lastChunk = chunks.indices.last else { return 0 }
-        // The last chunk whose first slot is not past (or the first chunk).
+        // The last chunk whose first entry is not past (or the first chunk).
         var low = 0
         var high = lastChunk
         if !isPast(chunks[lastChunk][0]) {

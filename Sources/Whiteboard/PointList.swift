@@ -100,15 +100,13 @@ public struct PointList: Sendable, Equatable, Sequence {
                 previous = Point(previous.x &+ nextDelta(), previous.y &+ nextDelta())
                 return previous
             }
-            if chunkIndex < list.chunks.count && offset == Self.chunkSize {
+            if chunkIndex < list.chunks.count && offset == PointList.chunkSize {
                 chunkIndex += 1
                 offset = 0
             }
             defer { offset += 1 }
             return chunkIndex < list.chunks.count ? list.chunks[chunkIndex][offset] : list.tail[offset]
         }
-
-        private static var chunkSize: Int { PointList.chunkSize }
 
         /// One zigzag varint of a checked encoding, as a 32-bit delta
         /// (wrapping: only a hostile encoder makes it overflow).
