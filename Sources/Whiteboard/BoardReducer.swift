@@ -141,10 +141,7 @@ public struct BoardReducer: Reducer {
             push(.moved(id, by: offset), for: update.origin, in: &board)
         case .restyle(let id, let style):
             let write = StyleWrite(key: update.orderKey, style: style)
-            modify(id, in: &board) {
-                $0.restyles[update.id] = write
-                return true
-            }
+            modify(id, in: &board) { $0.addRestyle(write, by: update.id) }
             push(.restyled(id, write: update.id, write), for: update.origin, in: &board)
         case .delete(let id):
             modify(id, in: &board) { $0.hiddenBy.insert(update.id).inserted }
@@ -229,14 +226,21 @@ public struct BoardReducer: Reducer {
         prune(lost, in: &board)
     }
 
-    /// Removes the elements that records going out of reach leave hidden
-    /// for good (docs/UNDO.md, rule 16): an element still carrying the mark
-    /// of a hiding that can no longer be undone, or hidden by the undo of
-    /// its creation when that can no longer be redone. One mark that can
-    /// never be lifted is enough: an element shows only when none is left.
+    /// Forgets what records going out of reach make irrelevant for good.
+    /// Removes the elements they leave hidden (docs/UNDO.md, rule 16): an
+    /// element still carrying the mark of a hiding that can no longer be
+    /// undone, or hidden by the undo of its creation when that can no
+    /// longer be redone. One mark that can never be lifted is enough: an
+    /// element shows only when none is left. Drops the restyles a restyle
+    /// that can no longer be undone outranks (rule 17).
     private func prune(_ lost: UndoHistory.Lost, in board: inout Board) {
-        if case .hid(let ids, let mark)? = lost.undoable {
+        switch lost.undoable {
+        case .hid(let ids, let mark)?:
             for id in ids where board.elements[id]?.hiddenBy.contains(mark) == true { board.remove(id) }
+        case .restyled(let id, let writeID, let write)?:
+            modify(id, in: &board) { $0.makePermanent(write, by: writeID) }
+        default:
+            break
         }
         for case .created(let id) in lost.redoable where board.elements[id]?.hiddenBy.contains(id) == true {
             board.remove(id)
@@ -269,10 +273,7 @@ public struct BoardReducer: Reducer {
                 return true
             }
         case .restyled(let id, let writeID, let write):
-            modify(id, in: &board) {
-                $0.restyles[writeID] = write
-                return true
-            }
+            modify(id, in: &board) { $0.addRestyle(write, by: writeID) }
         case .hid(let ids, let by):
             for id in ids { modify(id, in: &board) { $0.hiddenBy.insert(by).inserted } }
         }

@@ -11,9 +11,10 @@ import Scuttlebutt
 public enum BoardSnapshotCodec {
     /// The format version written first. Version 1 wrote a stroke's points
     /// only; version 2 adds its bounds, last point and byte length before
-    /// them, so that a decoder can keep them encoded (``PointList``).
-    /// Both are read.
-    static let version: UInt8 = 2
+    /// them, so that a decoder can keep them encoded (``PointList``);
+    /// version 3 adds an element's ``Element/restyleFloor`` after its
+    /// restyles, when it has any. All three are read.
+    static let version: UInt8 = 3
     /// Bounds on counts read from untrusted bytes.
     static let maxCount = 1 << 24
 
@@ -41,7 +42,7 @@ public enum BoardSnapshotCodec {
     public static func decode(_ bytes: some Collection<UInt8>) throws(BoardCodecError) -> Board {
         var reader = ByteReader(bytes)
         let format = try reader.byte()
-        guard format == 1 || format == version else { throw .valueOutOfRange("snapshot version") }
+        guard (1...version).contains(format) else { throw .valueOutOfRange("snapshot version") }
         var board = Board()
         for _ in 0..<(try reader.count("element count")) {
             let element = try readElement(&reader, format: format)
@@ -105,6 +106,14 @@ public enum BoardSnapshotCodec {
             writer.key(write.key)
             writer.style(write.style)
         }
+        if !restyles.isEmpty {
+            if let floor = element.restyleFloor {
+                writer.byte(1)
+                writer.key(floor)
+            } else {
+                writer.byte(0)
+            }
+        }
         writer.point(element.offset)
         let hiders = element.hiddenBy.sorted { ($0.origin, $0.seq) < ($1.origin, $1.seq) }
         writer.varint(UInt64(hiders.count))
@@ -157,6 +166,19 @@ public enum BoardSnapshotCodec {
             restyles[writeID] = StyleWrite(key: try reader.key(), style: try reader.style())
         }
         element.restyles = restyles
+        if format >= 3, !restyles.isEmpty {
+            switch try reader.byte() {
+            case 0: break
+            case 1:
+                // The floor is a restyle in effect, never a place between them.
+                let floor = try reader.key()
+                guard restyles.values.contains(where: { $0.key == floor }) else {
+                    throw .valueOutOfRange("restyle floor")
+                }
+                element.restyleFloor = floor
+            default: throw .valueOutOfRange("restyle floor flag")
+            }
+        }
         element.offset = try reader.point()
         var hiders: Set<UpdateID> = []
         for _ in 0..<(try reader.count("hider count")) { hiders.insert(try reader.id()) }

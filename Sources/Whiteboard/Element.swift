@@ -39,6 +39,7 @@ public struct Element: Sendable, Equatable {
         let createdStyle: Style
         var shape: Shape
         var restyles: [UpdateID: StyleWrite] = [:]
+        var restyleFloor: OrderKey?
         var offset = Point.zero
         var hiddenBy: Set<UpdateID> = []
         var isOpen = false
@@ -59,6 +60,7 @@ public struct Element: Sendable, Equatable {
             createdStyle = other.createdStyle
             shape = other.shape
             restyles = other.restyles
+            restyleFloor = other.restyleFloor
             offset = other.offset
             hiddenBy = other.hiddenBy
             isOpen = other.isOpen
@@ -101,6 +103,14 @@ public struct Element: Sendable, Equatable {
         get { storage.restyles }
         set { unique.restyles = newValue }
     }
+    /// The place in the total order of the newest restyle no undo can
+    /// withdraw any more (docs/UNDO.md, rule 17), if one left undo's reach
+    /// while in effect: restyles before it were dropped from ``restyles``
+    /// and are never put back.
+    public internal(set) var restyleFloor: OrderKey? {
+        get { storage.restyleFloor }
+        set { unique.restyleFloor = newValue }
+    }
     /// The sum of every move in effect.
     public internal(set) var offset: Point {
         get { storage.offset }
@@ -138,6 +148,27 @@ public struct Element: Sendable, Equatable {
         return true
     }
 
+    /// Puts a restyle in effect, unless it lies below ``restyleFloor``
+    /// (it could never show: a restyle later in the order is permanent).
+    /// - Returns: Whether it was put in effect.
+    mutating func addRestyle(_ write: StyleWrite, by writeID: UpdateID) -> Bool {
+        if let floor = storage.restyleFloor, write.key < floor { return false }
+        unique.restyles[writeID] = write
+        return true
+    }
+
+    /// Makes a restyle in effect permanent, its undo record having left
+    /// undo's reach: every restyle before it in the order is dropped, now
+    /// and when it comes back by a redo.
+    /// - Returns: Whether `write` was in effect.
+    mutating func makePermanent(_ write: StyleWrite, by writeID: UpdateID) -> Bool {
+        guard storage.restyles[writeID] == write else { return false }
+        let storage = unique
+        storage.restyleFloor = write.key
+        storage.restyles = storage.restyles.filter { $0.value.key >= write.key }
+        return true
+    }
+
     /// The style in effect: the latest active restyle, else the creation style.
     public var style: Style {
         storage.restyles.values.max { $0.key < $1.key }?.style ?? storage.createdStyle
@@ -154,8 +185,8 @@ public struct Element: Sendable, Equatable {
         if lhs.storage === rhs.storage { return true }
         let (a, b) = (lhs.storage, rhs.storage)
         return a.id == b.id && a.z == b.z && a.createdStyle == b.createdStyle && a.shape == b.shape
-            && a.restyles == b.restyles && a.offset == b.offset && a.hiddenBy == b.hiddenBy && a.isOpen == b.isOpen
-            && a.shapeBounds == b.shapeBounds
+            && a.restyles == b.restyles && a.restyleFloor == b.restyleFloor && a.offset == b.offset
+            && a.hiddenBy == b.hiddenBy && a.isOpen == b.isOpen && a.shapeBounds == b.shapeBounds
     }
 
     static func bounds(of shape: Shape) -> Rect {

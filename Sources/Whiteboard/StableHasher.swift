@@ -118,6 +118,11 @@ extension Element {
             hasher.combine(write.key)
             hasher.combine(write.style)
         }
+        // Only when set, so that boards without one hash as they always did.
+        if let restyleFloor {
+            hasher.combine(0xF1 as UInt8)
+            hasher.combine(restyleFloor)
+        }
         hasher.combine(offset)
         let hiders = hiddenBy.sorted { ($0.origin, $0.seq) < ($1.origin, $1.seq) }
         hasher.combine(UInt64(hiders.count))

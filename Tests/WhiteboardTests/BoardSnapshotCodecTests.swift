@@ -73,9 +73,44 @@ import Testing
     }
 
     @Test func anEmptyBoardIsThreeBytes() throws {
-        #expect(BoardSnapshotCodec.encode(Board()) == [2, 0, 0])
-        #expect(try BoardSnapshotCodec.decode([2, 0, 0]) == Board())
+        #expect(BoardSnapshotCodec.encode(Board()) == [3, 0, 0])
+        #expect(try BoardSnapshotCodec.decode([3, 0, 0]) == Board())
+        #expect(try BoardSnapshotCodec.decode([2, 0, 0]) == Board(), "version 2 is still read")
         #expect(try BoardSnapshotCodec.decode([1, 0, 0]) == Board(), "version 1 is still read")
+    }
+
+    /// Version 3: a restyle floor (docs/UNDO.md, rule 17) round-trips, and
+    /// a floor that is not the key of a restyle listed is refused.
+    @Test func theRestyleFloorRoundTripsAndMustNameARestyle() throws {
+        let reducer = boardReducer(undoingAtMost: 1)
+        var script = BoardScript()
+        let shape = script.record(alice, .addShape(.rectangle, from: Point(0, 0), to: Point(4, 4), style: red))
+        script.record(bob, .restyle(shape.id, Style(color: 1)))
+        let kept = script.record(bob, .restyle(shape.id, Style(color: 2)))
+        script.record(bob, .addText(at: Point(9, 9), text: "b", style: red))
+        var board = Board()
+        for update in script.updates { reducer.reduce(&board, update) }
+        #expect(board.elements[shape.id]?.restyleFloor == kept.orderKey)
+        let bytes = BoardSnapshotCodec.encode(board)
+        let decoded = try BoardSnapshotCodec.decode(bytes)
+        #expect(decoded == board)
+        #expect(decoded.stateHash == board.stateHash)
+        var withoutFloor = board
+        withoutFloor.modifyElement(shape.id) {
+            $0.restyleFloor = nil
+            return true
+        }
+        #expect(withoutFloor.stateHash != board.stateHash, "the floor is part of the state hash")
+        // The floor's flag and key sit right before the element's offset:
+        // point it at a key no restyle has.
+        var writer = ByteWriter()
+        writer.key(kept.orderKey)
+        var moved = ByteWriter()
+        moved.key(OrderKey(timestamp: Timestamp(kept.timestamp.rawValue + 1), origin: bob))
+        let at = try #require(bytes.firstRange(of: [1] + writer.bytes))
+        var forged = bytes
+        forged.replaceSubrange(at, with: [1] + moved.bytes)
+        #expect(throws: BoardCodecError.valueOutOfRange("restyle floor")) { try BoardSnapshotCodec.decode(forged) }
     }
 
     @Test func aDecodedStrokeKeepsItsPointsEncodedUntilItGrows() throws {

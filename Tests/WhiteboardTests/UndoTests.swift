@@ -76,6 +76,62 @@ import Whiteboard
         #expect((try? BoardSnapshotCodec.decode(BoardSnapshotCodec.encode(board()))) == board())
     }
 
+    /// Rule 17: once a restyle in effect can no longer be undone, the
+    /// restyles before it in the order are dropped, and a redo of one of
+    /// them changes nothing, whichever of the two comes first.
+    @Test func aRestyleNoUndoCanWithdrawDropsTheOlderOnes() {
+        let reducer = boardReducer(undoingAtMost: 1)
+        var script = BoardScript()
+        let shape = script.record(carol, .addShape(.rectangle, from: Point(0, 0), to: Point(4, 4), style: red))
+        let older = script.record(bob, .restyle(shape.id, Style(color: 1)))
+        script.record(bob, .undo)
+        let kept = script.record(alice, .restyle(shape.id, Style(color: 2)))
+        // Alice's next action puts her restyle out of reach; Bob's redo
+        // brings back his, which sits before hers in the order. The two
+        // commute (their footprints are disjoint): both orders agree.
+        let outOfReach = script.record(alice, .addText(at: Point(9, 9), text: "a", style: red))
+        let redo = script.record(bob, .redo)
+        func board(_ last: [Update<BoardAction>]) -> Board {
+            var board = Board()
+            for update in script.updates.dropLast(2) + last { reducer.reduce(&board, update) }
+            return board
+        }
+        let inOrder = board([outOfReach, redo])
+        #expect(!reducer.footprint(of: outOfReach).conflicts(with: reducer.footprint(of: redo)))
+        #expect(board([redo, outOfReach]) == inOrder)
+        let element = inOrder.elements[shape.id]
+        #expect(element?.restyles.keys.sorted { $0.seq < $1.seq } == [kept.id], "Bob's older restyle is dropped")
+        #expect(element?.restyleFloor == kept.orderKey)
+        #expect(element?.style == Style(color: 2))
+        #expect(older.orderKey < kept.orderKey)
+        // Within reach nothing is dropped: with a deeper undo, Bob's redo
+        // puts his restyle back beside Alice's.
+        var deep = Board()
+        for update in script.updates { BoardReducer().reduce(&deep, update) }
+        #expect(deep.elements[shape.id]?.restyles.count == 2)
+        #expect(deep.elements[shape.id]?.restyleFloor == nil)
+    }
+
+    /// Rule 17 bounds what an element keeps however often it is restyled.
+    @Test func restylingOneElementForeverKeepsWhatUndoCanReach() {
+        let reducer = boardReducer(undoingAtMost: 8)
+        var script = BoardScript()
+        let shape = script.record(carol, .addShape(.rectangle, from: Point(0, 0), to: Point(4, 4), style: red))
+        var board = Board()
+        reducer.reduce(&board, script.updates[0])
+        for index in 0..<1_000 {
+            let origin = [alice, bob][index % 2]
+            reducer.reduce(&board, script.record(origin, .restyle(shape.id, Style(color: UInt8(index % 200)))))
+        }
+        // Each origin's last 8 within reach, plus the permanent floor.
+        #expect(board.elements[shape.id]?.restyles.count == 17)
+        #expect(board.elements[shape.id]?.style == Style(color: UInt8(999 % 200)))
+        for _ in 0..<8 { reducer.reduce(&board, script.record(bob, .undo)) }
+        for _ in 0..<8 { reducer.reduce(&board, script.record(alice, .undo)) }
+        #expect(board.elements[shape.id]?.restyles.count == 1)
+        #expect(board.elements[shape.id]?.style == Style(color: UInt8(983 % 200)), "the permanent one shows")
+    }
+
     @Test func actionsOnAPrunedElementAreStillRecordedForUndo() {
         let reducer = boardReducer(undoingAtMost: 1)
         var script = BoardScript()

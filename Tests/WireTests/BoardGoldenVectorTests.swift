@@ -6,10 +6,10 @@ import Wire
 
 /// Golden files for the board's own encodings, beside the wire's:
 /// `Fixtures/wire/v1-board-actions.json` holds one action of every tag with
-/// its context and bytes; `Fixtures/wire/v2-snapshot-body.hex` is the
+/// its context and bytes; `Fixtures/wire/v3-snapshot-body.hex` is the
 /// snapshot body of the board those updates build, applied in order
-/// (`v1-snapshot-body.hex` the same board in the body's version 1, which
-/// must still decode).
+/// (`v2-` and `v1-snapshot-body.hex` the same board in the body's older
+/// versions, which must still decode).
 /// `SCUTTLEBOARD_UPDATE_GOLDENS=1` rewrites them — only with a version bump.
 @Suite struct BoardGoldenVectorTests {
     static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -76,13 +76,15 @@ import Wire
         for update in Self.updates.prefix(while: { $0.action != .clear }) { BoardReducer().reduce(&board, update) }
         let body = BoardSnapshotCodec.encode(board)
         #expect(try BoardSnapshotCodec.decode(body) == board)
-        try check("v2-snapshot-body.hex", WireGoldenVectorTests.hex(body) + "\n")
-        // Bodies of version 1 (checkpoints and servers of before) still read.
-        let v1 = try String(contentsOf: Self.folder.appendingPathComponent("v1-snapshot-body.hex"), encoding: .utf8)
-        let v1Bytes = stride(from: 0, to: v1.utf8.count - 1, by: 2).map { offset -> UInt8 in
-            let digits = v1.utf8.dropFirst(offset).prefix(2)
-            return UInt8(String(decoding: digits, as: UTF8.self), radix: 16)!
+        try check("v3-snapshot-body.hex", WireGoldenVectorTests.hex(body) + "\n")
+        // Bodies of older versions (checkpoints and servers of before) still read.
+        for older in ["v1-snapshot-body.hex", "v2-snapshot-body.hex"] {
+            let hex = try String(contentsOf: Self.folder.appendingPathComponent(older), encoding: .utf8)
+            let bytes = stride(from: 0, to: hex.utf8.count - 1, by: 2).map { offset -> UInt8 in
+                let digits = hex.utf8.dropFirst(offset).prefix(2)
+                return UInt8(String(decoding: digits, as: UTF8.self), radix: 16)!
+            }
+            #expect(try BoardSnapshotCodec.decode(bytes) == board, "\(older)")
         }
-        #expect(try BoardSnapshotCodec.decode(v1Bytes) == board)
     }
 }
