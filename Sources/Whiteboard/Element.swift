@@ -165,7 +165,9 @@ public struct Element: Sendable, Equatable {
         guard storage.restyles[writeID] == write else { return false }
         let storage = unique
         storage.restyleFloor = write.key
-        storage.restyles = storage.restyles.filter { $0.value.key >= write.key }
+        // In place: usually only the previous floor goes.
+        let dropped = storage.restyles.compactMap { $0.value.key < write.key ? $0.key : nil }
+        for id in dropped { storage.restyles.removeValue(forKey: id) }
         return true
     }
 
