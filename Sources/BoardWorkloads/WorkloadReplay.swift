@@ -147,7 +147,8 @@ public struct WorkloadReceiver {
                 refused += 1
                 return
             }
-            next = held[current.origin]?.removeValue(forKey: current.seq + 1)
+            // An empty dictionary still hashes the key it is asked about.
+            next = held.isEmpty ? nil : held[current.origin]?.removeValue(forKey: current.seq + 1)
         }
     }
 

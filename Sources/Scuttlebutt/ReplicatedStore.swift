@@ -119,11 +119,15 @@ public final class ReplicatedStore<R: Reducer> {
     ///   is pure, so it is not repeated.
     @inlinable
     public func receive(_ update: Update<R.Action>, actionValidated: Bool = false) -> ReceiveOutcome {
-        if let refusal = admission(of: update, after: nil, actionValidated: actionValidated) { return refusal }
+        // The origin's log is looked up once, for the checks and the append.
+        let log = logs.index(forKey: update.origin)
+        if let refusal = admission(of: update, after: nil, log: log, actionValidated: actionValidated) {
+            return refusal
+        }
         // An empty dictionary still hashes the key it is asked about.
         if !rebasing.isEmpty { rebasing[update.origin] = nil }
         _clock.observe(update.timestamp)
-        store(update)
+        store(update, log: log)
         let insertion = _timeline.insert(update)
         _counters.accepted += 1
         applyHistoryLimit()
@@ -143,21 +147,26 @@ public final class ReplicatedStore<R: Reducer> {
     ///   it will place it), or what `receive` would answer.
     @inlinable
     public func check(_ update: Update<R.Action>, after pending: [Update<R.Action>]) -> ReceiveOutcome {
-        admission(of: update, after: pending.last { $0.origin == update.origin }, actionValidated: false)
-            ?? .applied(.appended)
+        admission(
+            of: update, after: pending.last { $0.origin == update.origin }, log: logs.index(forKey: update.origin),
+            actionValidated: false) ?? .applied(.appended)
     }
 
     /// Every test of ``receive(_:actionValidated:)``, in its order, as if
     /// `earlier` (an update of the same origin checked but not yet
-    /// received) were held.
+    /// received) were held. `log` is the origin's log in `logs`, if it has
+    /// one: every origin the digest holds has one.
     /// - Returns: The answer for an update that must not be placed, or nil
     ///   for one that may.
     @inlinable
     func admission(
-        of update: Update<R.Action>, after earlier: Update<R.Action>?, actionValidated: Bool
+        of update: Update<R.Action>, after earlier: Update<R.Action>?, log: [PeerID: OriginLog<R>].Index?,
+        actionValidated: Bool
     ) -> ReceiveOutcome? {
         let id = update.id
-        let held = max(_digest[update.origin], earlier?.seq ?? 0)
+        let logged = log.map { logs.values[$0].lastSeq } ?? 0
+        assert(logged == _digest[update.origin], "\(update.origin)'s log and digest disagree")
+        let held = max(logged, earlier?.seq ?? 0)
         if update.seq <= held {
             _counters.duplicates += 1
             return .duplicate
@@ -169,7 +178,9 @@ public final class ReplicatedStore<R: Reducer> {
         if update.seq != held + 1 {
             return reject(.sequenceGap(origin: update.origin, expected: held + 1, received: update.seq))
         }
-        if let previous = earlier?.timestamp ?? logs[update.origin]?.lastTimestamp, update.timestamp <= previous {
+        if let previous = earlier?.timestamp ?? log.flatMap({ logs.values[$0].lastTimestamp }),
+            update.timestamp <= previous
+        {
             return reject(.nonMonotonicTimestamp(id, timestamp: update.timestamp, previous: previous))
         }
         if !_clock.accepts(update.timestamp, now: wallClock.milliseconds()) {
@@ -201,7 +212,20 @@ public final class ReplicatedStore<R: Reducer> {
 
     @inlinable
     func store(_ update: Update<R.Action>) {
-        logs[update.origin, default: OriginLog(origin: update.origin)].append(update)
+        store(update, log: logs.index(forKey: update.origin))
+    }
+
+    /// Appends `update` to its origin's log, found at `log` (nil: it has
+    /// none yet), and to the digest.
+    @inlinable
+    func store(_ update: Update<R.Action>, log: [PeerID: OriginLog<R>].Index?) {
+        if let log {
+            logs.values[log].append(update)
+        } else {
+            var new = OriginLog<R>(origin: update.origin)
+            new.append(update)
+            logs[update.origin] = new
+        }
         _digest[update.origin] = update.seq
     }
 
@@ -385,6 +409,10 @@ struct OriginLog<R: Reducer> {
 
     /// How many updates are retained.
     @inlinable var count: Int { archived.count + stamps.count }
+
+    /// The seq of the origin's latest update (retained or dropped), as the
+    /// digest holds it: 0 when none.
+    @inlinable var lastSeq: UInt64 { firstSeq + UInt64(count) - 1 }
 
     /// Notes an update that is going into the timeline.
     @inlinable

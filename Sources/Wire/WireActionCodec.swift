@@ -8,14 +8,10 @@ public protocol WireActionCodec {
     associatedtype Action: Sendable
     /// The bytes of `action` carried by update `context`.
     static func encode(_ action: Action, context: UpdateID) -> [UInt8]
-    /// The action carried by update `context`; throws on malformed bytes.
-    static func decode(_ bytes: [UInt8], context: UpdateID) throws -> Action
+    /// The action carried by update `context`, from its bytes within a
+    /// frame (a slice, so that a decoder need not copy them); throws on
+    /// malformed bytes.
+    static func decode(_ bytes: ArraySlice<UInt8>, context: UpdateID) throws -> Action
 }
 
-extension BoardActionCodec: WireActionCodec {
-    /// Decodes a board action (see ``BoardActionCodec/decode(_:context:)``).
-    public static func decode(_ bytes: [UInt8], context: UpdateID) throws -> BoardAction {
-        // The slice selects the generic decoder, not this witness.
-        try decode(bytes[...], context: context)
-    }
-}
+extension BoardActionCodec: WireActionCodec {}

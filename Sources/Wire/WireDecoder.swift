@@ -97,24 +97,42 @@ public struct WireDecoder<Codec: WireActionCodec> {
 
     /// One update from the bytes of ``WireEncoder/encode(update:)``.
     /// - Throws: ``WireError`` when they are not exactly one such update.
-    /// - Complexity: One buffer and the action's own allocations: no
-    ///   message array and no link context, which a receiver of one update
-    ///   per action (the shared workloads' remote apply) would pay for each.
+    /// - Complexity: The action's own allocations only: the fields are read
+    ///   in place and the action decodes from a slice of `bytes`; no
+    ///   buffer, message array or link context, which a receiver of one
+    ///   update per action (the shared workloads' remote apply) would pay
+    ///   for each.
     @_specialize(exported:true,where Codec == BoardActionCodec)
     public static func decodeUpdate(_ bytes: [UInt8]) throws(WireError) -> Update<Codec.Action> {
         let notOne = WireError.invalidValue("a single self-contained update")
-        var buffer = ByteBufferAllocator().buffer(bytes: bytes)
-        guard var payload = try WireDecoder().nextFrame(from: &buffer) else { throw .truncated("frame") }
-        guard buffer.readableBytes == 0 else { throw notOne }
-        guard try payload.readByte("message type") == WireFormat.MessageType.updates.rawValue,
-            try payload.readCount("update count", limit: WireFormat.maxUpdatesPerFrame) == 1
+        let maxFrameSize = WireFormat.defaultMaxFrameSize
+        var reader = ArrayFieldReader(bytes)
+        let length: UInt64
+        do {
+            length = try reader.varint("frame length")
+        } catch .truncated {
+            throw .truncated("frame")
+        }
+        guard length <= UInt64(maxFrameSize) else { throw .frameTooLarge(length: length, limit: maxFrameSize) }
+        guard UInt64(reader.remaining) >= length else { throw .truncated("frame") }
+        guard UInt64(reader.remaining) == length else { throw notOne }
+        guard try reader.byte("message type") == WireFormat.MessageType.updates.rawValue,
+            try reader.varint("update count") == 1
         else { throw notOne }
-        guard try payload.readVarint("origin reference") == 0 else { throw .unknownOrigin(index: 0) }
-        let origin = try payload.readPeer("update origin")
-        let seq = try payload.readVarint("update seq")
-        let timestamp = try payload.readVarint("update timestamp")
-        let update = try readAction(&payload, origin: origin, seq: seq, timestamp: timestamp)
-        guard payload.readableBytes == 0 else { throw .trailingBytes(payload.readableBytes) }
+        guard try reader.varint("origin reference") == 0 else { throw .unknownOrigin(index: 0) }
+        let origin = try reader.peer("update origin")
+        let seq = try reader.varint("update seq")
+        let timestamp = try reader.varint("update timestamp")
+        guard seq > 0 else { throw .outOfRange("update seq") }
+        let actionBytes = try reader.lengthPrefixed("update action", limit: maxFrameSize)
+        let update: Update<Codec.Action>
+        do {
+            let action = try Codec.decode(actionBytes, context: UpdateID(origin: origin, seq: seq))
+            update = Update(origin: origin, seq: seq, timestamp: Timestamp(timestamp), action: action)
+        } catch {
+            throw .invalidAction(String(describing: error))
+        }
+        guard reader.remaining == 0 else { throw .trailingBytes(reader.remaining) }
         return update
     }
 
@@ -181,7 +199,7 @@ public struct WireDecoder<Codec: WireActionCodec> {
         guard seq > 0 else { throw .outOfRange("update seq") }
         let bytes = try buffer.readLengthPrefixed("update action", limit: maxFrameSize)
         do {
-            let action = try Codec.decode(bytes, context: UpdateID(origin: origin, seq: seq))
+            let action = try Codec.decode(bytes[...], context: UpdateID(origin: origin, seq: seq))
             return Update(origin: origin, seq: seq, timestamp: Timestamp(timestamp), action: action)
         } catch {
             throw .invalidAction(String(describing: error))
@@ -262,5 +280,56 @@ public struct WireDecoder<Codec: WireActionCodec> {
         case 10: return .storageUnavailable(try text())
         default: throw .invalidValue("close reason")
         }
+    }
+}
+
+/// Reads wire fields from an array in place, with the checks and errors of
+/// the `ByteBuffer` readers (`ByteBuffer+Wire.swift`).
+struct ArrayFieldReader {
+    private let bytes: [UInt8]
+    private var index: Int
+
+    init(_ bytes: [UInt8]) {
+        self.bytes = bytes
+        index = bytes.startIndex
+    }
+
+    /// Bytes not read yet.
+    var remaining: Int { bytes.endIndex - index }
+
+    mutating func byte(_ field: String) throws(WireError) -> UInt8 {
+        guard index < bytes.endIndex else { throw .truncated(field) }
+        defer { index += 1 }
+        return bytes[index]
+    }
+
+    mutating func varint(_ field: String) throws(WireError) -> UInt64 {
+        var result: UInt64 = 0
+        var shift: UInt64 = 0
+        while true {
+            let byte = try byte(field)
+            guard shift < 63 || (shift == 63 && byte <= 1) else { throw .malformedVarint }
+            result |= UInt64(byte & 0x7F) << shift
+            if byte & 0x80 == 0 { return result }
+            shift += 7
+        }
+    }
+
+    /// A peer id: 8 bytes, little-endian.
+    mutating func peer(_ field: String) throws(WireError) -> PeerID {
+        guard remaining >= 8 else { throw .truncated(field) }
+        var raw: UInt64 = 0
+        for offset in 0..<8 { raw |= UInt64(bytes[index + offset]) << (8 * offset) }
+        index += 8
+        return PeerID(raw)
+    }
+
+    /// A varint length, then that many bytes, as a slice of the array.
+    mutating func lengthPrefixed(_ field: String, limit: Int) throws(WireError) -> ArraySlice<UInt8> {
+        let length = try varint(field)
+        guard length <= UInt64(limit) else { throw .fieldTooLong(field, limit: limit) }
+        guard UInt64(remaining) >= length else { throw .truncated(field) }
+        defer { index += Int(length) }
+        return bytes[index..<(index + Int(length))]
     }
 }

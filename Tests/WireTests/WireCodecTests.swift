@@ -287,6 +287,45 @@ let everyMessage: [Message] = {
         #expect(throws: WireError.trailingBytes(1)) { try WireDecoder<BoardActionCodec>.decodeUpdate(trailing) }
     }
 
+    /// `decodeUpdate` reads fields in place rather than through a buffer:
+    /// on valid bytes with one to three bytes changed, it decodes exactly
+    /// what the general decoder decodes as one update in one frame, and
+    /// refuses the rest.
+    @Test func decodingOneUpdateInPlaceAgreesWithTheGeneralDecoder() {
+        var random = SeededGenerator(seed: 23)
+        let valid = [
+            BoardAction.extendStroke(ElementID(origin: PeerID(5), seq: 1), points: [Point(1, 2), Point(-300, 4)]),
+            .addText(at: Point(3, 3), text: "hé", style: Style(color: 9)),
+            .erase([ElementID(origin: PeerID(7), seq: 2)]),
+        ].enumerated().map { index, action in
+            WireEncoder<BoardActionCodec>.encode(
+                update: Update(
+                    origin: PeerID(0x1_0000_0005), seq: UInt64(index + 1),
+                    timestamp: Timestamp(milliseconds: 9, counter: 0), action: action))
+        }
+        var (agreed, decoded) = (0, 0)
+        for round in 0..<6_000 {
+            var bytes = valid[round % valid.count]
+            if round >= valid.count {
+                for _ in 0..<Int.random(in: 1...3, using: &random) {
+                    bytes[Int.random(in: 0..<bytes.count, using: &random)] = UInt8.random(in: 0...255, using: &random)
+                }
+            }
+            let inPlace = try? WireDecoder<BoardActionCodec>.decodeUpdate(bytes)
+            var general = WireDecoder<BoardActionCodec>()
+            var one: Update<BoardAction>?
+            if let messages = try? general.decodeAll(bytes), messages.count == 1,
+                case .updates(let updates) = messages[0], updates.count == 1
+            {
+                one = updates[0]
+            }
+            #expect(inPlace == one, "\(bytes)")
+            agreed += inPlace == one ? 1 : 0
+            decoded += inPlace == nil ? 0 : 1
+        }
+        #expect(agreed == 6_000 && decoded > 100 && decoded < 5_000, "\(decoded) of 6,000 decoded")
+    }
+
     @Test func framesDecodeFromPlainBytesInAnyChunking() throws {
         var encoder = WireEncoder<BoardActionCodec>()
         let stream = everyMessage.flatMap { encoder.encode($0) }
