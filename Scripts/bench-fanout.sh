@@ -62,7 +62,7 @@ wait "$redis_pid" 2> /dev/null || true
 echo "Scuttleboard: 4 rooms × 7 light peers drawing at $rate/s, plus a full-replica viewer each, ${seconds}s…" >&2
 port="$(free_port)"
 metrics="$(free_port)"
-$server_core "$bin" serve --port "$port" --db "$scratch/rooms.sqlite" --rate-limit 1000000 --metrics-port "$metrics" \
+$server_core "$bin" serve --port "$port" --db "$scratch/rooms.sqlite" --rate-limit 1000000 --http-port "$metrics" \
     > "$scratch/serve.log" 2>&1 &
 server_pid=$!
 pids+=("$server_pid")

@@ -20,9 +20,7 @@ public struct RoomAccess: Sendable, Hashable, Codable {
         let presented = hello.credentials
         switch hello.role {
         case .viewer:
-            if viewer == nil && editor == nil { return nil }
-            if presented != nil && (presented == viewer || presented == editor) { return nil }
-            return .unauthorized("room \"\(hello.room)\" needs a viewer or editor token")
+            return refusalToRead(room: hello.room, presenting: presented)
         case .editor, .bot:
             guard let editor else {
                 return viewer == nil
@@ -32,6 +30,15 @@ public struct RoomAccess: Sendable, Hashable, Codable {
         case .server:
             return .unauthorized("peers may not join as a server")
         }
+    }
+
+    /// Why someone presenting `token` may not see `room` (join as a viewer,
+    /// or read its board over HTTP), or nil when they may: either token
+    /// lets them, and a room without tokens is open to all.
+    public func refusalToRead(room: String, presenting token: String?) -> CloseReason? {
+        if viewer == nil && editor == nil { return nil }
+        if token != nil && (token == viewer || token == editor) { return nil }
+        return .unauthorized("room \"\(room)\" needs a viewer or editor token")
     }
 
     /// Why `hello` may not join a room with `access` (nil: open to all), or

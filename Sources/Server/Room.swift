@@ -83,7 +83,7 @@ public actor Room {
                     "next stored": "#\(gap.received)", "updates held back": "\(gap.skipped)",
                 ])
         }
-        counters.publish(Self.gauges(of: machine.store), room: name)
+        counters.publish(Self.gauges(of: machine), room: name)
     }
 
     /// The room's part of the server's configuration.
@@ -98,10 +98,11 @@ public actor Room {
         return room
     }
 
-    /// What `store` holds, for metrics that never wait on a busy room.
-    private static func gauges(of store: ReplicatedStore<BoardReducer>) -> ServerCounters.RoomGauges {
-        ServerCounters.RoomGauges(
-            unfolded: store.timeline.count, elements: store.state.elements.count,
+    /// What the room holds, for metrics and listings that never wait on a busy room.
+    private static func gauges(of machine: Machine) -> ServerCounters.RoomGauges {
+        let store = machine.store
+        return ServerCounters.RoomGauges(
+            sessions: machine.sessionCount, unfolded: store.timeline.count, elements: store.state.elements.count,
             rewinds: store.timeline.statistics.rewinds, rejected: store.counters.rejected)
     }
 
@@ -175,7 +176,7 @@ public actor Room {
     /// Pings, throttled presence, liveness, the stable frontier, and a
     /// checkpoint when due.
     func tick() {
-        counters.publish(Self.gauges(of: machine.store), room: name)
+        counters.publish(Self.gauges(of: machine), room: name)
         perform(machine.tick(now: now))
         scheduleFlush()
     }

@@ -81,17 +81,17 @@ public final class ScuttleboardServer: Sendable {
     /// - Parameters:
     ///   - onListening: Called with the bound port once listening (useful
     ///     with port 0).
-    ///   - onMetricsListening: Called with the metrics port, if any.
+    ///   - onHTTPListening: Called with the HTTP port, if any.
     /// - Throws: ``ServerError/cannotListen(host:port:reason:)`` when a port
     ///   cannot be bound; ``ServerError/stopTimedOut(seconds:busyRooms:)``
     ///   and ``ServerError/stoppedWithFailures(_:)`` when the stop was not
     ///   clean.
     public func run(
         onListening: @escaping @Sendable (Int) -> Void = { _ in },
-        onMetricsListening: @escaping @Sendable (Int) -> Void = { _ in }
+        onHTTPListening: @escaping @Sendable (Int) -> Void = { _ in }
     ) async throws {
         let serving = Task {
-            try await self.serve(onListening: onListening, onMetricsListening: onMetricsListening)
+            try await self.serve(onListening: onListening, onHTTPListening: onHTTPListening)
         }
         try await withTaskCancellationHandler {
             try await boundedByStop(serving)
@@ -139,7 +139,7 @@ public final class ScuttleboardServer: Sendable {
 
     /// Listens, serves until stopped, then checkpoints every room.
     private func serve(
-        onListening: @Sendable (Int) -> Void, onMetricsListening: @escaping @Sendable (Int) -> Void
+        onListening: @Sendable (Int) -> Void, onHTTPListening: @escaping @Sendable (Int) -> Void
     ) async throws {
         let maxFrameSize = configuration.maxFrameSize
         let limits = DescriptorLimits.current()
@@ -157,14 +157,12 @@ public final class ScuttleboardServer: Sendable {
                 stay free for the database and the runtime
                 """)
         }
-        // The metrics port first: a server that cannot serve what it was
+        // The HTTP port first: a server that cannot serve what it was
         // asked to serve says so before it takes any connection.
-        let metrics = configuration.metricsPort.map {
-            MetricsEndpoint(
-                host: configuration.host, port: $0, render: { await self.metricsText() },
-                unreadiness: { self.unreadiness })
+        var http: (port: Int, serving: Task<Void, any Error>)?
+        if let port = configuration.httpPort {
+            http = try await HTTPEndpoint(host: configuration.host, port: port, server: self).start()
         }
-        let metricsListener = try await metrics?.bind()
         let listener: NIOAsyncChannel<AcceptedConnection, Never>
         let counters = counters
         let logger = configuration.logger
@@ -201,7 +199,7 @@ public final class ScuttleboardServer: Sendable {
                     }
                 }
         } catch {
-            try? await metricsListener?.channel.close()
+            http?.serving.cancel()
             throw ServerError(listeningOn: configuration.host, port: configuration.port, error)
         }
         let alreadyStopping = lifecycle.withLockedValue { state in
@@ -216,11 +214,8 @@ public final class ScuttleboardServer: Sendable {
             group.addTask { try await self.runTimer() }
             group.addTask { try await self.timeOutHandshakes() }
             group.addTask { try await self.watchStorage() }
-            let metricsTask = metricsListener.map { listener in
-                onMetricsListening(listener.channel.localAddress?.port ?? 0)
-                return Task { try await metrics?.serve(listener) }
-            }
-            defer { metricsTask?.cancel() }
+            if let http { onHTTPListening(http.port) }
+            defer { http?.serving.cancel() }
             try await listener.executeThenClose { connections in
                 for try await connection in connections {
                     group.addTask { await self.serve(connection.channel, inbound: connection.inbound) }
@@ -329,7 +324,7 @@ public final class ScuttleboardServer: Sendable {
     }
 
     /// Stops gracefully: no new connections; every session gets
-    /// `goodbye(shutting down)`; ``run(onListening:onMetricsListening:)``
+    /// `goodbye(shutting down)`; ``run(onListening:onHTTPListening:)``
     /// returns once the connections have closed (each within about 2 s) and
     /// the rooms and log are checkpointed, or throws when that took longer
     /// than ``ServerConfiguration/shutdownTimeout``. Returns at once.
@@ -351,7 +346,7 @@ public final class ScuttleboardServer: Sendable {
         }
         for channel in waiting { Self.sayGoodbye(.shuttingDown, to: channel) }
         // Each room in a task of its own: a busy room must not hold up the
-        // others, nor the caller (``run(onListening:onMetricsListening:)``
+        // others, nor the caller (``run(onListening:onHTTPListening:)``
         // bounds the whole stop).
         for room in await registry.loaded { Task { await room.closeAll(.shuttingDown) } }
     }

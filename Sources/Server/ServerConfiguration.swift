@@ -58,8 +58,9 @@ public struct ServerConfiguration: Sendable {
     /// Folded updates between two checkpoints of a room's state: a restart
     /// replays at most about this many (plus what is above the frontier).
     public var checkpointInterval = 10_000
-    /// The HTTP port for `/metrics` and `/healthz`; nil for none, 0 for any.
-    public var metricsPort: Int?
+    /// The HTTP port (rooms, boards as SVG and JSON, `/metrics`, `/healthz`,
+    /// `/readyz`); nil for none, 0 for any free one.
+    public var httpPort: Int?
     /// Where log lines go; silent unless the app sets one up.
     public var logger = Logger(label: "scuttleboard", factory: { _ in SwiftLogNoOpLogHandler() })
 

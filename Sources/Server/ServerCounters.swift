@@ -39,6 +39,8 @@ public final class ServerCounters: Sendable {
 
     /// What one room holds, as it last published it.
     public struct RoomGauges: Sendable, Hashable {
+        /// Sessions open in the room.
+        public var sessions = 0
         /// Updates held in memory above the room's horizon.
         public var unfolded = 0
         /// Elements on the board, hidden ones included.

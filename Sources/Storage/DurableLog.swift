@@ -465,6 +465,17 @@ public final class DurableLog: Sendable {
         }
     }
 
+    /// Whether anything was ever stored for `room` (an update or a frontier).
+    public func roomExists(_ room: String) throws(StorageError) -> Bool {
+        do {
+            return try writer.read { db in
+                try Bool.fetchOne(db, sql: "SELECT 1 FROM rooms WHERE name = ?", arguments: [room]) ?? false
+            }
+        } catch {
+            throw StorageError(error, doing: "look a room up")
+        }
+    }
+
     /// Every stored room, by name.
     public func rooms() throws(StorageError) -> [RoomSummary] {
         do {

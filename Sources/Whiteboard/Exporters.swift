@@ -131,3 +131,78 @@ extension Viewport {
         return Viewport(origin: Point(bounds.minX, bounds.minY), columns: columns, rows: rows, mode: mode)
     }
 }
+
+/// The visible board as plain values, for JSON (`GET /rooms/{room}/board.json`):
+/// what a tool or a browser needs to draw it, bottom first, with moves
+/// applied and the style in effect.
+public struct BoardExport: Codable, Sendable, Equatable {
+    /// One visible element.
+    public struct Item: Codable, Sendable, Equatable {
+        /// The creating update, as `origin#seq` (origin in 16 hex digits).
+        public var id: String
+        /// `stroke`, `line`, `rectangle`, `ellipse` or `text`.
+        public var kind: String
+        /// A stroke's points in order, or a line's two ends, as `[x, y]`.
+        public var points: [[Int32]]?
+        /// A rectangle's or an ellipse's bounds: `[minX, minY, maxX, maxY]`.
+        public var rect: [Int32]?
+        /// A text's characters.
+        public var text: String?
+        /// Where a text's first character sits, `[x, y]`.
+        public var at: [Int32]?
+        /// The colour: an index into the xterm 256-colour palette.
+        public var color: UInt8
+        /// The same colour as `#rrggbb`.
+        public var hex: String
+        /// Whether a rectangle or an ellipse is filled.
+        public var filled: Bool
+        /// The character a glyph brush marks its cells with, if it has one.
+        public var glyph: String?
+        /// Whether a stroke is still being drawn.
+        public var open: Bool?
+    }
+
+    /// The visible elements, bottom first.
+    public var elements: [Item]
+    /// The bounds of everything visible, `[minX, minY, maxX, maxY]`; nil when
+    /// nothing is.
+    public var bounds: [Int32]?
+
+    /// The visible elements of `board`.
+    public init(_ board: Board) {
+        elements = board.visibleElements.map(Self.item)
+        bounds = board.visibleBounds.map { [$0.minX, $0.minY, $0.maxX, $0.maxY] }
+    }
+
+    private static func item(_ element: Element) -> Item {
+        let style = element.style
+        var glyph: String?
+        if case .glyph(let scalar) = style.brush { glyph = String(Character(scalar)) }
+        var item = Item(
+            id: "\(element.id)", kind: "", color: style.color, hex: Palette.hex(style.color), filled: style.filled,
+            glyph: glyph)
+        let shift = element.offset
+        func pair(_ point: Point) -> [Int32] {
+            let moved = point.offset(by: shift)
+            return [moved.x, moved.y]
+        }
+        switch element.shape {
+        case .stroke(let points):
+            item.kind = "stroke"
+            item.points = points.map(pair)
+            item.open = element.isOpen
+        case .line(let a, let b):
+            item.kind = "line"
+            item.points = [pair(a), pair(b)]
+        case .rectangle(let rect), .ellipse(let rect):
+            if case .rectangle = element.shape { item.kind = "rectangle" } else { item.kind = "ellipse" }
+            let moved = rect.offset(by: shift)
+            item.rect = [moved.minX, moved.minY, moved.maxX, moved.maxY]
+        case .text(let origin, let text):
+            item.kind = "text"
+            item.text = text
+            item.at = pair(origin)
+        }
+        return item
+    }
+}

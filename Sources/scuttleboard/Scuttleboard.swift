@@ -140,10 +140,12 @@ struct Serve: AsyncParsableCommand {
     var commitInterval = 2
 
     @Option(
-        parsing: .unconditional,
-        help: "Serve Prometheus metrics at /metrics, /healthz and /readyz on this HTTP port (0: any free port).",
+        name: [.customLong("http-port"), .customLong("metrics-port")], parsing: .unconditional,
+        help: ArgumentHelp(
+            "Serve HTTP on this port (0: any free port): /rooms, /rooms/ROOM/board.svg and board.json, and /metrics, /healthz and /readyz for operators. --metrics-port is its older name.",
+            valueName: "port"),
         transform: { try ArgumentParsing.port($0, allowingAny: true) })
-    var metricsPort: Int?
+    var httpPort: Int?
 
     @Option(
         parsing: .unconditional,
@@ -159,8 +161,8 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
         }
         guard !host.isEmpty else { throw ValidationError("--host needs an address, such as 127.0.0.1 or 0.0.0.0") }
-        if let metricsPort, metricsPort != 0, metricsPort == port {
-            throw ValidationError("--metrics-port must differ from --port")
+        if let httpPort, httpPort != 0, httpPort == port {
+            throw ValidationError("--http-port must differ from --port")
         }
         _ = try roomAccess()
     }
@@ -205,7 +207,7 @@ struct Serve: AsyncParsableCommand {
         configuration.maxConnections = maxConnections
         configuration.maxRooms = maxRooms
         configuration.maxUpdatesPerSecond = rateLimit
-        configuration.metricsPort = metricsPort
+        configuration.httpPort = httpPort
         configuration.idleRoomTimeout =
             UInt64(idleRoomTimeout.components.seconds) * 1_000
             + UInt64(idleRoomTimeout.components.attoseconds / 1_000_000_000_000_000)
@@ -246,7 +248,7 @@ struct Serve: AsyncParsableCommand {
                     let loops = eventLoops.map { ", \($0) event loop\($0 == 1 ? "" : "s") (the CPUs it may use)" } ?? ""
                     say("scuttleboard serving on \(host):\(port), rooms stored in \(store)\(loops)")
                 },
-                onMetricsListening: { port in say("metrics on http://\(host):\(port)/metrics") })
+                onHTTPListening: { port in say("HTTP on http://\(host):\(port)/rooms (and /metrics)") })
         } catch let error as ServerError {
             throw CommandFailure(error)
         }

@@ -24,7 +24,7 @@ import Testing
         Refusal(arguments: ["serve", "--port", "-1"], says: "a port is 1 to 65535, or 0"),
         Refusal(arguments: ["serve", "--port", "http"], says: "a port is 1 to 65535, or 0"),
         Refusal(arguments: ["serve", "--metrics-port", "70000"], says: "a port is"),
-        Refusal(arguments: ["serve", "--port", "9000", "--metrics-port", "9000"], says: "must differ"),
+        Refusal(arguments: ["serve", "--port", "9000", "--http-port", "9000"], says: "must differ"),
         Refusal(arguments: ["serve", "--max-frame", "10"], says: "must be from 1024"),
         Refusal(arguments: ["serve", "--max-connections", "0"], says: "must be from 1"),
         Refusal(arguments: ["serve", "--rate-limit", "-5"], says: "must be from 1"),

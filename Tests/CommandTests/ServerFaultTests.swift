@@ -60,10 +60,10 @@ import Whiteboard
     func fillThenFree(_ scratch: Scratch, shellPrefix: String, free: (pid_t) throws -> Void) async throws {
         let server = try ServerProcess(
             executable: Self.executable,
-            arguments: ["--port", "0", "--db", scratch.database, "--metrics-port", "0", "--rate-limit", "100000"],
+            arguments: ["--port", "0", "--db", scratch.database, "--http-port", "0", "--rate-limit", "100000"],
             shellPrefix: shellPrefix)
         let port = try server.port(after: "serving on ")
-        let metrics = try server.port(after: "metrics on http://")
+        let metrics = try server.port(after: "HTTP on http://")
         let writer = try client(port: port, room: "full")
         let running = Task { await writer.run() }
         defer { running.cancel() }

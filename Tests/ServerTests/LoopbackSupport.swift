@@ -39,7 +39,7 @@ final class RunningServer: @unchecked Sendable {
     let folder: URL
     private(set) var server: ScuttleboardServer
     private(set) var port = 0
-    private(set) var metricsPort: Int?
+    private(set) var httpPort: Int?
     private var task: Task<Void, any Error>?
 
     private let configure: @Sendable (inout ServerConfiguration) -> Void
@@ -66,15 +66,15 @@ final class RunningServer: @unchecked Sendable {
     private func start() async throws {
         let (ports, continuation) = AsyncStream.makeStream(of: (String, Int).self)
         let server = self.server
-        let wantsMetrics = server.configuration.metricsPort != nil
+        let wantsHTTP = server.configuration.httpPort != nil
         task = Task {
             try await server.run(
                 onListening: { continuation.yield(("gossip", $0)) },
-                onMetricsListening: { continuation.yield(("metrics", $0)) })
+                onHTTPListening: { continuation.yield(("http", $0)) })
         }
         for await (kind, port) in ports {
-            if kind == "gossip" { self.port = port } else { metricsPort = port }
-            if self.port != 0 && (!wantsMetrics || metricsPort != nil) { break }
+            if kind == "gossip" { self.port = port } else { httpPort = port }
+            if self.port != 0 && (!wantsHTTP || httpPort != nil) { break }
         }
     }
 

@@ -75,7 +75,7 @@ import Wire
                 == "Error: cannot listen on 127.0.0.1:\(busy.port): the port is in use (is another server running? "
                 + "pick another port)\n")
         let metrics = try ExportCommandTests().run([
-            "serve", "--memory", "--port", "0", "--metrics-port", "\(busy.port)",
+            "serve", "--memory", "--port", "0", "--http-port", "\(busy.port)",
         ])
         #expect(metrics.status == 1)
         #expect(metrics.output.hasPrefix("Error: cannot listen on 127.0.0.1:\(busy.port): the port is in use"))

@@ -85,7 +85,7 @@ import Whiteboard
         let server = try await RunningServer {
             $0.storageBusyTimeout = .milliseconds(100)
             $0.storageCheckInterval = .milliseconds(50)
-            $0.metricsPort = 0
+            $0.httpPort = 0
         }
         let path = server.folder.appendingPathComponent("rooms.sqlite").path
         let writer = try client(port: server.port, room: "locked", name: "writer")
@@ -103,9 +103,9 @@ import Whiteboard
         try await eventually(20, "the refusal counted by name") {
             server.server.counters.snapshot.refusals["storage_unavailable", default: 0] > 0
         }
-        let (status, body) = try await fetch(server.metricsPort!, "/readyz")
+        let (status, body) = try await fetch(server.httpPort!, "/readyz")
         #expect(status == 503 && body.contains("does not take writes"), "\(body)")
-        #expect(try await fetch(server.metricsPort!, "/metrics").1.contains("scuttleboard_storage_healthy 0\n"))
+        #expect(try await fetch(server.httpPort!, "/metrics").1.contains("scuttleboard_storage_healthy 0\n"))
         #expect(await writer.pendingCount == 2, "the writer keeps what was refused")
         #expect(await watcher.board.visibleElements.count == 3, "nothing unstored was relayed")
         #expect(try await server.server.room(named: "locked")?.digest[writer.peer] == 3, "nor advertised")
@@ -115,7 +115,7 @@ import Whiteboard
             let (pending, seen) = (await writer.pendingCount, await watcher.board.visibleElements.count)
             return server.server.health.fault == nil && pending == 0 && seen == 5
         }
-        #expect(try await fetch(server.metricsPort!, "/readyz").0 == 200)
+        #expect(try await fetch(server.httpPort!, "/readyz").0 == 200)
         #expect(try storedSeqs(path, room: "locked") == [writer.peer: [1, 2, 3, 4, 5]])
         for run in runs { run.cancel() }
         for run in runs { await run.value }
@@ -240,14 +240,14 @@ import Whiteboard
         var configuration = ServerConfiguration()
         configuration.port = 0
         configuration.databasePath = nil
-        configuration.metricsPort = 0
+        configuration.httpPort = 0
         configuration.tickInterval = 20
         configuration.shutdownTimeout = .milliseconds(500)
         let server = try ScuttleboardServer(configuration: configuration)
         let (ports, sink) = AsyncStream.makeStream(of: (String, Int).self)
         let running = Task {
             try await server.run(
-                onListening: { sink.yield(("gossip", $0)) }, onMetricsListening: { sink.yield(("metrics", $0)) })
+                onListening: { sink.yield(("gossip", $0)) }, onHTTPListening: { sink.yield(("metrics", $0)) })
         }
         var (port, metricsPort) = (0, 0)
         for await (kind, bound) in ports {

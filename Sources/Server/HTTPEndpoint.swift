@@ -1,0 +1,203 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import Rooms
+import Scuttlebutt
+import Storage
+import Whiteboard
+
+/// The server's HTTP face, on one port (Hummingbird): for operators
+/// `GET /healthz`, `GET /readyz` and `GET /metrics` (Prometheus text); for
+/// people and tools `GET /rooms` (JSON) and each board as
+/// `GET /rooms/{room}/board.svg` or `board.json`. A room with tokens shows
+/// its board, and appears in the list, only to a request presenting one
+/// (`Authorization: Bearer TOKEN`), as it admits viewers.
+///
+/// Served from an event loop of its own: rooms run on the server's event
+/// loops, so a room stuck in a long replay holds up the connections of its
+/// loop, but never the endpoint that shows it.
+struct HTTPEndpoint {
+    /// The endpoint's thread, for the life of the process.
+    private static let loops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+
+    let host: String
+    let port: Int
+    let server: ScuttleboardServer
+
+    /// Binds the port and serves until the returned task is cancelled.
+    /// - Returns: The bound port, and the task serving it.
+    /// - Throws: ``ServerError/cannotListen(host:port:reason:)`` when the
+    ///   port cannot be bound: nothing is served then.
+    func start() async throws(ServerError) -> (port: Int, serving: Task<Void, any Error>) {
+        let bound = NIOLockedValueBox<CheckedContinuation<Int, any Error>?>(nil)
+        let resume: @Sendable (Result<Int, any Error>) -> Void = { outcome in
+            bound.withLockedValue { continuation in
+                continuation?.resume(with: outcome)
+                continuation = nil
+            }
+        }
+        let application = Application(
+            router: router(),
+            configuration: .init(address: .hostname(host, port: port), serverName: "scuttleboard"),
+            onServerRunning: { channel in resume(.success(channel.localAddress?.port ?? port)) },
+            eventLoopGroupProvider: .shared(Self.loops),
+            logger: server.configuration.logger)
+        var serving: Task<Void, any Error>?
+        do {
+            let port = try await withCheckedThrowingContinuation { continuation in
+                bound.withLockedValue { $0 = continuation }
+                serving = Task {
+                    do {
+                        try await application.run()
+                        resume(.failure(CancellationError()))
+                    } catch {
+                        resume(.failure(error))
+                        throw error
+                    }
+                }
+            }
+            return (port, serving!)
+        } catch {
+            serving?.cancel()
+            throw ServerError(listeningOn: host, port: port, error)
+        }
+    }
+
+    private func router() -> Router<BasicRequestContext> {
+        let router = Router()
+        let server = server
+        router.get("healthz") { _, _ in Self.text(.ok, "ok\n") }
+        router.get("readyz") { _, _ in
+            server.unreadiness.map { Self.text(.serviceUnavailable, "not ready: \($0)\n") }
+                ?? Self.text(.ok, "ready\n")
+        }
+        router.get("metrics") { _, _ in
+            Self.text(.ok, await server.metricsText(), type: "text/plain; version=0.0.4; charset=utf-8")
+        }
+        router.get("rooms") { request, _ in
+            let listing = try await server.rooms(visibleWith: Self.bearerToken(request))
+            return try Self.json(listing)
+        }
+        router.get("rooms/:room/:file") { request, context in
+            let name = context.parameters.get("room").flatMap { $0.removingPercentEncoding } ?? ""
+            let format = context.parameters.get("file") ?? ""
+            guard format == "board.svg" || format == "board.json" else {
+                return Self.text(.notFound, "not found: try /rooms/\(name)/board.svg or board.json\n")
+            }
+            if let refusal = server.configuration.roomAccess[name]?.refusalToRead(
+                room: name, presenting: Self.bearerToken(request))
+            {
+                var response = Self.text(.unauthorized, "\(Self.explanation(refusal))\n")
+                response.headers[.wwwAuthenticate] = "Bearer"
+                return response
+            }
+            switch try await server.board(ofRoom: name) {
+            case .noSuchRoom:
+                return Self.text(.notFound, "no room \"\(name)\" here\n")
+            case .tooManyRooms:
+                return Self.text(.serviceUnavailable, "the server holds its maximum of rooms; try again later\n")
+            case .found(let board):
+                return format == "board.svg"
+                    ? Self.text(.ok, SVGExporter.export(board), type: "image/svg+xml")
+                    : try Self.json(BoardExport(board))
+            }
+        }
+        router.get("**") { request, _ in
+            Self.text(
+                .notFound,
+                "not found: \(request.uri.path); try /rooms, /rooms/{room}/board.svg, /rooms/{room}/board.json, "
+                    + "/metrics, /healthz or /readyz\n")
+        }
+        return router
+    }
+
+    /// The token of an `Authorization: Bearer TOKEN` header, if there is one.
+    static func bearerToken(_ request: Request) -> String? {
+        guard let header = request.headers[.authorization] else { return nil }
+        let parts = header.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
+        return String(parts[1]).trimmingCharacters(in: .whitespaces)
+    }
+
+    private static func explanation(_ reason: CloseReason) -> String {
+        if case .unauthorized(let why) = reason { return why }
+        return "\(reason)"
+    }
+
+    private static func text(_ status: HTTPResponse.Status, _ body: String, type: String = "text/plain; charset=utf-8")
+        -> Response
+    {
+        Response(
+            status: status, headers: [.contentType: type, .cacheControl: "no-store"],
+            body: ResponseBody(byteBuffer: ByteBuffer(string: body)))
+    }
+
+    private static func json(_ value: some Encodable) throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let data = try encoder.encode(value)
+        return Response(
+            status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+/// One room as `GET /rooms` lists it.
+public struct RoomListing: Codable, Sendable, Equatable {
+    /// The room's name.
+    public var name: String
+    /// Sessions open in it now (0 when it is not loaded).
+    public var online: Int
+    /// Updates stored for it.
+    public var updates: Int
+    /// When its latest stored update was stamped (ISO 8601), if it has one.
+    public var lastActivity: String?
+}
+
+/// What asking the server for a room's board found.
+public enum BoardLookup: Sendable {
+    /// The room's board, as it holds it now.
+    case found(Board)
+    /// Nothing was ever stored for a room of that name, and none is loaded.
+    case noSuchRoom
+    /// The room exists but is not loaded, and the server holds its maximum of rooms.
+    case tooManyRooms
+}
+
+extension ScuttleboardServer {
+    /// The rooms someone presenting `token` may see (every room without
+    /// tokens; a room with tokens to one of them), stored or loaded, by name.
+    /// Read from the durable log and the counters the rooms keep current:
+    /// it never waits on a room.
+    public func rooms(visibleWith token: String?) async throws(StorageError) -> [RoomListing] {
+        let stored = Dictionary(try log.rooms().map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        let gauges = counters.snapshot.rooms
+        let names = Set(stored.keys).union(gauges.keys).sorted()
+        let iso = ISO8601DateFormatter()
+        return names.compactMap { name in
+            guard configuration.roomAccess[name]?.refusalToRead(room: name, presenting: token) == nil else {
+                return nil
+            }
+            let last = stored[name]?.lastTimestamp.map {
+                iso.string(from: Date(timeIntervalSince1970: Double($0.milliseconds) / 1_000))
+            }
+            return RoomListing(
+                name: name, online: gauges[name]?.sessions ?? 0, updates: stored[name]?.updateCount ?? 0,
+                lastActivity: last)
+        }
+    }
+
+    /// The board of the room called `name`, loading the room if it is
+    /// stored but not loaded. A name nothing was stored under is not a
+    /// room: asking never creates one.
+    public func board(ofRoom name: String) async throws(StorageError) -> BoardLookup {
+        if counters.snapshot.rooms[name] == nil {
+            guard try log.roomExists(name) else { return .noSuchRoom }
+        }
+        guard let room = try await room(named: name) else { return .tooManyRooms }
+        return .found(await room.board)
+    }
+}
