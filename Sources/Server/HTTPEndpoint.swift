@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import HummingbirdWebSocket
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -9,7 +10,8 @@ import Scuttlebutt
 import Storage
 import Whiteboard
 
-/// The server's HTTP face, on one port (Hummingbird): for operators
+/// The server's HTTP face, on one port (Hummingbird): protocol v1 over
+/// WebSocket at `GET /ws` (``WebSocketSession``); for operators
 /// `GET /healthz`, `GET /readyz` and `GET /metrics` (Prometheus text); for
 /// people and tools `GET /rooms` (JSON) and each board as
 /// `GET /rooms/{room}/board.svg` or `board.json`. A room with tokens shows
@@ -39,8 +41,21 @@ struct HTTPEndpoint {
                 continuation = nil
             }
         }
+        let webSockets = Router(context: BasicWebSocketRequestContext.self)
+        let server = server
+        webSockets.ws("ws") { inbound, outbound, context in
+            let token = Self.bearerToken(context.request)
+            await WebSocketSession(server: server, inbound: inbound, outbound: outbound, bearerToken: token).run()
+        }
         let application = Application(
             router: router(),
+            server: .http1WebSocketUpgrade(
+                webSocketRouter: webSockets,
+                configuration: .init(
+                    // Twice the limit, so that a message a little over it is
+                    // refused by name (WebSocketSession); beyond, the
+                    // WebSocket layer closes with 1009 without buffering it.
+                    ws: .init(maxFrameSize: 2 * server.configuration.maxFrameSize, autoPing: .disabled))),
             configuration: .init(address: .hostname(host, port: port), serverName: "scuttleboard"),
             onServerRunning: { channel in resume(.success(channel.localAddress?.port ?? port)) },
             eventLoopGroupProvider: .shared(Self.loops),

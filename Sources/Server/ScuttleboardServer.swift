@@ -27,21 +27,24 @@ public final class ScuttleboardServer: Sendable {
     public let counters = ServerCounters()
     /// Whether the durable log takes writes.
     let health = StorageHealth()
-    private let registry: RoomRegistry
+    let registry: RoomRegistry
     private let lifecycle = NIOLockedValueBox(Lifecycle())
     /// The front door: connections waiting for their hello and sessions,
     /// decided by the ``Lobby`` the simulator drives too (its limits as
     /// configured, capped below the process's file descriptor limit when it
-    /// starts), and each waiting connection's channel, for its timeout.
+    /// starts), and how to say goodbye to each waiting connection, for its
+    /// timeout. TCP and WebSocket connections share it, and so its limits.
     private let frontDoor: NIOLockedValueBox<FrontDoor>
     /// Where the lobby's milliseconds start.
     private let startedAt = ContinuousClock.now
     /// Connections being refused for want of room, each briefly holding a descriptor.
     private let refusing = NIOLockedValueBox(0)
 
-    private struct FrontDoor {
+    struct FrontDoor {
         var lobby: Lobby
-        var waitingChannels: [ConnectionID: any Channel] = [:]
+        /// Says goodbye to a connection waiting for its hello and closes it,
+        /// from outside its task, whatever its transport.
+        var waiting: [ConnectionID: @Sendable (CloseReason) -> Void] = [:]
         /// The server is stopping: nobody new waits for a hello.
         var closed = false
     }
@@ -340,11 +343,11 @@ public final class ScuttleboardServer: Sendable {
         // their deadline: the stop waits for every connection to end.
         let waiting = withLobby { door in
             door.closed = true
-            for id in door.waitingChannels.keys { door.lobby.closed(id) }
-            defer { door.waitingChannels = [:] }
-            return Array(door.waitingChannels.values)
+            for id in door.waiting.keys { door.lobby.closed(id) }
+            defer { door.waiting = [:] }
+            return Array(door.waiting.values)
         }
-        for channel in waiting { Self.sayGoodbye(.shuttingDown, to: channel) }
+        for sayGoodbye in waiting { sayGoodbye(.shuttingDown) }
         // Each room in a task of its own: a busy room must not hold up the
         // others, nor the caller (``run(onListening:onHTTPListening:)``
         // bounds the whole stop).
@@ -412,9 +415,14 @@ public final class ScuttleboardServer: Sendable {
 
     /// Says goodbye with `reason`, logs it and counts it.
     private func refuse(_ reason: CloseReason, on outbound: NIOAsyncChannelOutboundWriter<Message>) async {
+        noteRefusal(reason)
+        try? await outbound.write(.goodbye(reason))
+    }
+
+    /// Logs and counts a connection refused with `reason`.
+    func noteRefusal(_ reason: CloseReason) {
         counters.refused(CloseReasonName(reason))
         configuration.logger.notice("refused a connection", metadata: ["reason": "\(reason)"])
-        try? await outbound.write(.goodbye(reason))
     }
 
     /// Ends a connection so that what we sent last (a goodbye) arrives:
@@ -437,7 +445,7 @@ public final class ScuttleboardServer: Sendable {
     }
 
     /// Runs `body` on the front door, then publishes the lobby's counts.
-    private func withLobby<T>(_ body: (inout FrontDoor) -> T) -> T {
+    func withLobby<T>(_ body: (inout FrontDoor) -> T) -> T {
         frontDoor.withLockedValue { door in
             let result = body(&door)
             counters.lobbyChanged(door.lobby)
@@ -446,7 +454,7 @@ public final class ScuttleboardServer: Sendable {
     }
 
     /// Milliseconds since the server started: the lobby's clock.
-    private var lobbyNow: UInt64 { (ContinuousClock.now - startedAt).milliseconds }
+    var lobbyNow: UInt64 { (ContinuousClock.now - startedAt).milliseconds }
 
     /// One connection: `hello` first, then every message to its room.
     private func serve(_ connection: NIOAsyncChannel<Message, Message>, inbound delivery: RoomInboundHandler) async {
@@ -456,7 +464,10 @@ public final class ScuttleboardServer: Sendable {
                 return (Lobby.Acceptance.refused(.shuttingDown), door.lobby.configuration.maxHandshakes)
             }
             let accepted = door.lobby.accept(now: lobbyNow)
-            if case .waiting(let id) = accepted { door.waitingChannels[id] = connection.channel }
+            if case .waiting(let id) = accepted {
+                let channel = connection.channel
+                door.waiting[id] = { Self.sayGoodbye($0, to: channel) }
+            }
             return (accepted, door.lobby.configuration.maxHandshakes)
         }
         let id: ConnectionID
@@ -519,12 +530,12 @@ public final class ScuttleboardServer: Sendable {
         while !Task.isCancelled && !isStopping {
             try await Task.sleep(for: interval)
             let overdue = withLobby { door in
-                door.lobby.tick(now: lobbyNow).compactMap { door.waitingChannels.removeValue(forKey: $0) }
+                door.lobby.tick(now: lobbyNow).compactMap { door.waiting.removeValue(forKey: $0) }
             }
-            for channel in overdue {
+            for sayGoodbye in overdue {
                 counters.refused(.timeout)
                 configuration.logger.notice("refused a connection", metadata: ["reason": "no hello within \(timeout)"])
-                Self.sayGoodbye(.timeout, to: channel)
+                sayGoodbye(.timeout)
             }
         }
     }
@@ -545,48 +556,70 @@ public final class ScuttleboardServer: Sendable {
         _ id: ConnectionID, _ messages: inout NIOAsyncChannelInboundStream<Message>.AsyncIterator,
         outbound: NIOAsyncChannelOutboundWriter<Message>
     ) async -> (Room, Hello)? {
-        let first: Message?
+        let first: Result<Message?, any Error>
         do {
-            first = try await messages.next()
+            first = .success(try await messages.next())
         } catch {
-            let reason = withLobby { door in
-                door.waitingChannels[id] = nil
-                return door.lobby.malformed(id, String(describing: error))
-            }
+            first = .failure(error)
+        }
+        switch await admit(id, first: first) {
+        case .admitted(let room, let hello):
+            return (room, hello)
+        case .refused(let reason):
             await refuse(reason, on: outbound)
             return nil
+        case .gone:
+            return nil
         }
+    }
+
+    /// What came of a connection's first message.
+    enum Admission {
+        /// The peer may join this room (leased to it) with this hello.
+        case admitted(Room, Hello)
+        /// The peer is refused: say goodbye with this reason.
+        case refused(CloseReason)
+        /// The connection closed before its hello, or its goodbye is said.
+        case gone
+    }
+
+    /// Decides a connection's first message, whatever its transport: the
+    /// lobby admits the hello (or refuses it), then the room is leased.
+    /// - Parameter first: The first message, nil when the connection closed
+    ///   first, or why it could not be read.
+    func admit(_ id: ConnectionID, first: Result<Message?, any Error>) async -> Admission {
         let admission = withLobby { door -> Lobby.Admission? in
-            door.waitingChannels[id] = nil
-            guard let first else {
+            door.waiting[id] = nil
+            switch first {
+            case .failure(let error):
+                return .refused(door.lobby.malformed(id, String(describing: error)))
+            case .success(nil):
                 door.lobby.closed(id)
                 return nil
+            case .success(let message?):
+                return door.lobby.receive(message, from: id)
             }
-            return door.lobby.receive(first, from: id)
         }
         let hello: Hello
         switch admission {
         case nil, .refused(.timeout)?:
             // Closed before its hello, or timed out (the goodbye is said).
-            return nil
+            return .gone
         case .refused(let reason)?:
-            await refuse(reason, on: outbound)
-            return nil
+            return .refused(reason)
         case .admitted(let admitted)?:
             hello = admitted
         }
         do {
             guard let room = try await registry.lease(hello.room) else {
                 withLobby { $0.lobby.sessionEnded() }
-                await refuse(.limitExceeded("the server already holds \(configuration.maxRooms) rooms"), on: outbound)
-                return nil
+                return .refused(.limitExceeded("the server already holds \(configuration.maxRooms) rooms"))
             }
-            return (room, hello)
+            return .admitted(room, hello)
         } catch {
             withLobby { $0.lobby.sessionEnded() }
             configuration.logger.error("cannot load a room", metadata: ["room": "\(hello.room)", "error": "\(error)"])
-            await refuse(.storageUnavailable("cannot load room \"\(hello.room)\": \(error)"), on: outbound)
-            return nil
+            return .refused(.storageUnavailable("cannot load room \"\(hello.room)\": \(error)"))
         }
     }
 
