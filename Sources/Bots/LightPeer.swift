@@ -1,8 +1,10 @@
+import Client
 import DequeModule
 import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import NIOSSL
 import Scuttlebutt
 import Whiteboard
 import Wire
@@ -48,6 +50,8 @@ final class LightPeer: Sendable {
         var rate: Double
         /// Where its strokes go.
         var area: Rect
+        /// TLS to the server; nil for plain TCP.
+        var tls: NIOSSLContext?
     }
 
     /// Its origin.
@@ -74,6 +78,9 @@ final class LightPeer: Sendable {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let handler = Handler(peer: peer, settings: settings, status: status, received: received)
+                    if let tls = settings.tls {
+                        try ClientTLS.addHandler(to: channel.pipeline.syncOperations, context: tls, host: settings.host)
+                    }
                     try channel.pipeline.syncOperations.addGossipFrameCoders(BoardActionCodec.self)
                     try channel.pipeline.syncOperations.addHandler(handler)
                     added.withLockedValue { $0 = NIOLoopBound(handler, eventLoop: channel.eventLoop) }

@@ -59,6 +59,8 @@ public struct SwarmConfiguration: Sendable {
     public var keepsAtMost: Int?
     /// Full replicas everywhere, or light peers around a sample of them.
     public var receivers: SwarmReceivers = .full
+    /// TLS to the server, for every bot; nil for plain TCP.
+    public var tls: ClientTLS?
     /// With light receivers: the full-replica bots each room keeps (its
     /// first ones), on which, with the server's board, convergence is checked.
     public var fullBotsPerRoom = 1
@@ -229,6 +231,8 @@ public struct SwarmReport: Sendable, Codable {
     public var convergence: [RoomVerdict]
     /// Full replicas everywhere, or light peers around a sample of them.
     public var receivers: SwarmReceivers = .full
+    /// TLS to the server, for every bot; nil for plain TCP.
+    public var tls: ClientTLS?
     /// Light peers (no replica) among the bots.
     public var lightPeers = 0
     /// Light peers' sessions that ended before the run did, by reason (they
@@ -393,6 +397,7 @@ public struct Swarm: Sendable {
             settings.minReconnectDelay = 50
             settings.maxReconnectDelay = 2_000
             settings.addedLatency = configuration.addedLatency
+            settings.tls = configuration.tls
             return try BoardClient(configuration: settings)
         }
         var watchers: [Task<Void, Never>] = []
@@ -409,6 +414,7 @@ public struct Swarm: Sendable {
         let start = ContinuousClock.now
         let connections = NIOLockedValueBox<[Int: Task<Void, Never>]>([:])
         var lightPeers: [(index: Int, peer: LightPeer)] = []
+        let lightTLS = try configuration.receivers == .full ? nil : configuration.tls?.makeContext()
         for index in 0..<configuration.bots {
             if configuration.pattern != .thunderingHerd {
                 try await Task.sleep(for: .milliseconds(1_000 / max(1, configuration.bots)))
@@ -417,7 +423,7 @@ public struct Swarm: Sendable {
                 let settings = LightPeer.Settings(
                     host: configuration.host, port: configuration.port, room: configuration.room(of: index),
                     name: "bot\(index)", seed: configuration.seed &+ UInt64(index), rate: configuration.rate ?? 0,
-                    area: Self.area)
+                    area: Self.area, tls: lightTLS)
                 do {
                     let peer = try await LightPeer.connect(settings) { stamps in
                         measurements.record(stamps, now: SystemWallClock().milliseconds())
@@ -437,7 +443,17 @@ public struct Swarm: Sendable {
         let joinDeadline = ContinuousClock.now + .seconds(10)
         while ContinuousClock.now < joinDeadline {
             var joined = lightPeers.allSatisfy { $0.peer.current.open }
-            for client in clients where joined { joined = await client.state == .live }
+            for client in clients {
+                let state = await client.state
+                // A refusal retrying cannot change (plaintext to a TLS-only
+                // server, a room with tokens): there is no swarm to run.
+                if case .refused(let reason) = state {
+                    for task in connections.withLockedValue({ $0.values }) { task.cancel() }
+                    throw ConnectionFailure.other(
+                        host: configuration.host, port: configuration.port, "the server refused the bots: \(reason)")
+                }
+                joined = joined && state == .live
+            }
             if joined { break }
             try await Task.sleep(for: .milliseconds(20))
         }

@@ -2,6 +2,7 @@ import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import NIOSSL
 import Scuttlebutt
 import Storage
 import Whiteboard
@@ -52,6 +53,8 @@ public struct ClientConfiguration: Sendable {
     public var role: PeerRole = .editor
     /// The room's token, if it has one.
     public var token: String?
+    /// TLS to the server; nil for plain TCP.
+    public var tls: ClientTLS?
     /// A SQLite file for the offline queue and the local replica; nil keeps
     /// them in the replica's memory only (lost when the process ends, and
     /// a new origin every time).
@@ -169,6 +172,8 @@ public actor BoardClient {
     private var roundTrip: UInt64?
     /// Whether the current connection's session ever opened.
     private var sessionOpened = false
+    /// The TLS context every connection shares, made on the first.
+    private var tlsContext: NIOSSLContext?
     /// What ``view`` shows, and the doorbells of ``changes()``.
     private nonisolated let published = NIOLockedValueBox(Published())
     /// Callers of ``waitUntilLive()``, by a number of their own.
@@ -403,11 +408,16 @@ public actor BoardClient {
     /// - Returns: Whether the session opened (the server's hello arrived).
     private func connectOnce() async throws -> Bool {
         setState(.connecting)
+        if let tls = configuration.tls, tlsContext == nil { tlsContext = try tls.makeContext() }
+        let (tls, host) = (tlsContext, configuration.host)
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connectTimeout(.seconds(5))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .connect(host: configuration.host, port: configuration.port) { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        try ClientTLS.addHandler(to: channel.pipeline.syncOperations, context: tls, host: host)
+                    }
                     try channel.pipeline.syncOperations.addGossipFrameCoders(BoardActionCodec.self)
                     return try NIOAsyncChannel<Message, Message>(wrappingChannelSynchronously: channel)
                 }

@@ -1,5 +1,7 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 import HummingbirdWebSocket
 import Logging
 import NIOConcurrencyHelpers
@@ -10,7 +12,8 @@ import Scuttlebutt
 import Storage
 import Whiteboard
 
-/// The server's HTTP face, on one port (Hummingbird): protocol v1 over
+/// The server's HTTP face, on one port (Hummingbird; HTTPS and WSS when the
+/// server has a certificate): protocol v1 over
 /// WebSocket at `GET /ws` (``WebSocketSession``); for operators
 /// `GET /healthz`, `GET /readyz` and `GET /metrics` (Prometheus text); for
 /// people and tools `GET /rooms` (JSON) and each board as
@@ -47,15 +50,23 @@ struct HTTPEndpoint {
             let token = Self.bearerToken(context.request)
             await WebSocketSession(server: server, inbound: inbound, outbound: outbound, bearerToken: token).run()
         }
+        var builder = HTTPServerBuilder.http1WebSocketUpgrade(
+            webSocketRouter: webSockets,
+            configuration: .init(
+                // Twice the limit, so that a message a little over it is
+                // refused by name (WebSocketSession); beyond, the
+                // WebSocket layer closes with 1009 without buffering it.
+                ws: .init(maxFrameSize: 2 * server.configuration.maxFrameSize, autoPing: .disabled)))
+        if let tls = server.configuration.tls {
+            do {
+                builder = try .tls(builder, tlsConfiguration: tls.configuration())
+            } catch {
+                throw error as? ServerError ?? .tlsSetup("\(error)")
+            }
+        }
         let application = Application(
             router: router(),
-            server: .http1WebSocketUpgrade(
-                webSocketRouter: webSockets,
-                configuration: .init(
-                    // Twice the limit, so that a message a little over it is
-                    // refused by name (WebSocketSession); beyond, the
-                    // WebSocket layer closes with 1009 without buffering it.
-                    ws: .init(maxFrameSize: 2 * server.configuration.maxFrameSize, autoPing: .disabled))),
+            server: builder,
             configuration: .init(address: .hostname(host, port: port), serverName: "scuttleboard"),
             onServerRunning: { channel in resume(.success(channel.localAddress?.port ?? port)) },
             eventLoopGroupProvider: .shared(Self.loops),

@@ -3,6 +3,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import NIOSSL
 import Rooms
 import Scuttlebutt
 import Storage
@@ -169,6 +170,13 @@ public final class ScuttleboardServer: Sendable {
         let listener: NIOAsyncChannel<AcceptedConnection, Never>
         let counters = counters
         let logger = configuration.logger
+        let tls: NIOSSLContext?
+        do {
+            tls = try configuration.tls?.makeContext()
+        } catch {
+            http?.serving.cancel()
+            throw error
+        }
         do {
             listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -188,6 +196,15 @@ public final class ScuttleboardServer: Sendable {
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
                 .bind(host: configuration.host, port: configuration.port) { channel in
                     channel.eventLoop.makeCompletedFuture {
+                        if let tls {
+                            try channel.pipeline.syncOperations.addHandler(
+                                PlaintextRefusal(refused: {
+                                    counters.refused(.unauthorized)
+                                    logger.notice(
+                                        "refused a connection", metadata: ["reason": "plaintext to a TLS-only server"])
+                                }))
+                            try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
+                        }
                         try channel.pipeline.syncOperations.addGossipFrameCoders(
                             BoardActionCodec.self, maxFrameSize: maxFrameSize)
                         let inbound = RoomInboundHandler(limit: RoomInboundHandler.defaultLimit)

@@ -61,9 +61,27 @@ public struct ServerConfiguration: Sendable {
     /// The HTTP port (rooms, boards as SVG and JSON, `/metrics`, `/healthz`,
     /// `/readyz`); nil for none, 0 for any free one.
     public var httpPort: Int?
+    /// TLS on every listener (the protocol port and the HTTP port: HTTPS
+    /// and WSS), or nil for none. With TLS, a plaintext connection to the
+    /// protocol port is refused, in plaintext, with a goodbye saying so.
+    public var tls: ServerTLS?
     /// Where log lines go; silent unless the app sets one up.
     public var logger = Logger(label: "scuttleboard", factory: { _ in SwiftLogNoOpLogHandler() })
 
     /// The defaults.
     public init() {}
+}
+
+/// The server's certificate and key, as PEM files.
+public struct ServerTLS: Sendable, Hashable {
+    /// The certificate chain, leaf first.
+    public var certificateFile: String
+    /// The private key of the leaf certificate.
+    public var keyFile: String
+
+    /// TLS with this certificate chain and key.
+    public init(certificateFile: String, keyFile: String) {
+        self.certificateFile = certificateFile
+        self.keyFile = keyFile
+    }
 }

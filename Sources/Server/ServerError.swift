@@ -12,6 +12,8 @@ public enum ServerError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The server stopped, but not cleanly: what failed (the database, a
     /// room's checkpoint).
     case stoppedWithFailures([String])
+    /// The TLS certificate or key cannot be used.
+    case tlsSetup(String)
 
     /// Classifies a failure to bind `host`:`port`.
     init(listeningOn host: String, port: Int, _ error: any Error) {
@@ -41,6 +43,7 @@ public enum ServerError: Error, Sendable, Hashable, CustomStringConvertible {
                 + "; exiting without their checkpoints: every acknowledged update is in the log, "
                 + "and the next start replays it"
         case .stoppedWithFailures(let failures): "stopped, but not cleanly: \(failures.joined(separator: "; "))"
+        case .tlsSetup(let what): "cannot set up TLS: \(what)"
         }
     }
 }

@@ -108,6 +108,20 @@ enum ArgumentParsing {
             host: host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host, port: port)
     }
 
+    /// A file to read: it must exist and be readable, and not be a folder.
+    static func readableFile(_ text: String) throws -> String {
+        guard !text.isEmpty else { throw Invalid(description: "a file path is needed") }
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: text, isDirectory: &isFolder) else {
+            throw Invalid(description: "there is no file \(text)")
+        }
+        guard !isFolder.boolValue else { throw Invalid(description: "\(text) is a folder, not a file") }
+        guard FileManager.default.isReadableFile(atPath: text) else {
+            throw Invalid(description: "\(text) cannot be read (permissions)")
+        }
+        return text
+    }
+
     /// A file to create or write: its folder must exist, and it must not be a folder.
     static func writableFile(_ text: String) throws -> String {
         guard !text.isEmpty else { throw Invalid(description: "a file path is needed") }

@@ -16,14 +16,37 @@ struct ConnectionOptions: ParsableArguments {
     @Option(help: "The room's token, if it has one.", transform: ArgumentParsing.token)
     var token: String?
 
+    @OptionGroup var tls: TLSClientOptions
+
     /// A client configuration for this server and room.
     func configuration(name: String, role: PeerRole, localDatabase: String?) -> ClientConfiguration {
         var configuration = ClientConfiguration(host: server.host, port: server.port, room: room, name: name)
         configuration.role = role
         configuration.token = token
         configuration.localDatabase = localDatabase
+        configuration.tls = tls.clientTLS
         return configuration
     }
+}
+
+/// TLS to the server: shared by `draw`, `view` and `swarm`.
+struct TLSClientOptions: ParsableArguments {
+    @Flag(help: "Connect with TLS (the server runs with --tls-cert and --tls-key).")
+    var tls = false
+
+    @Option(
+        help: ArgumentHelp(
+            "With --tls: trust the certificates in this PEM file (a private CA) instead of the system's.",
+            valueName: "file"),
+        transform: ArgumentParsing.readableFile)
+    var ca: String?
+
+    func validate() throws {
+        if ca != nil && !tls { throw ValidationError("--ca needs --tls") }
+    }
+
+    /// The client's TLS, if asked for.
+    var clientTLS: ClientTLS? { tls ? ClientTLS(caFile: ca) : nil }
 }
 
 /// Runs a board screen to its end: a refusal by the server (a wrong

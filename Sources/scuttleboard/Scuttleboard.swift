@@ -148,6 +148,18 @@ struct Serve: AsyncParsableCommand {
     var httpPort: Int?
 
     @Option(
+        help: ArgumentHelp(
+            "Serve TLS on every port (the protocol, and HTTPS/WSS) with this PEM certificate chain; needs --tls-key. Plaintext connections are then refused.",
+            valueName: "file"),
+        transform: ArgumentParsing.readableFile)
+    var tlsCert: String?
+
+    @Option(
+        help: ArgumentHelp("The PEM private key of --tls-cert.", valueName: "file"),
+        transform: ArgumentParsing.readableFile)
+    var tlsKey: String?
+
+    @Option(
         parsing: .unconditional,
         help: "How long a stop may take before the server exits without the remaining checkpoints: 10s, 1m.",
         transform: ArgumentParsing.duration)
@@ -164,6 +176,7 @@ struct Serve: AsyncParsableCommand {
         if let httpPort, httpPort != 0, httpPort == port {
             throw ValidationError("--http-port must differ from --port")
         }
+        if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
         _ = try roomAccess()
     }
 
@@ -208,6 +221,7 @@ struct Serve: AsyncParsableCommand {
         configuration.maxRooms = maxRooms
         configuration.maxUpdatesPerSecond = rateLimit
         configuration.httpPort = httpPort
+        if let tlsCert, let tlsKey { configuration.tls = ServerTLS(certificateFile: tlsCert, keyFile: tlsKey) }
         configuration.idleRoomTimeout =
             UInt64(idleRoomTimeout.components.seconds) * 1_000
             + UInt64(idleRoomTimeout.components.attoseconds / 1_000_000_000_000_000)
@@ -246,9 +260,12 @@ struct Serve: AsyncParsableCommand {
             try await server.run(
                 onListening: { port in
                     let loops = eventLoops.map { ", \($0) event loop\($0 == 1 ? "" : "s") (the CPUs it may use)" } ?? ""
-                    say("scuttleboard serving on \(host):\(port), rooms stored in \(store)\(loops)")
+                    let secured = tlsCert == nil ? "" : " with TLS only"
+                    say("scuttleboard serving on \(host):\(port)\(secured), rooms stored in \(store)\(loops)")
                 },
-                onHTTPListening: { port in say("HTTP on http://\(host):\(port)/rooms (and /metrics)") })
+                onHTTPListening: { port in
+                    say("HTTP on http\(tlsCert == nil ? "" : "s")://\(host):\(port)/rooms (and /metrics)")
+                })
         } catch let error as ServerError {
             throw CommandFailure(error)
         }

@@ -122,6 +122,8 @@ struct SwarmCommand: AsyncParsableCommand {
     @Flag(help: "Print the report as JSON.")
     var json = false
 
+    @OptionGroup var tls: TLSClientOptions
+
     func validate() throws {
         guard rooms <= bots else { throw ValidationError("--rooms must be at most --bots (\(bots))") }
         guard duration.components.attoseconds == 0 else {
@@ -136,6 +138,7 @@ struct SwarmCommand: AsyncParsableCommand {
                 throw ValidationError("--receivers light takes no chaos options (light peers do not reconnect)")
             }
         }
+        if inProcess && tls.tls { throw ValidationError("--tls connects to another server; drop --in-process") }
         if let serverPID {
             guard !inProcess else { throw ValidationError("--server-pid measures another process; drop --in-process") }
             guard ProcessStatistics.cpuSeconds(of: serverPID) != nil else {
@@ -193,6 +196,7 @@ struct SwarmCommand: AsyncParsableCommand {
         configuration.behaviors = try behaviorList()
         configuration.receivers = receivers
         configuration.fullBotsPerRoom = fullPerRoom
+        configuration.tls = inProcess ? nil : tls.clientTLS
         var authority: (@Sendable (String) async -> (Digest, UInt64)?)?
         if let server = inProcessServer {
             authority = { @Sendable name in

@@ -3,6 +3,7 @@ import HummingbirdWSClient
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
+import NIOSSL
 import NIOWebSocket
 import Rooms
 import Scuttlebutt
@@ -185,9 +186,20 @@ final class WebSocketPeer: @unchecked Sendable {
             @escaping @Sendable (inout WebSocketInboundMessageStream.AsyncIterator, WebSocketOutboundWriter)
             async throws -> Void
     ) async throws -> WebSocketCloseFrame? {
+        try await connect(url: "ws://127.0.0.1:\(port)/ws", tls: nil, body)
+    }
+
+    /// Connects to `url` (with `tls` for `wss:`), says hello, runs `body`.
+    @discardableResult
+    func connect(
+        url: String, tls: TLSConfiguration?,
+        _ body:
+            @escaping @Sendable (inout WebSocketInboundMessageStream.AsyncIterator, WebSocketOutboundWriter)
+            async throws -> Void
+    ) async throws -> WebSocketCloseFrame? {
         let failure = NIOLockedValueBox<(any Error)?>(nil)
         let client = WebSocketClient(
-            url: "ws://127.0.0.1:\(port)/ws", configuration: .init(maxFrameSize: 1 << 20),
+            url: url, configuration: .init(maxFrameSize: 1 << 20), tlsConfiguration: tls,
             logger: Logger(label: "test.ws")
         ) { inbound, outbound, _ in
             do {
