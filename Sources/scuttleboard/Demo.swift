@@ -42,6 +42,12 @@ struct Demo: AsyncParsableCommand {
     @Option(help: "Seed for the bots' drawing.")
     var seed: UInt64 = 1
 
+    @Option(
+        help: ArgumentHelp(
+            "The HTTP port, where a browser sees the board as SVG (0: any free port).", valueName: "port"),
+        transform: { try ArgumentParsing.port($0, allowingAny: true) })
+    var httpPort = 0
+
     static let botNames = ["ada", "grace", "linus", "ken", "barbara", "dennis", "margaret", "alan"]
     static let behaviors: [BotBehavior] = [.scribbler, .shapes, .text, .scribbler, .eraser, .shapes, .text, .lurker]
     /// How many of its own drawings each demo bot keeps on the board.
@@ -76,16 +82,22 @@ struct Demo: AsyncParsableCommand {
         var configuration = ServerConfiguration()
         configuration.port = 0
         configuration.databasePath = path
+        configuration.httpPort = httpPort
         let server: ScuttleboardServer
         do {
             server = try ScuttleboardServer(configuration: configuration)
         } catch {
             throw CommandFailure(error)
         }
-        let (port, serving) = try await server.startInBackground()
+        let (port, boundHTTP, serving) = try await server.startInBackgroundWithPorts()
+        let roomInPath = room.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(["/"])) ?? room
+        let boardURL = boundHTTP.map { "http://127.0.0.1:\($0)/rooms/\(roomInPath)/board.svg" } ?? ""
         if !interactive {
             say("demo: server on 127.0.0.1:\(port), database \(path)")
         }
+        // Before the screen opens: seen in a headless run, and in the
+        // terminal once the drawing client has closed.
+        say("demo: the board in a browser (reload to follow it): \(boardURL)")
         // Bots draw where a terminal of the usual size shows them.
         var columns: Int32 = 80
         var rows: Int32 = 24

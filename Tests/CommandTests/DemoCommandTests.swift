@@ -21,6 +21,8 @@ import Testing
         #expect(status == 0, "\(text)")
         #expect(text.contains("t=1s") && text.contains("t=2s") && !text.contains("t=3s"), "\(text)")
         #expect(text.contains("ada (scribbler), grace (shapes) drawing in room \"demo\""))
+        #expect(text.contains("the board in a browser (reload to follow it): http://127.0.0.1:"), "\(text)")
+        #expect(text.contains("/rooms/demo/board.svg"), "\(text)")
         #expect(text.contains(" shown, ") && text.contains(" kept ") && text.contains(" MB"), "\(text)")
         #expect(text.contains("the board was in a temporary database, now removed"))
         let left = try FileManager.default.contentsOfDirectory(atPath: scratch.path)
