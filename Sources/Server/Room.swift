@@ -44,6 +44,9 @@ public actor Room {
     /// checkpoint at shutdown: a connection can end before its append).
     private var appendsInFlight = 0
     private var waitingForAppends: [CheckedContinuation<Void, Never>] = []
+    /// When appends became durable whose fan-out the next flush completes
+    /// (for the fan-out latency histogram).
+    private var durableAwaitingFanOut: [ContinuousClock.Instant] = []
 
     /// Runs the room on its event loop.
     public nonisolated var unownedExecutor: UnownedSerialExecutor { eventLoop.executor.asUnownedSerialExecutor() }
@@ -271,17 +274,23 @@ public actor Room {
         let stored = updates.map { StoredUpdate($0, encode: BoardActionCodec.encode) }
         appendsInFlight += 1
         let loop = eventLoop
+        let started = ContinuousClock.now
         // The log calls back on its writer's queue; one hop brings the
         // result to the room's event loop, with no task in between.
         log.append(room: name, stored) { result in
-            loop.execute { self.assumeIsolated { $0.appendFinished(append, result) } }
+            loop.execute { self.assumeIsolated { $0.appendFinished(append, result, startedAt: started) } }
         }
     }
 
     /// Tells the machine how an append went.
-    private func appendFinished(_ append: AppendID, _ result: Result<Void, StorageError>) {
+    private func appendFinished(
+        _ append: AppendID, _ result: Result<Void, StorageError>, startedAt started: ContinuousClock.Instant
+    ) {
         switch result {
         case .success:
+            let durable = ContinuousClock.now
+            counters.instruments.appendDuration.record(durable - started)
+            durableAwaitingFanOut.append(durable)
             perform(machine.appendCompleted(append, now: now))
         case .failure(let error):
             counters.storageFailed()
@@ -344,5 +353,11 @@ public actor Room {
     private func flush() {
         flushScheduled = false
         perform(machine.flush())
+        guard !durableAwaitingFanOut.isEmpty else { return }
+        let fannedOut = ContinuousClock.now
+        for durable in durableAwaitingFanOut {
+            counters.instruments.fanOutDuration.record(fannedOut - durable)
+        }
+        durableAwaitingFanOut = []
     }
 }

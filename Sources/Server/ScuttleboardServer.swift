@@ -269,78 +269,12 @@ public final class ScuttleboardServer: Sendable {
         return nil
     }
 
-    /// Prometheus text: rooms, sessions, traffic, refusals, commits, memory.
+    /// Prometheus text: rooms, sessions, traffic, refusals, commits,
+    /// latencies, memory (``ServerInstruments``, through swift-metrics).
     /// Read from counters the rooms keep current: it never waits on a room.
     public func metricsText() async -> String {
-        let counters = self.counters.snapshot
-        let rooms = counters.rooms.values
-        let rewinds = rooms.reduce(0) { $0 + $1.rewinds }
-        let retained = rooms.reduce(0) { $0 + $1.unfolded }
-        let elements = rooms.reduce(0) { $0 + $1.elements }
-        let rejected = rooms.reduce(into: [String: Int]()) { $0.merge($1.rejected, uniquingKeysWith: +) }
-        let log = await self.log.statistics
-        var lines = [
-            "# HELP scuttleboard_rooms Rooms held in memory.", "# TYPE scuttleboard_rooms gauge",
-            "scuttleboard_rooms \(rooms.count)",
-            "# HELP scuttleboard_sessions Sessions open (connections past their hello).",
-            "# TYPE scuttleboard_sessions gauge",
-            "scuttleboard_sessions \(counters.connectionsOpen)",
-            "# HELP scuttleboard_handshakes Connections waiting for their hello.",
-            "# TYPE scuttleboard_handshakes gauge", "scuttleboard_handshakes \(counters.handshakesOpen)",
-            "# TYPE scuttleboard_connections_total counter",
-            "scuttleboard_connections_total \(counters.connectionsAccepted)",
-            "# HELP scuttleboard_updates_in_total Updates accepted from peers.",
-            "# TYPE scuttleboard_updates_in_total counter", "scuttleboard_updates_in_total \(counters.updatesIn)",
-            "# HELP scuttleboard_updates_out_total Updates sent to peers.",
-            "# TYPE scuttleboard_updates_out_total counter", "scuttleboard_updates_out_total \(counters.updatesOut)",
-            "# HELP scuttleboard_retained_updates Updates held in memory above the rooms' horizons (history).",
-            "# TYPE scuttleboard_retained_updates gauge", "scuttleboard_retained_updates \(retained)",
-            "# HELP scuttleboard_board_elements Elements on the rooms' boards, hidden ones included (content).",
-            "# TYPE scuttleboard_board_elements gauge", "scuttleboard_board_elements \(elements)",
-            "# HELP scuttleboard_rewinds_total Late updates that rewound a room's replica.",
-            "# TYPE scuttleboard_rewinds_total counter", "scuttleboard_rewinds_total \(rewinds)",
-            "# HELP scuttleboard_refusals_total Sessions the server ended, by reason.",
-            "# TYPE scuttleboard_refusals_total counter",
-        ]
-        lines += counters.refusals.sorted { $0.key < $1.key }.map {
-            "scuttleboard_refusals_total{reason=\"\($0.key)\"} \($0.value)"
-        }
-        lines += [
-            "# HELP scuttleboard_rejects_total Updates refused by a room's replica, by reason.",
-            "# TYPE scuttleboard_rejects_total counter",
-        ]
-        lines += rejected.sorted { $0.key < $1.key }.map {
-            "scuttleboard_rejects_total{reason=\"\($0.key)\"} \($0.value)"
-        }
-        lines += [
-            "# HELP scuttleboard_commit_seconds Time spent committing to the durable log.",
-            "# TYPE scuttleboard_commit_seconds summary",
-            "scuttleboard_commit_seconds_sum \(Double(log.commitNanoseconds) / 1e9)",
-            "scuttleboard_commit_seconds_count \(log.transactions)",
-            "# TYPE scuttleboard_stored_updates_total counter", "scuttleboard_stored_updates_total \(log.updates)",
-            "# HELP scuttleboard_snapshots_sent_total State snapshots sent to peers behind the horizon.",
-            "# TYPE scuttleboard_snapshots_sent_total counter",
-            "scuttleboard_snapshots_sent_total \(counters.snapshotsSent)",
-            "# HELP scuttleboard_checkpoints_total Room checkpoints written to the durable log.",
-            "# TYPE scuttleboard_checkpoints_total counter", "scuttleboard_checkpoints_total \(counters.checkpoints)",
-            "# HELP scuttleboard_storage_healthy Whether the database takes writes (0 while updates are refused).",
-            "# TYPE scuttleboard_storage_healthy gauge", "scuttleboard_storage_healthy \(health.fault == nil ? 1 : 0)",
-            "# HELP scuttleboard_storage_failures_total Writes the database refused (full disk, lock, missing file).",
-            "# TYPE scuttleboard_storage_failures_total counter",
-            "scuttleboard_storage_failures_total \(counters.storageFailures)",
-            "# HELP scuttleboard_load_gaps_total Gaps found in an origin's stored updates while loading rooms.",
-            "# TYPE scuttleboard_load_gaps_total counter", "scuttleboard_load_gaps_total \(counters.loadGaps)",
-            "# HELP scuttleboard_descriptor_exhaustions_total Accepts that failed for want of file descriptors.",
-            "# TYPE scuttleboard_descriptor_exhaustions_total counter",
-            "scuttleboard_descriptor_exhaustions_total \(counters.descriptorExhaustions)",
-            "# HELP scuttleboard_resident_memory_bytes Resident memory of the server process.",
-            "# TYPE scuttleboard_resident_memory_bytes gauge",
-            "scuttleboard_resident_memory_bytes \(ProcessStatistics.residentMemoryBytes())",
-            "# HELP scuttleboard_cpu_seconds_total CPU time (user and system) the server process has used.",
-            "# TYPE scuttleboard_cpu_seconds_total counter",
-            "scuttleboard_cpu_seconds_total \(ProcessStatistics.cpuSeconds() ?? 0)",
-        ]
-        return lines.joined(separator: "\n") + "\n"
+        counters.instruments.refresh(counters.snapshot, log: await log.statistics, isHealthy: health.fault == nil)
+        return counters.instruments.text()
     }
 
     /// Stops gracefully: no new connections; every session gets

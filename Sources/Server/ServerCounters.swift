@@ -5,6 +5,8 @@ import Scuttlebutt
 /// What the server counts, for logs and metrics: every refusal by reason.
 public final class ServerCounters: Sendable {
     private let state = NIOLockedValueBox(Snapshot())
+    /// The same events, as metrics (`GET /metrics`).
+    let instruments = ServerInstruments()
 
     /// A copy of the counters at one moment.
     public struct Snapshot: Sendable, Hashable {
@@ -58,41 +60,52 @@ public final class ServerCounters: Sendable {
 
     /// Publishes the lobby's counts (the server calls it under the lobby's lock).
     func lobbyChanged(_ lobby: Lobby) {
-        state.withLockedValue { counters in
-            counters.connectionsAccepted = lobby.accepted
-            counters.connectionsOpen = lobby.sessions
-            counters.handshakesOpen = lobby.waiting
+        let accepted = state.withLockedValue { counters in
+            defer {
+                counters.connectionsAccepted = lobby.accepted
+                counters.connectionsOpen = lobby.sessions
+                counters.handshakesOpen = lobby.waiting
+            }
+            return max(0, lobby.accepted - counters.connectionsAccepted)
         }
+        instruments.connections.increment(by: accepted)
     }
 
     func received(_ count: Int) {
         state.withLockedValue { $0.updatesIn += count }
+        instruments.updatesIn.increment(by: count)
     }
 
     func sent(_ count: Int) {
         state.withLockedValue { $0.updatesOut += count }
+        instruments.updatesOut.increment(by: count)
     }
 
     func sentSnapshot() {
         state.withLockedValue { $0.snapshotsSent += 1 }
+        instruments.snapshotsSent.increment()
     }
 
     func checkpointed() {
         state.withLockedValue { $0.checkpoints += 1 }
+        instruments.checkpoints.increment()
     }
 
     func storageFailed() {
         state.withLockedValue { $0.storageFailures += 1 }
+        instruments.storageFailures.increment()
     }
 
     func foundLoadGap() {
         state.withLockedValue { $0.loadGaps += 1 }
+        instruments.loadGaps.increment()
     }
 
     /// Counts an accept that failed for want of descriptors.
     /// - Returns: Whether it is the first in a second (worth a log line).
     func ranOutOfDescriptors() -> Bool {
         let now = ContinuousClock.now
+        instruments.descriptorExhaustions.increment()
         return state.withLockedValue { counters in
             counters.descriptorExhaustions += 1
             guard counters.lastExhaustionLogged.map({ now - $0 >= .seconds(1) }) ?? true else { return false }
@@ -101,8 +114,17 @@ public final class ServerCounters: Sendable {
         }
     }
 
+    /// Keeps what a room holds now, and counts what it added since it last
+    /// published (a room loaded again starts from nothing).
     func publish(_ gauges: RoomGauges, room: String) {
-        state.withLockedValue { $0.rooms[room] = gauges }
+        let before = state.withLockedValue { counters in
+            defer { counters.rooms[room] = gauges }
+            return counters.rooms[room]
+        }
+        instruments.rewinds.increment(by: max(0, gauges.rewinds - (before?.rewinds ?? 0)))
+        for (reason, count) in gauges.rejected {
+            instruments.rejected(count - (before?.rejected[reason] ?? 0), reason: reason)
+        }
     }
 
     func forget(room: String) {
@@ -111,6 +133,7 @@ public final class ServerCounters: Sendable {
 
     func refused(_ reason: CloseReasonName) {
         state.withLockedValue { $0.refusals[reason.rawValue, default: 0] += 1 }
+        instruments.refused(reason.rawValue)
     }
 }
 

@@ -77,7 +77,7 @@ import Whiteboard
                     .addText(at: Point(0, Int32(recorded % 1_000)), text: line, style: Style(color: 2)))
             }
             try await Task.sleep(for: .milliseconds(5))
-            full = try await fetch(metrics, "/metrics").1.contains("scuttleboard_storage_healthy 0\n")
+            full = try await fetch(metrics, "/metrics").1.contains("scuttleboard_storage_healthy 0.0\n")
         }
         #expect(full, "the disk never filled after \(recorded) updates")
         guard full else { return }

@@ -33,12 +33,20 @@ import Whiteboard
         let (status, body) = try await fetch(metricsPort, "/metrics")
         #expect(status == 200)
         #expect(body.contains("scuttleboard_updates_in_total 1\n"))
-        #expect(body.contains("scuttleboard_rooms 1\n"), "the refused room was never loaded")
+        #expect(body.contains("scuttleboard_rooms 1.0\n"), "the refused room was never loaded")
         #expect(body.contains("scuttleboard_refusals_total{reason=\"unauthorized\"} 1\n"))
         #expect(body.contains("scuttleboard_stored_updates_total 1\n"))
-        #expect(body.contains("# TYPE scuttleboard_commit_seconds summary"))
+        #expect(body.contains("# TYPE scuttleboard_commit_seconds_total counter"))
         let memory = body.split(separator: "\n").first { $0.hasPrefix("scuttleboard_resident_memory_bytes ") }
-        #expect((memory?.split(separator: " ").last.flatMap { Int($0) } ?? 0) > 1_000_000)
+        #expect((memory?.split(separator: " ").last.flatMap { Double($0) } ?? 0) > 1_000_000)
+        // The latency histograms saw the one durable append and its fan-out.
+        #expect(body.contains("scuttleboard_append_seconds_count 1\n"), "\(body)")
+        #expect(body.contains("scuttleboard_fanout_seconds_count 1\n"))
+        #expect(body.contains("scuttleboard_append_seconds_bucket{le=\"+Inf\"} 1\n"))
+        // A second scrape counts nothing twice.
+        let again = try await fetch(metricsPort, "/metrics").1
+        #expect(again.contains("scuttleboard_stored_updates_total 1\n"))
+        #expect(again.contains("scuttleboard_commits_total "))
         #expect(try await fetch(metricsPort, "/healthz") == (200, "ok\n"))
         let (missing, hint) = try await fetch(metricsPort, "/nope")
         #expect(missing == 404)

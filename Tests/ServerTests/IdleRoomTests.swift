@@ -7,7 +7,7 @@ import Whiteboard
 @Suite(.serialized) struct IdleRoomTests {
     func loadedRooms(_ server: ScuttleboardServer) async -> Int {
         let line = await server.metricsText().split(separator: "\n").first { $0.hasPrefix("scuttleboard_rooms ") }
-        return line.flatMap { Int($0.split(separator: " ")[1]) } ?? -1
+        return line.flatMap { Double($0.split(separator: " ")[1]).map { Int($0) } } ?? -1
     }
 
     @Test func anIdleRoomUnloadsAndReloadsFromTheLog() async throws {

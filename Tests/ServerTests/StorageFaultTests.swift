@@ -105,7 +105,7 @@ import Whiteboard
         }
         let (status, body) = try await fetch(server.httpPort!, "/readyz")
         #expect(status == 503 && body.contains("does not take writes"), "\(body)")
-        #expect(try await fetch(server.httpPort!, "/metrics").1.contains("scuttleboard_storage_healthy 0\n"))
+        #expect(try await fetch(server.httpPort!, "/metrics").1.contains("scuttleboard_storage_healthy 0.0\n"))
         #expect(await writer.pendingCount == 2, "the writer keeps what was refused")
         #expect(await watcher.board.visibleElements.count == 3, "nothing unstored was relayed")
         #expect(try await server.server.room(named: "locked")?.digest[writer.peer] == 3, "nor advertised")
@@ -265,7 +265,7 @@ import Whiteboard
         let (status, body) = try await withTimeout(5, "metrics from a server with a busy room") {
             try await fetch(metrics, "/metrics")
         }
-        #expect(status == 200 && body.contains("scuttleboard_rooms 1\n"), "\(body)")
+        #expect(status == 200 && body.contains("scuttleboard_rooms 1.0\n"), "\(body)")
         let started = ContinuousClock.now
         await server.shutdown()
         await #expect {
