@@ -8,6 +8,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import Rooms
+import ServiceLifecycle
 import Scuttlebutt
 import Storage
 import Whiteboard
@@ -32,11 +33,25 @@ struct HTTPEndpoint {
     let port: Int
     let server: ScuttleboardServer
 
-    /// Binds the port and serves until the returned task is cancelled.
-    /// - Returns: The bound port, and the task serving it.
+    /// A running endpoint: its port, and how to stop it.
+    struct Running: Sendable {
+        /// The bound port.
+        let port: Int
+        fileprivate let group: ServiceGroup
+        fileprivate let serving: Task<Void, any Error>
+
+        /// Stops gracefully: no new connections, requests under way
+        /// answered, then closed.
+        func stop() async {
+            await group.triggerGracefulShutdown()
+            _ = try? await serving.value
+        }
+    }
+
+    /// Binds the port and serves until ``Running/stop()``.
     /// - Throws: ``ServerError/cannotListen(host:port:reason:)`` when the
     ///   port cannot be bound: nothing is served then.
-    func start() async throws(ServerError) -> (port: Int, serving: Task<Void, any Error>) {
+    func start() async throws(ServerError) -> Running {
         let bound = NIOLockedValueBox<CheckedContinuation<Int, any Error>?>(nil)
         let resume: @Sendable (Result<Int, any Error>) -> Void = { outcome in
             bound.withLockedValue { continuation in
@@ -71,13 +86,17 @@ struct HTTPEndpoint {
             onServerRunning: { channel in resume(.success(channel.localAddress?.port ?? port)) },
             eventLoopGroupProvider: .shared(Self.loops),
             logger: server.configuration.logger)
+        // In a service group of its own, so that a stop is a graceful
+        // shutdown rather than a cancellation.
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(services: [application], logger: server.configuration.logger))
         var serving: Task<Void, any Error>?
         do {
             let port = try await withCheckedThrowingContinuation { continuation in
                 bound.withLockedValue { $0 = continuation }
                 serving = Task {
                     do {
-                        try await application.run()
+                        try await group.run()
                         resume(.failure(CancellationError()))
                     } catch {
                         resume(.failure(error))
@@ -85,7 +104,7 @@ struct HTTPEndpoint {
                     }
                 }
             }
-            return (port, serving!)
+            return Running(port: port, group: group, serving: serving!)
         } catch {
             serving?.cancel()
             throw ServerError(listeningOn: host, port: port, error)

@@ -163,7 +163,7 @@ public final class ScuttleboardServer: Sendable {
         }
         // The HTTP port first: a server that cannot serve what it was
         // asked to serve says so before it takes any connection.
-        var http: (port: Int, serving: Task<Void, any Error>)?
+        var http: HTTPEndpoint.Running?
         if let port = configuration.httpPort {
             http = try await HTTPEndpoint(host: configuration.host, port: port, server: self).start()
         }
@@ -174,7 +174,7 @@ public final class ScuttleboardServer: Sendable {
         do {
             tls = try configuration.tls?.makeContext()
         } catch {
-            http?.serving.cancel()
+            await http?.stop()
             throw error
         }
         do {
@@ -219,7 +219,7 @@ public final class ScuttleboardServer: Sendable {
                     }
                 }
         } catch {
-            http?.serving.cancel()
+            await http?.stop()
             throw ServerError(listeningOn: configuration.host, port: configuration.port, error)
         }
         let alreadyStopping = lifecycle.withLockedValue { state in
@@ -230,18 +230,25 @@ public final class ScuttleboardServer: Sendable {
         onListening(listener.channel.localAddress?.port ?? configuration.port)
         configuration.logger.info(
             "listening", metadata: ["port": "\(listener.channel.localAddress?.port ?? configuration.port)"])
-        try await withThrowingDiscardingTaskGroup { group in
-            group.addTask { try await self.runTimer() }
-            group.addTask { try await self.timeOutHandshakes() }
-            group.addTask { try await self.watchStorage() }
-            if let http { onHTTPListening(http.port) }
-            defer { http?.serving.cancel() }
-            try await listener.executeThenClose { connections in
-                for try await connection in connections {
-                    group.addTask { await self.serve(connection.channel, inbound: connection.inbound) }
+        do {
+            try await withThrowingDiscardingTaskGroup { group in
+                group.addTask { try await self.runTimer() }
+                group.addTask { try await self.timeOutHandshakes() }
+                group.addTask { try await self.watchStorage() }
+                if let http { onHTTPListening(http.port) }
+                try await listener.executeThenClose { connections in
+                    for try await connection in connections {
+                        group.addTask { await self.serve(connection.channel, inbound: connection.inbound) }
+                    }
                 }
             }
+        } catch {
+            await http?.stop()
+            throw error
         }
+        // Every protocol connection has ended (WebSocket sessions were told
+        // goodbye with the rest): the HTTP port stops before the checkpoints.
+        await http?.stop()
         // Every connection has closed; an append still on its way to disk
         // completes before its room's checkpoint (Room.checkpoint waits).
         var failures: [String] = []

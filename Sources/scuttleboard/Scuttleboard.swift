@@ -4,6 +4,7 @@ import Logging
 import Rooms
 import Scuttlebutt
 import Server
+import ServiceLifecycle
 import Storage
 import Whiteboard
 import Wire
@@ -245,31 +246,28 @@ struct Serve: AsyncParsableCommand {
         // A file size limit (`ulimit -f`) must fail a write, which the
         // server reports and survives, not kill the process.
         signal(SIGXFSZ, SIG_IGN)
-        // SIGINT and SIGTERM stop the server gracefully.
-        let signals = [SIGINT, SIGTERM].map { number in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler {
-                say("scuttleboard stopping: closing sessions and checkpointing \(store)")
-                Task { await server.shutdown() }
-            }
-            source.resume()
-            return source
-        }
+        // SIGINT and SIGTERM stop the server gracefully: the server is the
+        // service of a ServiceGroup listening for them.
+        let service = ServerService(
+            server,
+            onListening: { port in
+                let loops = eventLoops.map { ", \($0) event loop\($0 == 1 ? "" : "s") (the CPUs it may use)" } ?? ""
+                let secured = tlsCert == nil ? "" : " with TLS only"
+                say("scuttleboard serving on \(host):\(port)\(secured), rooms stored in \(store)\(loops)")
+            },
+            onHTTPListening: { port in
+                say("HTTP on http\(tlsCert == nil ? "" : "s")://\(host):\(port)/rooms (and /metrics)")
+            },
+            onStopping: { say("scuttleboard stopping: closing sessions and checkpointing \(store)") })
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [.init(service: service)], gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: configuration.logger))
         do {
-            try await server.run(
-                onListening: { port in
-                    let loops = eventLoops.map { ", \($0) event loop\($0 == 1 ? "" : "s") (the CPUs it may use)" } ?? ""
-                    let secured = tlsCert == nil ? "" : " with TLS only"
-                    say("scuttleboard serving on \(host):\(port)\(secured), rooms stored in \(store)\(loops)")
-                },
-                onHTTPListening: { port in
-                    say("HTTP on http\(tlsCert == nil ? "" : "s")://\(host):\(port)/rooms (and /metrics)")
-                })
+            try await group.run()
         } catch let error as ServerError {
             throw CommandFailure(error)
         }
-        signals.forEach { $0.cancel() }
         say("scuttleboard stopped")
     }
 }

@@ -99,7 +99,7 @@ import Whiteboard
             trust.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(certificates.ca))
             let web = WebSocketPeer(name: "wss", room: "locked", credentials: "key")
             let trusting = trust
-            try await withTimeout(20, "a WSS peer") {
+            _ = try await withTimeout(20, "a WSS peer") {
                 try await web.connect(url: "wss://localhost:\(httpPort)/ws", tls: trusting) { inbound, outbound in
                     try await web.run(&inbound, outbound) { web.session.isCaughtUp || web.goodbye != nil }
                 }
@@ -167,7 +167,7 @@ import Whiteboard
             then: .addText(at: .zero, text: "leak", style: Style(color: 1)))
         let counters = server.server.counters.snapshot
         await server.stop()
-        guard case .unauthorized(let why)?? = goodbye else {
+        guard case .unauthorized(let why)? = goodbye else {
             Issue.record("expected a refusal, got \(String(describing: goodbye))")
             return
         }
