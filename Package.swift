@@ -41,11 +41,13 @@ let package = Package(
                 .product(name: "DequeModule", package: "swift-collections")
             ]
         ),
+        // The system zlib, for the PNG exporter's deflate.
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
         // The board: drawing only, no networks, no files.
         .target(
             name: "Whiteboard",
             dependencies: [
-                "Scuttlebutt",
+                "Scuttlebutt", "CZlib",
                 .product(name: "HashTreeCollections", package: "swift-collections"),
             ]
         ),
@@ -169,7 +171,7 @@ let package = Package(
         ),
         .testTarget(
             name: "WhiteboardTests",
-            dependencies: ["Whiteboard", "Scuttlebutt", "NetworkSimulator"]
+            dependencies: ["Whiteboard", "Scuttlebutt", "NetworkSimulator", "CZlib"]
         ),
         .testTarget(
             name: "WorkloadsTests",

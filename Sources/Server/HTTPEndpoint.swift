@@ -18,7 +18,7 @@ import Whiteboard
 /// WebSocket at `GET /ws` (``WebSocketSession``); for operators
 /// `GET /healthz`, `GET /readyz` and `GET /metrics` (Prometheus text); for
 /// people and tools `GET /rooms` (JSON) and each board as
-/// `GET /rooms/{room}/board.svg` or `board.json`. A room with tokens shows
+/// `GET /rooms/{room}/board.svg`, `board.png` (`?scale=N`) or `board.json`. A room with tokens shows
 /// its board, and appears in the list, only to a request presenting one
 /// (`Authorization: Bearer TOKEN`), as it admits viewers.
 ///
@@ -28,6 +28,8 @@ import Whiteboard
 struct HTTPEndpoint {
     /// The endpoint's thread, for the life of the process.
     private static let loops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    /// Whether a PNG is being drawn (one at a time, process-wide).
+    private static let drawing = NIOLockedValueBox(false)
 
     let host: String
     let port: Int
@@ -129,8 +131,8 @@ struct HTTPEndpoint {
         router.get("rooms/:room/:file") { request, context in
             let name = context.parameters.get("room").flatMap { $0.removingPercentEncoding } ?? ""
             let format = context.parameters.get("file") ?? ""
-            guard format == "board.svg" || format == "board.json" else {
-                return Self.text(.notFound, "not found: try /rooms/\(name)/board.svg or board.json\n")
+            guard ["board.svg", "board.png", "board.json"].contains(format) else {
+                return Self.text(.notFound, "not found: try /rooms/\(name)/board.svg, board.png or board.json\n")
             }
             if let refusal = server.configuration.roomAccess[name]?.refusalToRead(
                 room: name, presenting: Self.bearerToken(request))
@@ -145,15 +147,35 @@ struct HTTPEndpoint {
             case .tooManyRooms:
                 return Self.text(.serviceUnavailable, "the server holds its maximum of rooms; try again later\n")
             case .found(let board):
-                return format == "board.svg"
-                    ? Self.text(.ok, SVGExporter.export(board), type: "image/svg+xml")
-                    : try Self.json(BoardExport(board))
+                switch format {
+                case "board.svg": return Self.text(.ok, SVGExporter.export(board), type: "image/svg+xml")
+                case "board.png":
+                    let scale = request.uri.queryParameters.get("scale", as: Int.self).map { min(max($0, 1), 64) } ?? 8
+                    // One image at a time: drawing a board of long
+                    // far-flung strokes can take seconds of a core.
+                    let mayDraw = Self.drawing.withLockedValue { busy in
+                        guard !busy else { return false }
+                        busy = true
+                        return true
+                    }
+                    guard mayDraw else {
+                        var response = Self.text(
+                            .serviceUnavailable, "busy drawing another image; try again in a moment\n")
+                        response.headers[.retryAfter] = "1"
+                        return response
+                    }
+                    defer { Self.drawing.withLockedValue { $0 = false } }
+                    return Response(
+                        status: .ok, headers: [.contentType: "image/png", .cacheControl: "no-store"],
+                        body: ResponseBody(byteBuffer: ByteBuffer(bytes: PNGExporter.export(board, scale: scale))))
+                default: return try Self.json(BoardExport(board))
+                }
             }
         }
         router.get("**") { request, _ in
             Self.text(
                 .notFound,
-                "not found: \(request.uri.path); try /rooms, /rooms/{room}/board.svg, /rooms/{room}/board.json, "
+                "not found: \(request.uri.path); try /rooms, /rooms/{room}/board.svg, .png or .json, /ws, "
                     + "/metrics, /healthz or /readyz\n")
         }
         return router

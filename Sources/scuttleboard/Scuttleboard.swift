@@ -306,17 +306,24 @@ extension Durability: ExpressibleByArgument {}
 
 struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Write a stored room to standard output as SVG, ANSI, plain text or its JSON action log.")
+        abstract: "Write a stored room to standard output as SVG, PNG, ANSI, plain text or its JSON action log.")
 
     enum Format: String, ExpressibleByArgument, CaseIterable {
-        case svg, ansi, text, json
+        case svg, png, ansi, text, json
     }
 
     @Option(help: "The room to export.", transform: ArgumentParsing.room)
     var room: String
 
-    @Option(help: "svg (vectors), ansi (colour text for a terminal), text, or json (the action log).")
+    @Option(help: "svg (vectors), png (an image), ansi (colour text for a terminal), text, or json (the action log).")
     var format = Format.svg
+
+    @Option(
+        help: ArgumentHelp(
+            "For png: image pixels per canvas pixel (1-64; less if the image would pass 16384 pixels a side or 8 M in all).",
+            valueName: "n"),
+        transform: { try ArgumentParsing.integer($0, in: 1...64) })
+    var scale = 8
 
     @Option(help: "For ansi and text: half-block (default) or braille.")
     var mode = RasterMode.halfBlock
@@ -350,12 +357,19 @@ struct Export: ParsableCommand {
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             say(String(decoding: try encoder.encode(updates), as: UTF8.self))
             return
-        case .svg, .ansi, .text:
+        case .svg, .png, .ansi, .text:
             var board = Board()
             let reducer = BoardReducer()
             for update in updates { reducer.reduce(&board, update) }
             if format == .svg {
                 try? FileHandle.standardOutput.write(contentsOf: Data(SVGExporter.export(board).utf8))
+                return
+            }
+            if format == .png {
+                if isatty(1) == 1 {
+                    throw CommandFailure(message: "a PNG is binary: redirect it to a file (> board.png)")
+                }
+                try? FileHandle.standardOutput.write(contentsOf: Data(PNGExporter.export(board, scale: scale)))
                 return
             }
             var rasterizer = Rasterizer(viewport: .fitting(board.visibleBounds ?? Rect(.zero), mode: mode))

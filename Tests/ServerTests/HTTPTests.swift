@@ -117,7 +117,17 @@ import Whiteboard
         let (absent, message) = try await fetch(port, "/rooms/nowhere/board.svg")
         #expect(absent == 404)
         #expect(message == "no room \"nowhere\" here\n")
-        #expect(try await fetch(port, "/rooms/open/board.png").0 == 404)
+        #expect(try await fetch(port, "/rooms/open/board.gif").0 == 404)
+        // PNG: a real image of the board, scaled as asked.
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/rooms/open/board.png?scale=2")!)
+        request.httpMethod = "GET"
+        let (png, pngResponse) = try await URLSession.shared.data(for: request)
+        #expect((pngResponse as? HTTPURLResponse)?.value(forHTTPHeaderField: "Content-Type") == "image/png")
+        let bytes = [UInt8](png)
+        #expect(bytes.starts(with: [0x89, 0x50, 0x4E, 0x47]), "a PNG signature")
+        let expected = PNGExporter.encode(
+            PNGExporter.render(try #require(await server.server.room(named: "open")?.board), scale: 2))
+        #expect(bytes == expected, "the board, rendered at scale 2")
         let after = try decoder.decode([RoomListing].self, from: Data(try await fetch(port, "/rooms").1.utf8))
         #expect(after.map(\.name) == ["open"])
     }

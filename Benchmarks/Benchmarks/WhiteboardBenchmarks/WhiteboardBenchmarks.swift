@@ -140,6 +140,20 @@ let benchmarks: @Sendable () -> Void = {
         BoardBox(policy: .standard)
     }
 
+    // MARK: PNG
+
+    Benchmark(
+        "PNG of a board of 10k elements, whole board fitted to 1920x1080 (render + deflate)",
+        configuration: .init(metrics: [.wallClock, .throughput], maxIterations: 20)
+    ) { (benchmark: Benchmark, board: Board) in
+        for _ in benchmark.scaledIterations {
+            let image = PNGExporter.render(board, fitting: board.visibleBounds!, width: 1_920, height: 1_080)
+            blackHole(PNGExporter.encode(image))
+        }
+    } setup: {
+        spreadBoard(indexed: true)
+    }
+
     for indexed in [false, true] {
         Benchmark(
             "Erase hit-test (what an eraser cell touches), \(indexed ? "spatially indexed " : "")board of 10k elements"
