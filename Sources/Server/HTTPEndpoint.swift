@@ -84,7 +84,12 @@ struct HTTPEndpoint {
         let application = Application(
             router: router(),
             server: builder,
-            configuration: .init(address: .hostname(host, port: port), serverName: "scuttleboard"),
+            // At most as many connections as the protocol port takes
+            // sessions: beyond, accepting waits until one closes.
+            configuration: .init(
+                address: .hostname(host, port: port), serverName: "scuttleboard",
+                availableConnectionsDelegate: .maximum(
+                    server.configuration.maxConnections, logger: server.configuration.logger)),
             onServerRunning: { channel in resume(.success(channel.localAddress?.port ?? port)) },
             eventLoopGroupProvider: .shared(Self.loops),
             logger: server.configuration.logger)

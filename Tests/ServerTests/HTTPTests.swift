@@ -54,6 +54,30 @@ import Whiteboard
         await server.stop()
     }
 
+    /// The HTTP port takes at most as many connections as the protocol port
+    /// takes sessions; beyond, it accepts again once one closes.
+    @Test func theHTTPPortHoldsAtMostTheConnectionLimit() async throws {
+        let server = try await RunningServer { configuration in
+            configuration.httpPort = 0
+            configuration.maxConnections = 2
+        }
+        do {
+            let port = try #require(server.httpPort)
+            let idle = [try await connect(port: port), try await connect(port: port)]
+            var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/healthz")!)
+            request.timeoutInterval = 1
+            let waited = try? await URLSession.shared.data(for: request)
+            #expect(waited == nil, "a third connection waits while two are open")
+            try await idle[0].channel.close()
+            #expect(try await fetch(port, "/healthz") == (200, "ok\n"), "and is served once one closes")
+            try await idle[1].channel.close()
+        } catch {
+            await server.stop()
+            throw error
+        }
+        await server.stop()
+    }
+
     @Test func roomsAndBoardsAreServedOverHTTPToWhoeverMaySeeThem() async throws {
         let server = try await RunningServer { configuration in
             configuration.httpPort = 0
