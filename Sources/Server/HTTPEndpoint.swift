@@ -70,6 +70,9 @@ struct HTTPEndpoint {
         var builder = HTTPServerBuilder.http1WebSocketUpgrade(
             webSocketRouter: webSockets,
             configuration: .init(
+                // A keep-alive connection idle for 30 s is closed (it holds one
+                // of the port's connections).
+                http1: .init(idleTimeout: .seconds(30)),
                 // Twice the limit, so that a message a little over it is
                 // refused by name (WebSocketSession); beyond, the
                 // WebSocket layer closes with 1009 without buffering it.
