@@ -159,8 +159,9 @@ struct HTTPEndpoint {
                 case "board.svg": return Self.text(.ok, SVGExporter.export(board), type: "image/svg+xml")
                 case "board.png":
                     let scale = request.uri.queryParameters.get("scale", as: Int.self).map { min(max($0, 1), 64) } ?? 8
-                    // One image at a time: drawing a board of long
-                    // far-flung strokes can take seconds of a core.
+                    // One image at a time, on a thread of NIO's pool rather
+                    // than one of Swift's cooperative threads (one per core):
+                    // a board of long far-flung strokes takes seconds.
                     let mayDraw = Self.drawing.withLockedValue { busy in
                         guard !busy else { return false }
                         busy = true
@@ -173,9 +174,10 @@ struct HTTPEndpoint {
                         return response
                     }
                     defer { Self.drawing.withLockedValue { $0 = false } }
+                    let png = try await NIOThreadPool.singleton.runIfActive { PNGExporter.export(board, scale: scale) }
                     return Response(
                         status: .ok, headers: [.contentType: "image/png", .cacheControl: "no-store"],
-                        body: ResponseBody(byteBuffer: ByteBuffer(bytes: PNGExporter.export(board, scale: scale))))
+                        body: ResponseBody(byteBuffer: ByteBuffer(bytes: png)))
                 default: return try Self.json(BoardExport(board))
                 }
             }
