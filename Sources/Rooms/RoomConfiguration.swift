@@ -19,6 +19,16 @@ public struct RoomConfiguration<R: Reducer>: Sendable {
     public var session: GossipSessionConfiguration
     /// Updates one session may send per second (bursts up to twice that).
     public var maxUpdatesPerSecond = 2_000
+    /// Messages of any kind (pings and presence included; a batch of
+    /// updates is one) one session may send per second, bursts up to twice
+    /// that: beyond, it is cut off with `limitExceeded`. A flood of tiny
+    /// messages would otherwise keep its room's event loop, and every room
+    /// on it, busy. Nil: four times ``maxUpdatesPerSecond`` (a peer may send
+    /// each update alone, and acknowledge what it receives), at least 10,000.
+    public var maxMessagesPerSecond: Int?
+
+    /// The message rate in force (``maxMessagesPerSecond``).
+    @inlinable public var messagesPerSecond: Int { maxMessagesPerSecond ?? max(10_000, 4 * maxUpdatesPerSecond) }
     /// Milliseconds the frontier trails the room's clock, so that a peer
     /// that has not reported yet is not folded past.
     public var frontierGrace: UInt64 = 2_000

@@ -135,6 +135,8 @@ public struct RoomStateMachine<R: Reducer> {
         @usableFromInline var session: GossipSession<R>
         @usableFromInline let peer: PeerID
         @usableFromInline var rate: RateLimiter
+        /// Messages of any kind (``RoomConfiguration/messagesPerSecond``).
+        @usableFromInline var messages: RateLimiter
         @usableFromInline var isOpen = true
         /// Messages for this peer since the last flush: written together.
         @usableFromInline var outbox: [Message] = []
@@ -146,10 +148,11 @@ public struct RoomStateMachine<R: Reducer> {
         @usableFromInline var held: [Message] = []
 
         @inlinable
-        init(session: GossipSession<R>, peer: PeerID, rate: RateLimiter) {
+        init(session: GossipSession<R>, peer: PeerID, rate: RateLimiter, messages: RateLimiter) {
             self.session = session
             self.peer = peer
             self.rate = rate
+            self.messages = messages
         }
     }
 
@@ -286,7 +289,8 @@ public struct RoomStateMachine<R: Reducer> {
         session.persistsBeforeApplying = true
         entries[id] = Entry(
             session: GossipSession(configuration: session, estimatedSize: configuration.estimatedSize),
-            peer: hello.peer, rate: RateLimiter(perSecond: configuration.maxUpdatesPerSecond, now: now))
+            peer: hello.peer, rate: RateLimiter(perSecond: configuration.maxUpdatesPerSecond, now: now),
+            messages: RateLimiter(perSecond: configuration.messagesPerSecond, now: now))
         carryOut(entries[id]!.session.start(store: store, now: now), for: id)
         handle(.hello(hello), from: id, now: now)
         // The newcomer sees who is here at once, not when they next move.
@@ -302,6 +306,10 @@ public struct RoomStateMachine<R: Reducer> {
     public mutating func receive(_ message: Message, from id: SessionID, now: UInt64) -> [Effect] {
         guard let entry = entries[id], entry.isOpen else { return [] }
         clock.set(milliseconds: now)
+        guard entry.messages.take(1, now: now) else {
+            end(id, .limitExceeded("more than \(configuration.messagesPerSecond) messages per second"))
+            return takeEffects()
+        }
         if entry.appending != nil {
             if entry.held.count >= configuration.maxHeldMessages {
                 end(id, .limitExceeded("more than \(configuration.maxHeldMessages) messages while a batch is stored"))

@@ -116,7 +116,9 @@ struct Serve: AsyncParsableCommand {
     var maxRooms = 1_000
 
     @Option(
-        parsing: .unconditional, help: "Updates one connection may send per second (bursts up to twice that).",
+        parsing: .unconditional,
+        help:
+            "Updates one connection may send per second (bursts up to twice that); messages of any kind, four times that (at least 10000).",
         transform: { try ArgumentParsing.integer($0, in: 1...100_000_000) })
     var rateLimit = 2_000
 

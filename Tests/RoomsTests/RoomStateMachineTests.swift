@@ -259,6 +259,34 @@ final class BenchPeer {
         #expect(bench.finished[writer.id] == .limitExceeded("more than 5 updates per second"))
     }
 
+    /// A flood of tiny messages (pings here) is cut off at the message
+    /// rate, after at most the burst, and the rest of it is not handled;
+    /// the same number spread over time is not.
+    @Test func aFloodOfMessagesIsCutOffAtTheMessageRate() throws {
+        var bench = RoomBench { $0.maxMessagesPerSecond = 100 }
+        let (flooder, steady) = (BenchPeer(1), BenchPeer(2))
+        flooder.join(&bench)
+        steady.join(&bench)
+        var handled = 0
+        for nonce in 0..<1_000 where bench.finished[flooder.id] == nil {
+            bench.take(bench.room.receive(.ping(UInt64(nonce)), from: flooder.id, now: bench.now))
+            handled += 1
+        }
+        #expect(bench.finished[flooder.id] == .limitExceeded("more than 100 messages per second"))
+        #expect(handled <= 201, "at most the burst (twice the rate) is taken: \(handled)")
+        for nonce in 0..<1_000 {
+            bench.now += 20
+            bench.take(bench.room.receive(.ping(UInt64(nonce)), from: steady.id, now: bench.now))
+        }
+        #expect(bench.finished[steady.id] == nil, "50 messages a second is within the rate")
+        // Unset, the message rate follows the update rate.
+        var configuration = RoomConfiguration<RegisterReducer>(
+            name: "room", replica: ReplicaConfiguration(), encodeState: { $0.encoded() })
+        #expect(configuration.messagesPerSecond == 10_000)
+        configuration.maxUpdatesPerSecond = 100_000
+        #expect(configuration.messagesPerSecond == 400_000)
+    }
+
     @Test func aReaderThatCannotKeepUpIsCutOffAndTheOthersCarryOn() throws {
         var bench = RoomBench()
         let (writer, slow) = (BenchPeer(1), BenchPeer(2))

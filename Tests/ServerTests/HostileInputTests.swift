@@ -60,6 +60,33 @@ import Wire
         await server.stop()
     }
 
+    /// 50,000 pings in one write: the session is cut off at the message
+    /// rate (10,000 a second, bursts of 20,000) with a goodbye saying so,
+    /// the rest of the flood is not handled, and another room carries on.
+    @Test func aFloodOfTinyMessagesIsCutOffAndOtherRoomsCarryOn() async throws {
+        let server = try await RunningServer()
+        let port = server.port
+        let goodbye = try await withTimeout(60, "the flood's goodbye") {
+            let flood = try await connect(port: port)
+            return try await flood.executeThenClose { inbound, outbound -> CloseReason? in
+                let hello = Hello(
+                    protocolVersion: 1, peer: PeerID(0xF100D), name: "flood", room: "flooded", role: .viewer,
+                    credentials: nil, digest: Digest(), clock: .zero)
+                try await outbound.write(.hello(hello))
+                try await outbound.write(contentsOf: (0..<50_000).map { Message.ping(UInt64($0)) })
+                for try await message in inbound {
+                    if case .goodbye(let reason) = message { return reason }
+                }
+                return nil
+            }
+        }
+        #expect(goodbye == .limitExceeded("more than 10000 messages per second"))
+        #expect(
+            try await join(port: port, room: "calm", then: .addText(at: .zero, text: "ok", style: Style(color: 1)))
+                == nil)
+        await server.stop()
+    }
+
     @Test func aReaderThatNeverReadsDoesNotStallTheRoom() async throws {
         let server = try await RunningServer { $0.maxUpdatesPerSecond = 1_000_000 }
         let port = server.port
