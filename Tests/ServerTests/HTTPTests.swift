@@ -61,7 +61,7 @@ import Whiteboard
             configuration.httpPort = 0
             configuration.maxConnections = 2
         }
-        do {
+        try await server.stop { server in
             let port = try #require(server.httpPort)
             let idle = [try await connect(port: port), try await connect(port: port)]
             var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/healthz")!)
@@ -71,11 +71,7 @@ import Whiteboard
             try await idle[0].channel.close()
             #expect(try await fetch(port, "/healthz") == (200, "ok\n"), "and is served once one closes")
             try await idle[1].channel.close()
-        } catch {
-            await server.stop()
-            throw error
         }
-        await server.stop()
     }
 
     @Test func roomsAndBoardsAreServedOverHTTPToWhoeverMaySeeThem() async throws {
@@ -83,13 +79,7 @@ import Whiteboard
             configuration.httpPort = 0
             configuration.roomAccess = ["locked": RoomAccess(editor: "key", viewer: "look")]
         }
-        do {
-            try await checkRoomsAndBoards(server)
-        } catch {
-            await server.stop()
-            throw error
-        }
-        await server.stop()
+        try await server.stop { try await checkRoomsAndBoards($0) }
     }
 
     private func checkRoomsAndBoards(_ server: RunningServer) async throws {

@@ -105,6 +105,18 @@ final class RunningServer: @unchecked Sendable {
         _ = try? await task?.value
         try? FileManager.default.removeItem(at: folder)
     }
+
+    /// Runs `body`, then stops the server, whether `body` threw or not.
+    func stop<T>(after body: (RunningServer) async throws -> T) async throws -> T {
+        do {
+            let result = try await body(self)
+            await stop()
+            return result
+        } catch {
+            await stop()
+            throw error
+        }
+    }
 }
 
 /// Connects to `port` with the protocol's frame coders.
@@ -229,6 +241,18 @@ final class GoodbyeBox: @unchecked Sendable {
 }
 
 /// Polls `condition` every 20 ms until it holds, failing after `seconds`.
+/// The first non-nil answer of `poll` (asked every 20 ms), within `seconds`.
+func firstValue<T: Sendable>(
+    _ seconds: Double, _ what: String, _ poll: @escaping @Sendable () async -> T?
+) async throws -> T {
+    try await withTimeout(seconds, what) {
+        while true {
+            if let value = await poll() { return value }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+}
+
 func eventually(_ seconds: Double, _ what: String, _ condition: @escaping @Sendable () async -> Bool) async throws {
     try await withTimeout(seconds, what) {
         while !(await condition()) { try await Task.sleep(for: .milliseconds(20)) }

@@ -124,12 +124,7 @@ import Whiteboard
         let client = try client(
             port: server.port, room: "locked", tls: ClientTLS(caFile: certificates.ca), token: "wrong")
         let running = Task { await client.run() }
-        let refusal = try? await withTimeout(20, "the refusal") {
-            while true {
-                if let refusal = await client.lastRefusal { return refusal }
-                try await Task.sleep(for: .milliseconds(20))
-            }
-        }
+        let refusal = try? await firstValue(20, "the refusal") { await client.lastRefusal }
         running.cancel()
         await server.stop()
         #expect(refusal.map { "\($0)" }?.contains("needs an editor token") == true, "\(String(describing: refusal))")
@@ -142,12 +137,7 @@ import Whiteboard
         // The system's roots know nothing of the throwaway CA.
         let client = try client(port: server.port, room: "open", tls: ClientTLS())
         let running = Task { await client.run() }
-        let failure = try? await withTimeout(20, "a connection failure") {
-            while true {
-                if let failure = await client.lastConnectionFailure { return failure }
-                try await Task.sleep(for: .milliseconds(20))
-            }
-        }
+        let failure = try? await firstValue(20, "a connection failure") { await client.lastConnectionFailure }
         running.cancel()
         await server.stop()
         guard case .untrustedCertificate? = failure else {

@@ -19,14 +19,9 @@ import Wire
     /// A TCP peer draws and stays; a WebSocket peer joins, sees it, draws
     /// too; the TCP peer sees that live, and the server's board holds both.
     @Test func aWebSocketPeerAndATCPPeerSeeEachOtherLive() async throws {
-        let server = try await RunningServer { $0.httpPort = 0 }
-        do {
+        try await RunningServer { $0.httpPort = 0 }.stop { server in
             try await withTimeout(30, "a mixed room") { try await Self.mixedRoom(server) }
-        } catch {
-            await server.stop()
-            throw error
         }
-        await server.stop()
     }
 
     private static func mixedRoom(_ server: RunningServer) async throws {
@@ -69,13 +64,9 @@ import Wire
             configuration.maxFrameSize = 4_096
             configuration.roomAccess = ["locked": RoomAccess(editor: "key", viewer: nil)]
         }
-        do {
+        try await server.stop { server in
             try await withTimeout(60, "hostile WebSocket peers") { try await Self.hostilePeers(server) }
-        } catch {
-            await server.stop()
-            throw error
         }
-        await server.stop()
     }
 
     private static func hostilePeers(_ server: RunningServer) async throws {
