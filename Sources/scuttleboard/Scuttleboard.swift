@@ -145,7 +145,7 @@ struct Serve: AsyncParsableCommand {
     @Option(
         name: [.customLong("http-port"), .customLong("metrics-port")], parsing: .unconditional,
         help: ArgumentHelp(
-            "Serve HTTP on this port (0: any free port): /rooms, /rooms/ROOM/board.svg and board.json, and /metrics, /healthz and /readyz for operators. --metrics-port is its older name.",
+            "Serve HTTP on this port (0: any free port): /rooms, /rooms/ROOM/board.svg, .png and .json, /ws (the protocol over WebSocket), and /metrics, /healthz and /readyz for operators. --metrics-port is its older name.",
             valueName: "port"),
         transform: { try ArgumentParsing.port($0, allowingAny: true) })
     var httpPort: Int?
