@@ -549,6 +549,12 @@ public final class ScuttleboardServer: Sendable {
         let admission = withLobby { door -> Lobby.Admission? in
             door.waiting[id] = nil
             switch first {
+            case .failure(let error as NIOSSLError):
+                // No TLS session, so no goodbye can reach the peer: a client
+                // that does not trust us, speaks no TLS, or only probed the port.
+                configuration.logger.info("a TLS handshake failed", metadata: ["error": "\(error)"])
+                door.lobby.closed(id)
+                return nil
             case .failure(let error):
                 return .refused(door.lobby.malformed(id, String(describing: error)))
             case .success(nil):

@@ -59,8 +59,8 @@ public enum PNGExporter {
     public static func render(_ board: Board, fitting area: Rect, width: Int, height: Int) -> Image {
         let scale = min(Double(width) / Double(area.width), Double(height) / Double(area.height))
         let shown = Rect(
-            minX: area.minX - Int32((Double(width) / scale - Double(area.width)) / 2),
-            minY: area.minY - Int32((Double(height) / scale - Double(area.height)) / 2),
+            minX: area.minX &- Self.clamped((Double(width) / scale - Double(area.width)) / 2),
+            minY: area.minY &- Self.clamped((Double(height) / scale - Double(area.height)) / 2),
             maxX: area.maxX, maxY: area.maxY)
         return render(board, area: shown, scale: scale, width: width, height: height)
     }
@@ -70,10 +70,17 @@ public enum PNGExporter {
     static func render(_ board: Board, area: Rect, scale: Double, width: Int, height: Int) -> Image {
         var canvas = Canvas(image: Image(width: width, height: height), area: area, scale: scale)
         let shown = Rect(
-            minX: area.minX, minY: area.minY, maxX: area.minX &+ Int32(Double(width) / scale) &+ 1,
-            maxY: area.minY &+ Int32(Double(height) / scale) &+ 1)
+            minX: area.minX, minY: area.minY,
+            maxX: Self.clamped(Double(area.minX) + Double(width) / scale + 1),
+            maxY: Self.clamped(Double(area.minY) + Double(height) / scale + 1))
         for element in board.visibleElements(in: shown) { canvas.draw(element) }
         return canvas.image
+    }
+
+    /// A canvas coordinate, within what `Int32` holds (moved elements can
+    /// sit near its edges).
+    static func clamped(_ value: Double) -> Int32 {
+        Int32(max(Double(Int32.min), min(Double(Int32.max), value.rounded(.down))))
     }
 
     /// PNG bytes of `image`: signature, IHDR, one IDAT (rows filtered
