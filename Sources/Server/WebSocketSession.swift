@@ -75,26 +75,25 @@ struct WebSocketSession {
         case .waiting(let waiting):
             id = waiting
         case .refused(let reason):
-            server.noteRefusal(reason)
-            _ = output.send([.goodbye(reason)])
+            refuse(reason, output)
             return
         }
         var messages = inbound.messages(maxSize: configuration.maxFrameSize).makeAsyncIterator()
         var decoder = WireDecoder<BoardActionCodec>(maxFrameSize: configuration.maxFrameSize)
-        var batch: [Message] = []
+        let first: [Message]
         do {
-            batch = try await next(&messages, &decoder) ?? []
+            first = try await next(&messages, &decoder) ?? []
         } catch {
             _ = await admitted(id, first: .failure(error), output)
             return
         }
-        guard let (room, hello) = await admitted(id, first: .success(batch.first.map(withBearerToken)), output) else {
+        guard let (room, hello) = await admitted(id, first: .success(first.first.map(withBearerToken)), output) else {
             return
         }
         let session = await room.join(hello: hello, output: output)
         defer { server.withLobby { $0.lobby.sessionEnded() } }
         do {
-            if batch.count > 1 { await room.handle(Array(batch.dropFirst()), from: session) }
+            if first.count > 1 { await room.handle(Array(first.dropFirst()), from: session) }
             while let batch = try await next(&messages, &decoder) {
                 await room.handle(batch, from: session)
             }
@@ -125,12 +124,17 @@ struct WebSocketSession {
         case .admitted(let room, let hello):
             return (room, hello)
         case .refused(let reason):
-            server.noteRefusal(reason)
-            _ = output.send([.goodbye(reason)])
+            refuse(reason, output)
             return nil
         case .gone:
             return nil
         }
+    }
+
+    /// Counts a refusal and says it to the peer.
+    private func refuse(_ reason: CloseReason, _ output: AsyncStream<[Message]>.Continuation) {
+        server.noteRefusal(reason)
+        _ = output.send([.goodbye(reason)])
     }
 
     /// The hello with the upgrade request's token when it carries none.

@@ -86,7 +86,8 @@ import Whiteboard
         let client = try client(
             port: server.port, room: "locked", tls: ClientTLS(caFile: certificates.ca), token: "key")
         let running = Task { await client.run() }
-        do {
+        defer { running.cancel() }
+        try await server.stop { server in
             try await withTimeout(20, "live over TLS") { try await client.waitUntilLive() }
             let update = try await client.record(.addText(at: Point(1, 1), text: "secret", style: Style(color: 2)))
             try await eventually(20, "the update confirmed") { await client.pendingCount == 0 }
@@ -106,13 +107,7 @@ import Whiteboard
             }
             #expect(web.goodbye == nil)
             #expect(web.store.state.elements[update.id] != nil, "the WSS peer received the TLS client's text")
-        } catch {
-            running.cancel()
-            await server.stop()
-            throw error
         }
-        running.cancel()
-        await server.stop()
     }
 
     /// A goodbye said over TLS arrives before the close (the server half-closes
