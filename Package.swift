@@ -93,7 +93,9 @@ let package = Package(
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            // The browser board: HTML, CSS and JavaScript modules, no build step.
+            resources: [.copy("Resources/board")]
         ),
         // The client library: a local replica that syncs, reconnects and keeps an offline queue.
         .target(

@@ -124,6 +124,16 @@ struct HTTPEndpoint {
     private func router() -> Router<BasicRequestContext> {
         let router = Router()
         let server = server
+        let page = BrowserBoard.shipped
+        router.get("/") { _, _ in
+            page.response(for: "index.html")
+                ?? Self.text(.notFound, "this build of scuttleboard has no browser board (its resource bundle is missing)\n")
+        }
+        router.get("app/:file") { _, context in
+            let name = context.parameters.get("file") ?? ""
+            return page.response(for: name) ?? Self.text(.notFound, "not found: /app/\(name)\n")
+        }
+        router.get("sw.js") { _, _ in page.response(for: "sw.js") ?? Self.text(.notFound, "not found: /sw.js\n") }
         router.get("healthz") { _, _ in Self.text(.ok, "ok\n") }
         router.get("readyz") { _, _ in
             server.unreadiness.map { Self.text(.serviceUnavailable, "not ready: \($0)\n") }
@@ -185,7 +195,7 @@ struct HTTPEndpoint {
         router.get("**") { request, _ in
             Self.text(
                 .notFound,
-                "not found: \(request.uri.path); try /rooms, /rooms/{room}/board.svg, .png or .json, /ws, "
+                "not found: \(request.uri.path); try / (the board), /rooms, /rooms/{room}/board.svg, .png or .json, /ws, "
                     + "/metrics, /healthz or /readyz\n")
         }
         return router

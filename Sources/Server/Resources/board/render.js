@@ -1,0 +1,275 @@
+// Draws the board from its vectors onto a canvas, as the SVG and PNG
+// exports do: one board unit is `scale` CSS pixels, a point sits at the
+// centre of its unit, strokes are one unit wide with round ends, text is
+// two units tall and one unit per character.
+//
+// Two layers: a cached bitmap of the settled elements, and the live ones
+// (strokes still being drawn, the element being moved) drawn above it on
+// every frame. A new settled element above everything in the cache is drawn
+// onto it; any other change rebuilds the cache.
+
+import { compareKeys } from "./wire.js";
+import { styleOf } from "./model.js";
+
+/** The sRGB colour of an xterm 256-colour index (Palette.rgb). */
+export function paletteRGB(index) {
+  const system = [
+    [0, 0, 0], [205, 0, 0], [0, 205, 0], [205, 205, 0], [0, 0, 238], [205, 0, 205], [0, 205, 205], [229, 229, 229],
+    [127, 127, 127], [255, 0, 0], [0, 255, 0], [255, 255, 0], [92, 92, 255], [255, 0, 255], [0, 255, 255], [255, 255, 255],
+  ];
+  if (index < 16) return system[index];
+  if (index < 232) {
+    const levels = [0, 95, 135, 175, 215, 255];
+    const cube = index - 16;
+    return [levels[Math.floor(cube / 36)], levels[Math.floor(cube / 6) % 6], levels[cube % 6]];
+  }
+  const gray = 8 + (index - 232) * 10;
+  return [gray, gray, gray];
+}
+const HEX = Array.from({ length: 256 }, (_, index) => "#" + paletteRGB(index).map((v) => v.toString(16).padStart(2, "0")).join(""));
+export function paletteHex(index) { return HEX[index]; }
+
+/** The view: which board point is at the canvas's top left, and pixels per unit. */
+export class View {
+  constructor(x = -4, y = -4, scale = 8) { this.x = x; this.y = y; this.scale = scale; }
+  toScreen(x, y) { return [(x + 0.5 - this.x) * this.scale, (y + 0.5 - this.y) * this.scale]; }
+  toBoard(sx, sy) { return [sx / this.scale + this.x - 0.5, sy / this.scale + this.y - 0.5]; }
+  /** The board rectangle a canvas of `width` × `height` CSS pixels shows. */
+  visible(width, height) {
+    return { minX: Math.floor(this.x) - 2, minY: Math.floor(this.y) - 2,
+      maxX: Math.ceil(this.x + width / this.scale) + 2, maxY: Math.ceil(this.y + height / this.scale) + 2 };
+  }
+}
+
+function intersects(a, b) { return a.minX <= b.maxX && b.minX <= a.maxX && a.minY <= b.maxY && b.minY <= a.maxY; }
+
+/** Draws elements in order, batching consecutive unfilled outlines of one colour into one path. */
+function drawElements(ctx, elements, view, area, offsets) {
+  const s = view.scale;
+  let pathColor = null;
+  const finish = () => { if (pathColor !== null) { ctx.stroke(); pathColor = null; } };
+  for (const element of elements) {
+    const extra = offsets?.get(element.id);
+    const [dx, dy] = extra ? [element.offset[0] + extra[0], element.offset[1] + extra[1]] : element.offset;
+    const b = element.shapeBounds;
+    if (!intersects({ minX: b.minX + dx, minY: b.minY + dy, maxX: b.maxX + dx, maxY: b.maxY + dy }, area)) continue;
+    const style = styleOf(element);
+    const color = HEX[style.color];
+    const shape = element.shape;
+    const sx = (x) => (x + dx + 0.5 - view.x) * s;
+    const sy = (y) => (y + dy + 0.5 - view.y) * s;
+    const outline = shape.kind === "stroke" || shape.kind === "line" || ((shape.kind === "rectangle" || shape.kind === "ellipse") && !style.filled);
+    if (outline) {
+      if (pathColor !== color) { finish(); ctx.strokeStyle = color; ctx.beginPath(); pathColor = color; }
+      switch (shape.kind) {
+        case "stroke": {
+          const { points, count } = shape;
+          ctx.moveTo(sx(points[0]), sy(points[1]));
+          if (count === 1) ctx.lineTo(sx(points[0]) + 0.01, sy(points[1]));
+          for (let p = 1; p < count; p++) ctx.lineTo(sx(points[2 * p]), sy(points[2 * p + 1]));
+          break;
+        }
+        case "line":
+          ctx.moveTo(sx(shape.a[0]), sy(shape.a[1]));
+          ctx.lineTo(sx(shape.b[0]) + (shape.a[0] === shape.b[0] && shape.a[1] === shape.b[1] ? 0.01 : 0), sy(shape.b[1]));
+          break;
+        case "rectangle": {
+          const r = shape.rect;
+          ctx.moveTo(sx(r.minX), sy(r.minY));
+          ctx.rect(sx(r.minX), sy(r.minY), (r.maxX - r.minX) * s, (r.maxY - r.minY) * s);
+          break;
+        }
+        case "ellipse": {
+          const r = shape.rect;
+          const [cx, cy] = [(sx(r.minX) + sx(r.maxX)) / 2, (sy(r.minY) + sy(r.maxY)) / 2];
+          const [rx, ry] = [(r.maxX - r.minX) / 2 * s, (r.maxY - r.minY) / 2 * s];
+          ctx.moveTo(cx + rx, cy);
+          ctx.ellipse(cx, cy, Math.max(rx, 0.01), Math.max(ry, 0.01), 0, 0, Math.PI * 2);
+          break;
+        }
+      }
+      continue;
+    }
+    finish();
+    ctx.fillStyle = color;
+    if (shape.kind === "rectangle") {
+      const r = shape.rect;
+      ctx.fillRect(sx(r.minX), sy(r.minY), (r.maxX - r.minX) * s, (r.maxY - r.minY) * s);
+    } else if (shape.kind === "ellipse") {
+      const r = shape.rect;
+      ctx.beginPath();
+      ctx.ellipse((sx(r.minX) + sx(r.maxX)) / 2, (sy(r.minY) + sy(r.maxY)) / 2, Math.max((r.maxX - r.minX) / 2 * s, 0.01),
+        Math.max((r.maxY - r.minY) / 2 * s, 0.01), 0, 0, Math.PI * 2);
+      ctx.fill();
+    } else if (shape.kind === "text") {
+      drawText(ctx, shape.text, (shape.at[0] + dx - view.x) * s, (shape.at[1] + dy - view.y + 1.7) * s, s);
+    }
+  }
+  finish();
+}
+
+const TEXT_FONT = '"DejaVu Sans Mono", "Menlo", "Consolas", monospace';
+let measuredAdvance = null;
+
+/** One line of text, one unit per character (SVG's textLength). */
+function drawText(ctx, text, left, baseline, s) {
+  ctx.font = `${2 * s}px ${TEXT_FONT}`;
+  if (measuredAdvance === null) measuredAdvance = ctx.measureText("M").width / (2 * s);
+  ctx.save();
+  ctx.translate(left, baseline);
+  ctx.scale(1 / measuredAdvance / 2, 1);
+  ctx.fillText(text, 0, 0);
+  ctx.restore();
+}
+
+export class Renderer {
+  constructor(canvas) {
+    this.canvas = canvas;
+    this.ctx = canvas.getContext("2d");
+    this.layer = document.createElement("canvas");
+    this.layerCtx = this.layer.getContext("2d");
+    this.view = new View();
+    this.baseIds = new Set();
+    this.baseTop = null;
+    this.full = true;
+    this.rebuilds = 0;
+  }
+
+  /** Canvas size in CSS pixels, and the device pixel ratio. */
+  resize() {
+    const ratio = window.devicePixelRatio || 1;
+    const width = this.canvas.clientWidth, height = this.canvas.clientHeight;
+    if (this.width === width && this.height === height && this.ratio === ratio) return;
+    [this.width, this.height, this.ratio] = [width, height, ratio];
+    for (const canvas of [this.canvas, this.layer]) {
+      canvas.width = Math.max(1, Math.round(width * ratio));
+      canvas.height = Math.max(1, Math.round(height * ratio));
+    }
+    this.full = true;
+  }
+
+  invalidate() { this.full = true; }
+
+  prepare(ctx) {
+    ctx.setTransform(this.ratio, 0, 0, this.ratio, 0, 0);
+    ctx.lineWidth = this.view.scale;
+    ctx.lineCap = "round";
+    ctx.lineJoin = "round";
+    ctx.textBaseline = "alphabetic";
+  }
+
+  /**
+   * Takes the replica's changes: which elements changed since the last
+   * frame (`ids`), or everything (`all`). `live` is the set of element ids
+   * drawn above the cache (open strokes, the one being moved).
+   */
+  absorb(board, changes, live) {
+    if (this.full || changes.all) { this.full = true; return; }
+    const fresh = [];
+    for (const id of changes.ids) {
+      const element = board.elements.get(id);
+      const inBase = this.baseIds.has(id);
+      const settled = element && element.hiddenBy.size === 0 && !element.open && !live.has(id);
+      if (inBase) { this.full = true; return; }
+      if (settled) fresh.push(element);
+    }
+    fresh.sort((a, b) => compareKeys(a.z, b.z));
+    if (fresh.length > 0 && this.baseTop && compareKeys(fresh[0].z, this.baseTop) < 0) { this.full = true; return; }
+    if (fresh.length === 0) return;
+    this.prepare(this.layerCtx);
+    drawElements(this.layerCtx, fresh, this.view, this.view.visible(this.width, this.height));
+    for (const element of fresh) this.baseIds.add(element.id);
+    this.baseTop = fresh[fresh.length - 1].z;
+  }
+
+  /** Draws a frame: the cache (rebuilt when needed), the live elements, then `overlay(ctx)`. */
+  draw(board, live, offsets, overlay) {
+    this.resize();
+    const area = this.view.visible(this.width, this.height);
+    if (this.full) {
+      this.full = false;
+      this.rebuilds += 1;
+      const ctx = this.layerCtx;
+      ctx.setTransform(1, 0, 0, 1, 0, 0);
+      ctx.fillStyle = "#000000";
+      ctx.fillRect(0, 0, this.layer.width, this.layer.height);
+      this.prepare(ctx);
+      this.drawGrid(ctx);
+      const settled = [];
+      this.baseIds = new Set();
+      this.baseTop = null;
+      for (const element of board.elements.values()) {
+        if (element.hiddenBy.size > 0 || element.open || live.has(element.id)) continue;
+        settled.push(element);
+        this.baseIds.add(element.id);
+      }
+      settled.sort((a, b) => compareKeys(a.z, b.z));
+      if (settled.length > 0) this.baseTop = settled[settled.length - 1].z;
+      drawElements(ctx, settled, this.view, area);
+    }
+    const ctx = this.ctx;
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.drawImage(this.layer, 0, 0);
+    this.prepare(ctx);
+    const liveElements = [];
+    for (const id of live) {
+      const element = board.elements.get(id);
+      if (element && element.hiddenBy.size === 0) liveElements.push(element);
+    }
+    for (const element of board.elements.values()) {
+      if (element.open && element.hiddenBy.size === 0 && !live.has(element.id)) liveElements.push(element);
+    }
+    liveElements.sort((a, b) => compareKeys(a.z, b.z));
+    drawElements(ctx, liveElements, this.view, area, offsets);
+    overlay?.(ctx);
+  }
+
+  drawGrid(ctx) {
+    const s = this.view.scale;
+    const step = s >= 6 ? 8 : s >= 2 ? 32 : 128;
+    if (step * s < 12) return;
+    ctx.fillStyle = "#1b1f29";
+    const area = this.view.visible(this.width, this.height);
+    const size = Math.max(1, Math.min(2, s / 6));
+    for (let x = Math.floor(area.minX / step) * step; x <= area.maxX; x += step) {
+      for (let y = Math.floor(area.minY / step) * step; y <= area.maxY; y += step) {
+        const [px, py] = this.view.toScreen(x, y);
+        ctx.fillRect(px - size / 2, py - size / 2, size, size);
+      }
+    }
+  }
+
+  /** Draws given elements (a preview) in the current view. */
+  drawPreview(ctx, elements) {
+    this.prepare(ctx);
+    ctx.globalAlpha = 0.75;
+    drawElements(ctx, elements, this.view, this.view.visible(this.width, this.height));
+    ctx.globalAlpha = 1;
+  }
+
+  /** Fits `bounds` (board units) into the canvas. */
+  fit(bounds) {
+    this.resize();
+    if (!bounds) { this.view = new View(-4, -4, 8); this.full = true; return; }
+    const [minX, minY, maxX, maxY] = bounds;
+    const width = maxX - minX + 5, height = maxY - minY + 5;
+    const scale = Math.max(0.25, Math.min(32, Math.min(this.width / width, this.height / height)));
+    this.view = new View(
+      (minX + maxX) / 2 + 0.5 - this.width / scale / 2, (minY + maxY) / 2 + 0.5 - this.height / scale / 2, scale);
+    this.full = true;
+  }
+
+  /** Zooms by `factor` keeping the board point under (sx, sy) in place. */
+  zoomAt(factor, sx, sy) {
+    const scale = Math.max(0.25, Math.min(64, this.view.scale * factor));
+    const [bx, by] = this.view.toBoard(sx, sy);
+    this.view = new View(bx + 0.5 - sx / scale, by + 0.5 - sy / scale, scale);
+    this.full = true;
+  }
+
+  panBy(dx, dy) {
+    this.view = new View(this.view.x - dx / this.view.scale, this.view.y - dy / this.view.scale, this.view.scale);
+    this.full = true;
+  }
+}
+
