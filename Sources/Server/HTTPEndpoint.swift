@@ -127,7 +127,8 @@ struct HTTPEndpoint {
         let page = BrowserBoard.shipped
         router.get("/") { _, _ in
             page.response(for: "index.html")
-                ?? Self.text(.notFound, "this build of scuttleboard has no browser board (its resource bundle is missing)\n")
+                ?? Self.text(
+                    .notFound, "this build of scuttleboard has no browser board (its resource bundle is missing)\n")
         }
         router.get("app/:file") { _, context in
             let name = context.parameters.get("file") ?? ""
