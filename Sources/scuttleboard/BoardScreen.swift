@@ -46,6 +46,9 @@ struct BoardScreen {
     var framing = Framing.free
     /// The command's own keys, for the help overlay.
     var modeHelp: [String] = []
+    /// Shown in the status bar until the person does something (the demo's
+    /// browser address).
+    var openingNotice: String?
 
     /// Takes over the terminal until the person quits; the terminal is
     /// restored whatever happens.
@@ -92,6 +95,7 @@ struct BoardScreen {
             viewport: Viewport(origin: .zero, columns: size.columns, rows: size.rows - 1), color: color,
             isReadOnly: isReadOnly, colorCount: device.colorCount)
         controller.modeHelp = modeHelp
+        controller.notice = openingNotice
         var turn = Turn(
             controller: controller, composer: ScreenComposer(columns: size.columns, rows: size.rows),
             framing: framing)

@@ -11,7 +11,8 @@ struct Demo: AsyncParsableCommand {
         abstract: "A live board with bots drawing, in one command: no server to set up.",
         discussion: """
             Starts a server inside this process with its own SQLite file, lets a few bots draw in a room, \
-            and opens the drawing client there for you. The bots draw on the right of the screen and keep \
+            and opens the drawing client there for you; it prints the address of the same board in a browser. \
+            The bots draw on the right of the screen and keep \
             only their latest drawings, so the left is yours. Press ? in the client for every key, q to quit. \
             With --headless (or without a terminal) it prints what happens instead. The database is \
             temporary and removed at the end unless --db names a file to keep.
@@ -44,7 +45,8 @@ struct Demo: AsyncParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "The HTTP port, where a browser sees the board as SVG (0: any free port).", valueName: "port"),
+            "The HTTP port, where a browser opens the board to draw with everyone (0: any free port).",
+            valueName: "port"),
         transform: { try ArgumentParsing.port($0, allowingAny: true) })
     var httpPort = 0
 
@@ -91,13 +93,18 @@ struct Demo: AsyncParsableCommand {
         }
         let (port, boundHTTP, serving) = try await server.startInBackgroundWithPorts()
         let roomInPath = room.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(["/"])) ?? room
-        let boardURL = boundHTTP.map { "http://127.0.0.1:\($0)/rooms/\(roomInPath)/board.svg" } ?? ""
+        let roomInQuery =
+            room.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed.subtracting(["&", "+", "=", "#"]))
+            ?? room
+        let pageURL = boundHTTP.map { "http://127.0.0.1:\($0)/?room=\(roomInQuery)" } ?? ""
+        let svgURL = boundHTTP.map { "http://127.0.0.1:\($0)/rooms/\(roomInPath)/board.svg" } ?? ""
         if !interactive {
             say("demo: server on 127.0.0.1:\(port), database \(path)")
         }
         // Before the screen opens: seen in a headless run, and in the
         // terminal once the drawing client has closed.
-        say("demo: the board in a browser (reload to follow it): \(boardURL)")
+        say("demo: draw in a browser too: \(pageURL)")
+        say("demo: the board as SVG: \(svgURL)")
         // Bots draw where a terminal of the usual size shows them.
         var columns: Int32 = 80
         var rows: Int32 = 24
@@ -109,8 +116,9 @@ struct Demo: AsyncParsableCommand {
             let client = try BoardClient(
                 configuration: ClientConfiguration(host: "127.0.0.1", port: port, room: room, name: name))
             do {
-                try await runScreen(
-                    BoardScreen(client: client, name: name, color: defaultColor(for: name), isReadOnly: false))
+                var screen = BoardScreen(client: client, name: name, color: defaultColor(for: name), isReadOnly: false)
+                screen.openingNotice = pageURL.isEmpty ? nil : "also in a browser: \(pageURL)"
+                try await runScreen(screen)
             } catch {
                 await stop(server: server, serving: serving, bots: botTasks)
                 throw error

@@ -628,5 +628,14 @@ export class Replica {
     return restamp;
   }
 
+  /** Starts over from a kept board: a base, the updates above it, and the digest of both. */
+  restore(base, entries, digest) {
+    this.checkpoints = [{ index: 0, board: base }];
+    this.entries = [...entries].sort(compareKeys);
+    this.contiguous = new Map(digest);
+    this.heldAbove = new Map();
+    this.rewindTo(0);
+  }
+
   get entryCount() { return this.entries.length; }
 }

@@ -7,7 +7,7 @@
 
 import {
   CLOSE, FrameDecoder, FrameEncoder, PROTOCOL_VERSION, REJECT, ROLE, WireError, decodePresence,
-  decodeSnapshotBody, describeCloseReason, describeRejection, encodePresence, parseId,
+  decodeSnapshotBody, describeCloseReason, describeRejection, encodePresence, encodeSnapshotBody, parseId,
 } from "./wire.js";
 import { Board, Replica } from "./model.js";
 
@@ -17,6 +17,14 @@ const IDLE_ACK_MS = 1000;
 const PING_MS = 5000;
 const SILENCE_MS = 20000;
 const PRESENCE_MS = 33;
+/** How often the board is kept in IndexedDB for a reload while offline. */
+const SAVE_BOARD_MS = 15000;
+/**
+ * Updates sent per second at most, in bursts of twice that: below the
+ * server's default rate limit (2,000 a second), so that a long offline
+ * queue drains without being cut off for flooding.
+ */
+const SEND_RATE = 1500;
 /** Refusals that retrying cannot change: the page stops reconnecting. */
 const FINAL = new Set([CLOSE.unauthorized, CLOSE.versionMismatch, CLOSE.protocolViolation]);
 
@@ -44,11 +52,14 @@ export class PendingStore {
   static async open() {
     if (typeof indexedDB === "undefined") return new PendingStore(null);
     const db = await new Promise((resolve) => {
-      const request = indexedDB.open("scuttleboard", 1);
+      const request = indexedDB.open("scuttleboard", 2);
       request.onupgradeneeded = () => {
         const db = request.result;
-        db.createObjectStore("pending", { keyPath: "key" }).createIndex("peer", "peerKey");
-        db.createObjectStore("peers", { keyPath: "peerKey" }).createIndex("room", "room");
+        if (!db.objectStoreNames.contains("pending")) {
+          db.createObjectStore("pending", { keyPath: "key" }).createIndex("peer", "peerKey");
+          db.createObjectStore("peers", { keyPath: "peerKey" }).createIndex("room", "room");
+        }
+        if (!db.objectStoreNames.contains("boards")) db.createObjectStore("boards", { keyPath: "room" });
       };
       request.onsuccess = () => resolve(request.result);
       request.onerror = () => resolve(null);
@@ -118,6 +129,20 @@ export class PendingStore {
     });
   }
 
+  /** The board last seen in `room`, as `saveBoard` kept it, or null. */
+  async loadBoard(room) {
+    return this.transaction(["boards"], "readonly", (tx) => {
+      const result = { saved: null };
+      tx.objectStore("boards").get(room).onsuccess = (event) => { result.saved = event.target.result ?? null; };
+      return result;
+    }).then((result) => result?.saved ?? null);
+  }
+
+  /** Keeps the board of `room` (without this page's waiting updates) for a reload while offline. */
+  saveBoard(room, saved) {
+    return this.transaction(["boards"], "readwrite", (tx) => { tx.objectStore("boards").put({ room, ...saved }); });
+  }
+
   /** Forgets updates the server made durable. */
   remove(room, peer, seqs) {
     const peerKey = `${room}|${peer}`;
@@ -170,6 +195,7 @@ export class Session extends EventTarget {
     const peer = await claimPeer(store, options.room);
     sessionStorage.setItem(`scuttleboard-peer:${options.room}`, peer);
     const saved = await store.load(options.room, peer);
+    saved.board = await store.loadBoard(options.room);
     const session = new Session(options, store, peer, saved);
     session.connect();
     return session;
@@ -203,6 +229,7 @@ export class Session extends EventTarget {
     this.stopped = false;
     this.refusedAsEditor = false;
     this.stats = { received: 0, sent: 0, snapshots: 0, restamped: 0 };
+    if (saved.board) this.restoreBoard(saved.board);
     for (const update of saved.updates) {
       this.clock.observe(update.timestamp);
       if (update.seq > this.lastSeq) this.lastSeq = update.seq;
@@ -214,8 +241,38 @@ export class Session extends EventTarget {
     this.timers = [
       setInterval(() => this.tickIdle(), IDLE_ACK_MS),
       setInterval(() => this.sendPing(), PING_MS),
+      setInterval(() => { if (this.helloReceived) this.saveBoard(); }, SAVE_BOARD_MS),
     ];
     addEventListener("online", () => { if (this.state === "offline") this.connect(); });
+  }
+
+  /**
+   * The board as this page last had it from the server: the base, the
+   * updates above it and the digest of both, leaving out this page's own
+   * updates still waiting (they are kept, and restored, apart).
+   */
+  saveBoard() {
+    if (this.replica.entries.length === 0 && this.replica.contiguous.size === 0) return;
+    const signature = `${this.stats.received}|${this.lastSeq}|${this.stats.snapshots}|${this.pending.size}`;
+    if (signature === this.savedSignature) return;
+    this.savedSignature = signature;
+    const firstWaiting = Math.min(...this.pending.keys());
+    const digest = [...this.replica.contiguous].map(([origin, seq]) => [origin, origin === this.peer ? Math.min(seq, firstWaiting - 1) : seq]);
+    const entries = this.replica.entries
+      .filter((e) => !(e.origin === this.peer && this.pending.has(e.seq)))
+      .map((e) => ({ origin: e.origin, seq: e.seq, timestamp: e.timestamp.toString(), action: e.action }));
+    const body = encodeSnapshotBody(this.replica.checkpoints[0].board.toSnapshot());
+    this.store.saveBoard(this.room, { body, digest, entries, savedAt: Date.now() });
+  }
+
+  restoreBoard(saved) {
+    try {
+      const base = Board.fromSnapshot(decodeSnapshotBody(saved.body));
+      const entries = saved.entries.map((e) => ({ ...e, timestamp: BigInt(e.timestamp) }));
+      this.replica.restore(base, entries, new Map(saved.digest));
+    } catch (error) {
+      this.emit("notice", { text: `could not read the board kept from the last visit: ${error.message}` });
+    }
   }
 
   get isViewer() { return this.role === ROLE.viewer; }
@@ -303,6 +360,8 @@ export class Session extends EventTarget {
     this.unsent = [...bySeq.values()].sort((a, b) => a.seq - b.seq);
     this.presences.clear();
     this.emit("presence");
+    if (this.helloReceived) this.saveBoard();
+    this.helloReceived = false;
     if (this.state === "refused" || this.stopped) return;
     this.scheduleRetry(navigator.onLine === false ? "the browser is offline" : "the server is unreachable");
   }
@@ -543,8 +602,18 @@ export class Session extends EventTarget {
 
   flush() {
     if (!this.helloReceived || !this.socket) return;
+    const now = performance.now();
+    this.sendTokens = Math.min(2 * SEND_RATE, (this.sendTokens ?? 2 * SEND_RATE) + (now - (this.tokensAt ?? now)) * SEND_RATE / 1000);
+    this.tokensAt = now;
     while (this.inFlight.length < WINDOW && this.unsent.length > 0) {
-      const batch = this.unsent.splice(0, BATCH);
+      const allowed = Math.min(BATCH, Math.floor(this.sendTokens));
+      if (allowed < 1) {
+        clearTimeout(this.paceTimer);
+        this.paceTimer = setTimeout(() => this.flush(), 50);
+        return;
+      }
+      this.sendTokens -= Math.min(allowed, this.unsent.length);
+      const batch = this.unsent.splice(0, allowed);
       if (!this.send({ type: "updates", updates: batch })) { this.unsent.unshift(...batch); return; }
       this.stats.sent += batch.length;
       this.inFlight.push(batch.map((update) => ({ update, stamp: update.timestamp })));
@@ -575,6 +644,7 @@ export class Session extends EventTarget {
 
   /** Ends the session (the page is going away). */
   stop() {
+    if (this.helloReceived) this.saveBoard();
     this.stopped = true;
     for (const timer of this.timers) clearInterval(timer);
     clearTimeout(this.retryTimer);

@@ -4,8 +4,15 @@
 // can reach the server runs the server's current code.
 
 const CACHE = "scuttleboard-app-v1";
+const APP = ["/", "/app/app.js", "/app/session.js", "/app/wire.js", "/app/model.js", "/app/render.js", "/app/board.css"];
 
-self.addEventListener("install", () => self.skipWaiting());
+self.addEventListener("install", (event) => {
+  event.waitUntil((async () => {
+    const cache = await caches.open(CACHE);
+    await cache.addAll(APP);
+    await self.skipWaiting();
+  })());
+});
 self.addEventListener("activate", (event) => event.waitUntil(self.clients.claim()));
 
 self.addEventListener("fetch", (event) => {
