@@ -477,19 +477,32 @@ def run_measure(args, workdir):
         wait_until(lambda: page.pending() == 0, 180, "the seed to reach the server", interval=0.5)
         total = len(server.board(room)["elements"])
         assert total == 10000, total
-        paints = []
-        for run in range(7):
-            page.name = f"viewer{run}"
-            page.open()
-            page.wait_live(60)
-            paint = wait_until(lambda: page.js(
-                "return performance.getEntriesByName('scuttleboard:first-paint')[0]?.startTime"), 30, "first paint")
-            shown = page.js("return window.scuttleboard.exportJSON().elements.length")
-            assert shown == 10000, shown
-            paints.append(paint)
-        say(f"first paint of a 10,000-element board, ms from navigation start (7 loads): "
-            f"median {statistics.median(paints):.0f}, min {min(paints):.0f}, max {max(paints):.0f}")
+        driver.quit()
+        driver = None
+        stages = "return performance.getEntriesByType('mark').filter(m => m.name.startsWith('scuttleboard:'))" \
+                 ".map(m => m.name.slice(13) + ' ' + Math.round(m.startTime)).join(', ')"
+        first_paint = "return performance.getEntriesByName('scuttleboard:first-paint')[0]?.startTime"
+        fresh, returning = [], []
+        for run in range(5):
+            # A first visit (a browser of its own), then the same browser again.
+            driver = make_driver()
+            for visits in (fresh, returning):
+                page = Page(driver, server, room, f"viewer{run}")
+                page.open()
+                page.wait_live(60)
+                visits.append(wait_until(lambda: page.js(first_paint), 30, "first paint"))
+                shown = page.js("return window.scuttleboard.exportJSON().elements.length")
+                assert shown == 10000, shown
+                say(f"   load {run + 1}: {page.js(stages)}; first draw "
+                    f"{page.js('return window.scuttleboard.metrics.firstDraw'):.0f} ms")
+            if run < 4:
+                driver.quit()
+                driver = None
+        for label, paints in (("a first visit", fresh), ("a returning visit", returning)):
+            say(f"first paint of a 10,000-element board, {label}, ms from navigation start (5 loads): "
+                f"median {statistics.median(paints):.0f}, min {min(paints):.0f}, max {max(paints):.0f}")
         page.js("performance.clearMeasures('scuttleboard:remote-visible')")
+        rebuilds = page.js("return window.scuttleboard.renderer.rebuilds")
         swarm = subprocess.run([args.binary, "swarm", "--server", f"127.0.0.1:{server.port}", "--bots", "4",
                                 "--rooms", "1", "--duration", "15s", "--behaviors", "scribbler,shapes,text,scribbler"],
                                capture_output=True, text=True)
@@ -498,8 +511,10 @@ def run_measure(args, workdir):
             "return performance.getEntriesByName('scuttleboard:remote-visible').map(e => e.duration)"))
         assert latencies, "no remote update was measured"
         p95 = latencies[int(len(latencies) * 0.95)]
+        rebuilds = page.js("return window.scuttleboard.renderer.rebuilds") - rebuilds
         say(f"remote update visible after it reaches the page, ms ({len(latencies)} frames, 4 bots, 15 s, "
-            f"10,000-element board): median {statistics.median(latencies):.1f}, p95 {p95:.1f}, max {latencies[-1]:.1f}")
+            f"10,000-element board): median {statistics.median(latencies):.1f}, p95 {p95:.1f}, max {latencies[-1]:.1f}; "
+            f"the cached layer was redrawn whole {rebuilds} times")
         return 0
     finally:
         if driver:

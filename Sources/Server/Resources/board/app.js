@@ -103,9 +103,11 @@ function frame() {
   frameRequested = false;
   const board = session.replica.board;
   const live = liveIds();
-  renderer.absorb(board, session.replica.takeChanges(), live);
+  renderer.absorb(board, session.replica.takeChanges());
   const offsets = ui.gesture?.kind === "move" ? new Map([[ui.gesture.id, ui.gesture.offset]]) : null;
+  const drawStart = performance.now();
   renderer.draw(board, live, offsets, drawOverlay);
+  metrics.lastDraw = performance.now() - drawStart;
   metrics.frames += 1;
   const now = performance.now();
   if (ui.remoteArrived !== undefined && ui.remoteArrived !== Infinity) {
@@ -116,6 +118,7 @@ function frame() {
   }
   if (ui.awaitingFirstPaint && metrics.firstPaint === null) {
     metrics.firstPaint = now;
+    metrics.firstDraw = metrics.lastDraw;
     performance.mark("scuttleboard:first-paint");
   }
   ui.awaitingFirstPaint = false;
@@ -191,7 +194,7 @@ function undo() { if (!session.isViewer) session.record({ type: "undo" }); }
 function redo() { if (!session.isViewer) session.record({ type: "redo" }); }
 
 function fit() {
-  renderer.fit(session.replica.board.exportJSON().bounds ?? null);
+  renderer.fit(session.replica.board.visibleBounds());
   afterViewChange();
 }
 

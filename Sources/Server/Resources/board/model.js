@@ -104,8 +104,17 @@ function touches(element, area) {
   return false;
 }
 
+/** An element's place in the order as numbers (milliseconds, counter), for fast sorting. */
+function zNumbers(z) { return { zh: Number(z.timestamp >> 16n), zl: Number(z.timestamp & 0xffffn) }; }
+
+/** Orders elements bottom first: by (timestamp, origin) of their creation. */
+export function compareZ(a, b) {
+  return a.zh - b.zh || a.zl - b.zl || (a.z.origin < b.z.origin ? -1 : a.z.origin > b.z.origin ? 1 : 0);
+}
+
 /** The style in effect: the latest restyle in the order, else the created style. */
 export function styleOf(element) {
+  if (element.restyles.size === 0) return element.createdStyle;
   let best = null;
   for (const write of element.restyles.values()) if (!best || compareKeys(best.key, write.key) < 0) best = write;
   return best ? best.style : element.createdStyle;
@@ -135,7 +144,8 @@ export class Board {
     const board = new Board();
     for (const decoded of elements) {
       const element = {
-        id: decoded.id, z: decoded.z, shape: decoded.shape, createdStyle: decoded.style, restyles: decoded.restyles,
+        id: decoded.id, z: decoded.z, ...zNumbers(decoded.z), shape: decoded.shape, createdStyle: decoded.style,
+        restyles: decoded.restyles,
         restyleFloor: decoded.floor, offset: decoded.offset, hiddenBy: decoded.hiddenBy, open: decoded.open,
         owner: board.owner,
       };
@@ -175,12 +185,11 @@ export class Board {
   visibleElements() {
     const visible = [];
     for (const element of this.elements.values()) if (element.hiddenBy.size === 0) visible.push(element);
-    return visible.sort((a, b) => compareKeys(a.z, b.z));
+    return visible.sort(compareZ);
   }
 
-  /** The board as `GET /rooms/{room}/board.json` exports it (BoardExport). */
-  exportJSON() {
-    const elements = this.visibleElements().map(exportItem);
+  /** The smallest [minX, minY, maxX, maxY] holding every visible element (Board.visibleBounds), or null. */
+  visibleBounds() {
     let bounds = null;
     for (const element of this.elements.values()) {
       if (element.hiddenBy.size > 0) continue;
@@ -189,6 +198,13 @@ export class Board {
         ? [Math.min(bounds[0], b.minX), Math.min(bounds[1], b.minY), Math.max(bounds[2], b.maxX), Math.max(bounds[3], b.maxY)]
         : [b.minX, b.minY, b.maxX, b.maxY];
     }
+    return bounds;
+  }
+
+  /** The board as `GET /rooms/{room}/board.json` exports it (BoardExport). */
+  exportJSON() {
+    const elements = this.visibleElements().map(exportItem);
+    const bounds = this.visibleBounds();
     return bounds ? { elements, bounds } : { elements };
   }
 }
@@ -336,7 +352,7 @@ export function reduce(board, update, limits = LIMITS) {
     case "beginStroke": case "addShape": case "addText": {
       const shape = shapeOf(action);
       const element = {
-        id, z: key, shape, createdStyle: action.style, restyles: new Map(), restyleFloor: null, offset: [0, 0],
+        id, z: key, ...zNumbers(key), shape, createdStyle: action.style, restyles: new Map(), restyleFloor: null, offset: [0, 0],
         hiddenBy: new Set(), open: shape.kind === "stroke", owner: board.owner,
       };
       element.shapeBounds = shapeBounds(shape);
@@ -521,7 +537,7 @@ export class Replica {
     if (position === this.entries.length - 1) {
       this.apply(update);
     } else {
-      this.rewindTo(position);
+      this.rewindTo(position, true);
     }
     return true;
   }
@@ -549,8 +565,13 @@ export class Replica {
     }
   }
 
-  /** Rebuilds the board from the last checkpoint at or before `position`. */
-  rewindTo(position) {
+  /**
+   * Rebuilds the board from the last checkpoint at or before `position`.
+   * With `precise`, the changes are what the updates from `position` on
+   * touched (those before it did exactly what they did before); otherwise
+   * everything.
+   */
+  rewindTo(position, precise = false) {
     while (this.checkpoints.length > 1 && this.checkpoints[this.checkpoints.length - 1].index > position) {
       this.checkpoints.pop();
     }
@@ -558,15 +579,20 @@ export class Replica {
     this.board = checkpoint.board.fork();
     this.rewinds += 1;
     const entries = this.entries;
+    let all = !precise;
     for (let index = checkpoint.index; index < entries.length; index++) {
-      reduce(this.board, entries[index], this.limits);
+      const changed = reduce(this.board, entries[index], this.limits);
+      if (index >= position && !all) {
+        if (changed === null) all = true;
+        else for (const id of changed) this.changes.ids.add(id);
+      }
       this.replayed += 1;
       if (index + 1 - this.checkpoints[this.checkpoints.length - 1].index >= CHECKPOINT_INTERVAL && index + 1 < entries.length) {
         this.checkpoints.push({ index: index + 1, board: this.board });
         this.board = this.board.fork();
       }
     }
-    this.changes.all = true;
+    if (all) this.changes.all = true;
   }
 
   /** Takes entries out (an own update being re-stamped) and rebuilds. */
@@ -590,7 +616,7 @@ export class Replica {
     if (first === this.entries.length - updates.length && updates.length > 0) {
       for (const update of updates) this.apply(update);
     } else if (updates.length > 0) {
-      this.rewindTo(first);
+      this.rewindTo(first, true);
     }
   }
 

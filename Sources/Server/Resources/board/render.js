@@ -8,8 +8,7 @@
 // every frame. A new settled element above everything in the cache is drawn
 // onto it; any other change rebuilds the cache.
 
-import { compareKeys } from "./wire.js";
-import { styleOf } from "./model.js";
+import { compareZ, styleOf } from "./model.js";
 
 /** The sRGB colour of an xterm 256-colour index (Palette.rgb). */
 export function paletteRGB(index) {
@@ -113,7 +112,8 @@ let measuredAdvance = null;
 
 /** One line of text, one unit per character (SVG's textLength). */
 function drawText(ctx, text, left, baseline, s) {
-  ctx.font = `${2 * s}px ${TEXT_FONT}`;
+  const font = `${2 * s}px ${TEXT_FONT}`;
+  if (ctx.currentFont !== font) { ctx.font = font; ctx.currentFont = font; }
   if (measuredAdvance === null) measuredAdvance = ctx.measureText("M").width / (2 * s);
   ctx.save();
   ctx.translate(left, baseline);
@@ -122,6 +122,11 @@ function drawText(ctx, text, left, baseline, s) {
   ctx.restore();
 }
 
+/** An open stroke untouched this long is drawn as settled (its author may be gone). */
+const LIVE_MS = 5000;
+/** The newest this many milliseconds of the order are drawn afresh on every frame. */
+const RECENT_MS = 1000;
+
 export class Renderer {
   constructor(canvas) {
     this.canvas = canvas;
@@ -129,8 +134,9 @@ export class Renderer {
     this.layer = document.createElement("canvas");
     this.layerCtx = this.layer.getContext("2d");
     this.view = new View();
-    this.baseIds = new Set();
+    /** The newest element (in the order) the cache holds, or null. */
     this.baseTop = null;
+    this.touched = new Map();
     this.full = true;
     this.rebuilds = 0;
   }
@@ -159,68 +165,86 @@ export class Renderer {
   }
 
   /**
-   * Takes the replica's changes: which elements changed since the last
-   * frame (`ids`), or everything (`all`). `live` is the set of element ids
-   * drawn above the cache (open strokes, the one being moved).
+   * Takes the replica's changes since the last frame (`ids`, or `all`): a
+   * change to an element the cache holds means rebuilding it; anything
+   * above the cache is drawn fresh on every frame anyway.
    */
-  absorb(board, changes, live) {
-    if (this.full || changes.all) { this.full = true; return; }
-    const fresh = [];
+  absorb(board, changes) {
+    const now = performance.now();
+    if (changes.all) this.full = true;
     for (const id of changes.ids) {
+      this.touched.set(id, now);
+      if (this.full) continue;
       const element = board.elements.get(id);
-      const inBase = this.baseIds.has(id);
-      const settled = element && element.hiddenBy.size === 0 && !element.open && !live.has(id);
-      if (inBase) { this.full = true; return; }
-      if (settled) fresh.push(element);
+      if (!element || (this.baseTop !== null && compareZ(element, this.baseTop) <= 0)) this.full = true;
     }
-    fresh.sort((a, b) => compareKeys(a.z, b.z));
-    if (fresh.length > 0 && this.baseTop && compareKeys(fresh[0].z, this.baseTop) < 0) { this.full = true; return; }
-    if (fresh.length === 0) return;
-    this.prepare(this.layerCtx);
-    drawElements(this.layerCtx, fresh, this.view, this.view.visible(this.width, this.height));
-    for (const element of fresh) this.baseIds.add(element.id);
-    this.baseTop = fresh[fresh.length - 1].z;
   }
 
-  /** Draws a frame: the cache (rebuilt when needed), the live elements, then `overlay(ctx)`. */
-  draw(board, live, offsets, overlay) {
+  /**
+   * Where the cache stops: at the oldest stroke still being drawn (touched
+   * lately), and at most at the newest element's time less RECENT_MS, so
+   * that an update arriving a little late in the order lands above the
+   * cache instead of making it be rebuilt. Null: nowhere.
+   */
+  cut(board, now) {
+    let cut = null;
+    for (const [id, at] of this.touched) {
+      const element = board.elements.get(id);
+      if (now - at > LIVE_MS || !element || !element.open) { this.touched.delete(id); continue; }
+      if (cut === null || compareZ(element, cut) < 0) cut = element;
+    }
+    let newest = -Infinity;
+    for (const element of board.elements.values()) if (element.zh > newest) newest = element.zh;
+    const recent = { zh: newest - RECENT_MS, zl: 0, z: { origin: "" } };
+    return newest > -Infinity && (cut === null || compareZ(recent, cut) < 0) ? recent : cut;
+  }
+
+  /**
+   * Draws a frame. The cache holds every visible element up to `baseTop` in
+   * the order, except those being moved; each frame it takes in, on top,
+   * what has settled above it (everything below the oldest live stroke),
+   * and what lies above is drawn afresh, then the elements being moved
+   * (`moving`, shifted by `offsets`), then `overlay(ctx)`.
+   */
+  draw(board, moving, offsets, overlay) {
     this.resize();
     const area = this.view.visible(this.width, this.height);
+    const cut = this.cut(board, performance.now());
+    const movingKey = [...moving].join(" ");
+    if (movingKey !== this.movingKey) { this.movingKey = movingKey; this.full = true; }
     if (this.full) {
       this.full = false;
       this.rebuilds += 1;
+      this.baseTop = null;
       const ctx = this.layerCtx;
       ctx.setTransform(1, 0, 0, 1, 0, 0);
       ctx.fillStyle = "#000000";
       ctx.fillRect(0, 0, this.layer.width, this.layer.height);
       this.prepare(ctx);
       this.drawGrid(ctx);
-      const settled = [];
-      this.baseIds = new Set();
-      this.baseTop = null;
-      for (const element of board.elements.values()) {
-        if (element.hiddenBy.size > 0 || element.open || live.has(element.id)) continue;
-        settled.push(element);
-        this.baseIds.add(element.id);
-      }
-      settled.sort((a, b) => compareKeys(a.z, b.z));
-      if (settled.length > 0) this.baseTop = settled[settled.length - 1].z;
-      drawElements(ctx, settled, this.view, area);
+    }
+    const settling = [];
+    const above = [];
+    for (const element of board.elements.values()) {
+      if (element.hiddenBy.size > 0 || moving.has(element.id)) continue;
+      if (this.baseTop !== null && compareZ(element, this.baseTop) <= 0) continue;
+      if (cut === null || compareZ(element, cut) < 0) settling.push(element); else above.push(element);
+    }
+    if (settling.length > 0) {
+      settling.sort(compareZ);
+      this.prepare(this.layerCtx);
+      drawElements(this.layerCtx, settling, this.view, area);
+      this.baseTop = settling[settling.length - 1];
     }
     const ctx = this.ctx;
     ctx.setTransform(1, 0, 0, 1, 0, 0);
     ctx.drawImage(this.layer, 0, 0);
-    this.prepare(ctx);
-    const liveElements = [];
-    for (const id of live) {
-      const element = board.elements.get(id);
-      if (element && element.hiddenBy.size === 0) liveElements.push(element);
+    if (above.length > 0 || moving.size > 0) {
+      this.prepare(ctx);
+      above.sort(compareZ);
+      for (const id of moving) { const element = board.elements.get(id); if (element?.hiddenBy.size === 0) above.push(element); }
+      drawElements(ctx, above, this.view, area, offsets);
     }
-    for (const element of board.elements.values()) {
-      if (element.open && element.hiddenBy.size === 0 && !live.has(element.id)) liveElements.push(element);
-    }
-    liveElements.sort((a, b) => compareKeys(a.z, b.z));
-    drawElements(ctx, liveElements, this.view, area, offsets);
     overlay?.(ctx);
   }
 

@@ -191,12 +191,18 @@ function lockPeer(peer) {
  */
 export class Session extends EventTarget {
   static async start(options) {
+    performance.mark("scuttleboard:start");
     const store = await PendingStore.open();
+    performance.mark("scuttleboard:db-open");
     const peer = await claimPeer(store, options.room);
+    performance.mark("scuttleboard:peer");
     sessionStorage.setItem(`scuttleboard-peer:${options.room}`, peer);
     const saved = await store.load(options.room, peer);
+    performance.mark("scuttleboard:pending-loaded");
     saved.board = await store.loadBoard(options.room);
+    performance.mark("scuttleboard:stored-loaded");
     const session = new Session(options, store, peer, saved);
+    performance.mark("scuttleboard:stored-applied");
     session.connect();
     return session;
   }
@@ -258,9 +264,12 @@ export class Session extends EventTarget {
     this.savedSignature = signature;
     const firstWaiting = Math.min(...this.pending.keys());
     const digest = [...this.replica.contiguous].map(([origin, seq]) => [origin, origin === this.peer ? Math.min(seq, firstWaiting - 1) : seq]);
-    const entries = this.replica.entries
-      .filter((e) => !(e.origin === this.peer && this.pending.has(e.seq)))
-      .map((e) => ({ origin: e.origin, seq: e.seq, timestamp: e.timestamp.toString(), action: e.action }));
+    const kept = this.replica.entries.filter((e) => !(e.origin === this.peer && this.pending.has(e.seq)));
+    // One `updates` frame per 65,536: binary, so that IndexedDB stores a few blobs, not an object per update.
+    const entries = [];
+    for (let start = 0; start < kept.length; start += 65536) {
+      entries.push(new FrameEncoder().encode({ type: "updates", updates: kept.slice(start, start + 65536) }));
+    }
     const body = encodeSnapshotBody(this.replica.checkpoints[0].board.toSnapshot());
     this.store.saveBoard(this.room, { body, digest, entries, savedAt: Date.now() });
   }
@@ -268,7 +277,7 @@ export class Session extends EventTarget {
   restoreBoard(saved) {
     try {
       const base = Board.fromSnapshot(decodeSnapshotBody(saved.body));
-      const entries = saved.entries.map((e) => ({ ...e, timestamp: BigInt(e.timestamp) }));
+      const entries = saved.entries.flatMap((frame) => new FrameDecoder(Infinity).push(frame).flatMap((m) => m.updates));
       this.replica.restore(base, entries, new Map(saved.digest));
     } catch (error) {
       this.emit("notice", { text: `could not read the board kept from the last visit: ${error.message}` });
@@ -307,6 +316,7 @@ export class Session extends EventTarget {
     socket.binaryType = "arraybuffer";
     this.socket = socket;
     socket.onopen = () => {
+      performance.mark("scuttleboard:socket-open");
       this.send({
         type: "hello", version: PROTOCOL_VERSION, peer: this.peer, name: this.name, room: this.room, role: this.role,
         credentials: this.token || null, digest: this.replica.digest, clock: this.reportedClock(),
@@ -410,7 +420,7 @@ export class Session extends EventTarget {
     switch (message.type) {
       case "updates": this.receiveUpdates(message.updates, arrived); break;
       case "ack": this.acknowledged(message.batches, message.clock); break;
-      case "synced": this.synced = true; this.emit("synced"); break;
+      case "synced": performance.mark("scuttleboard:synced"); this.synced = true; this.emit("synced"); break;
       case "frontier": this.frontier(message.timestamp); break;
       case "reject": this.rejected(message.rejection); break;
       case "presence":
@@ -434,6 +444,7 @@ export class Session extends EventTarget {
   }
 
   admitted(hello) {
+    performance.mark("scuttleboard:admitted");
     this.helloReceived = true;
     this.attempt = 0;
     this.clock.observe(hello.clock);
@@ -644,7 +655,6 @@ export class Session extends EventTarget {
 
   /** Ends the session (the page is going away). */
   stop() {
-    if (this.helloReceived) this.saveBoard();
     this.stopped = true;
     for (const timer of this.timers) clearInterval(timer);
     clearTimeout(this.retryTimer);
