@@ -143,7 +143,7 @@ def make_driver():
     options = webdriver.ChromeOptions()
     for argument in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                      "--window-size=1280,800", "--force-device-scale-factor=1", "--hide-scrollbars",
-                     "--font-render-hinting=none", "--disable-features=Translate"]:
+                     "--font-render-hinting=none", "--disable-features=Translate", "--no-proxy-server"]:
         options.add_argument(argument)
     binary = shutil.which("chromium")
     if binary:
@@ -493,8 +493,10 @@ def run_measure(args, workdir):
                 visits.append(wait_until(lambda: page.js(first_paint), 30, "first paint"))
                 shown = page.js("return window.scuttleboard.exportJSON().elements.length")
                 assert shown == 10000, shown
+                received = page.js("const s = window.scuttleboard.session.stats; "
+                                   "return `${s.snapshots} snapshot(s), ${s.received} updates`")
                 say(f"   load {run + 1}: {page.js(stages)}; first draw "
-                    f"{page.js('return window.scuttleboard.metrics.firstDraw'):.0f} ms")
+                    f"{page.js('return window.scuttleboard.metrics.firstDraw'):.0f} ms; received {received}")
             if run < 4:
                 driver.quit()
                 driver = None
@@ -522,6 +524,35 @@ def run_measure(args, workdir):
         server.stop()
 
 
+def make_screenshot(args, workdir):
+    """The README's picture: the board in a browser while bots draw, with their cursors."""
+    server = Server(args.binary, workdir)
+    driver = None
+    swarm = None
+    try:
+        server.start()
+        driver = make_driver()
+        page = Page(driver, server, "swarm-0", "you")
+        page.open()
+        page.wait_live()
+        swarm = subprocess.Popen([args.binary, "swarm", "--server", f"127.0.0.1:{server.port}", "--bots", "6",
+                                  "--rooms", "1", "--duration", "20s", "--keep", "4"],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(8)
+        page.js("window.scuttleboard.fit()")
+        time.sleep(1)
+        driver.save_screenshot(args.screenshot)
+        say(f"wrote {args.screenshot}")
+        return 0
+    finally:
+        if swarm:
+            swarm.send_signal(signal.SIGINT)
+            swarm.wait()
+        if driver:
+            driver.quit()
+        server.stop()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--binary", required=True, help="the scuttleboard executable")
@@ -529,11 +560,14 @@ def main():
                         help="where screenshots, the console and the server log go")
     parser.add_argument("--update-golden", action="store_true", help="rewrite Fixtures/browser/canvas.png")
     parser.add_argument("--measure", action="store_true", help="measure the browser budgets instead")
+    parser.add_argument("--screenshot", metavar="PNG", help="instead, save the page with bots drawing (the README's)")
     args = parser.parse_args()
     args.binary = os.path.abspath(args.binary)
     os.makedirs(args.artifacts, exist_ok=True)
     workdir = tempfile.mkdtemp(prefix="scuttleboard-browser-")
     try:
+        if args.screenshot:
+            return make_screenshot(args, workdir)
         return run_measure(args, workdir) if args.measure else run_test(args, workdir, args.artifacts)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

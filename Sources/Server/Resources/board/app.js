@@ -2,7 +2,7 @@
 // in the room and the connection, on top of session.js and render.js.
 
 import { Session } from "./session.js";
-import { Renderer, paletteHex } from "./render.js";
+import { Renderer, paletteHex, paletteRGB } from "./render.js";
 import { LIMITS, boundsOf, isSingleCell, rectOfCorners, undoState } from "./model.js";
 import { idString } from "./wire.js";
 
@@ -472,6 +472,12 @@ window.addEventListener("resize", () => { renderer.invalidate(); afterViewChange
 // MARK: People, cursors, status
 
 const cursorElements = new Map();
+/** Text that reads on a background of palette colour `index`. */
+function inkOn(index) {
+  const [r, g, b] = paletteRGB(index);
+  return 0.299 * r + 0.587 * g + 0.114 * b > 140 ? "#0b0d12" : "#ffffff";
+}
+
 function placeCursors() {
   const layer = $("cursors");
   const seen = new Set();
@@ -491,6 +497,7 @@ function placeCursors() {
     const label = element.querySelector("span");
     label.textContent = `${presence.name} · ${presence.tool}`;
     label.style.background = color;
+    label.style.color = inkOn(presence.color);
     const [x, y] = renderer.view.toScreen(...presence.cursor);
     element.style.transform = `translate(${x}px, ${y}px)`;
   }
@@ -507,6 +514,7 @@ function showPeople() {
     const avatar = document.createElement("div");
     avatar.className = person.me ? "avatar me" : "avatar";
     avatar.style.background = paletteHex(person.color);
+    avatar.style.color = inkOn(person.color);
     avatar.textContent = (person.name.match(/[\p{L}\p{N}]/u)?.[0] ?? "?").toUpperCase();
     avatar.title = person.name;
     people.append(avatar);

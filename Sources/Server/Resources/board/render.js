@@ -40,8 +40,6 @@ export class View {
   }
 }
 
-function intersects(a, b) { return a.minX <= b.maxX && b.minX <= a.maxX && a.minY <= b.maxY && b.minY <= a.maxY; }
-
 /** Draws elements in order, batching consecutive unfilled outlines of one colour into one path. */
 function drawElements(ctx, elements, view, area, offsets) {
   const s = view.scale;
@@ -49,58 +47,52 @@ function drawElements(ctx, elements, view, area, offsets) {
   const finish = () => { if (pathColor !== null) { ctx.stroke(); pathColor = null; } };
   for (const element of elements) {
     const extra = offsets?.get(element.id);
-    const [dx, dy] = extra ? [element.offset[0] + extra[0], element.offset[1] + extra[1]] : element.offset;
+    const dx = extra ? element.offset[0] + extra[0] : element.offset[0];
+    const dy = extra ? element.offset[1] + extra[1] : element.offset[1];
     const b = element.shapeBounds;
-    if (!intersects({ minX: b.minX + dx, minY: b.minY + dy, maxX: b.maxX + dx, maxY: b.maxY + dy }, area)) continue;
-    const style = styleOf(element);
+    if (b.minX + dx > area.maxX || b.maxX + dx < area.minX || b.minY + dy > area.maxY || b.maxY + dy < area.minY) continue;
+    const style = element.restyles.size === 0 ? element.createdStyle : styleOf(element);
     const color = HEX[style.color];
     const shape = element.shape;
-    const sx = (x) => (x + dx + 0.5 - view.x) * s;
-    const sy = (y) => (y + dy + 0.5 - view.y) * s;
-    const outline = shape.kind === "stroke" || shape.kind === "line" || ((shape.kind === "rectangle" || shape.kind === "ellipse") && !style.filled);
-    if (outline) {
+    // Screen x of board x is x * s + ox (and y likewise).
+    const ox = (dx + 0.5 - view.x) * s, oy = (dy + 0.5 - view.y) * s;
+    const kind = shape.kind;
+    if (kind === "stroke" || kind === "line" || ((kind === "rectangle" || kind === "ellipse") && !style.filled)) {
       if (pathColor !== color) { finish(); ctx.strokeStyle = color; ctx.beginPath(); pathColor = color; }
-      switch (shape.kind) {
-        case "stroke": {
-          const { points, count } = shape;
-          ctx.moveTo(sx(points[0]), sy(points[1]));
-          if (count === 1) ctx.lineTo(sx(points[0]) + 0.01, sy(points[1]));
-          for (let p = 1; p < count; p++) ctx.lineTo(sx(points[2 * p]), sy(points[2 * p + 1]));
-          break;
-        }
-        case "line":
-          ctx.moveTo(sx(shape.a[0]), sy(shape.a[1]));
-          ctx.lineTo(sx(shape.b[0]) + (shape.a[0] === shape.b[0] && shape.a[1] === shape.b[1] ? 0.01 : 0), sy(shape.b[1]));
-          break;
-        case "rectangle": {
-          const r = shape.rect;
-          ctx.moveTo(sx(r.minX), sy(r.minY));
-          ctx.rect(sx(r.minX), sy(r.minY), (r.maxX - r.minX) * s, (r.maxY - r.minY) * s);
-          break;
-        }
-        case "ellipse": {
-          const r = shape.rect;
-          const [cx, cy] = [(sx(r.minX) + sx(r.maxX)) / 2, (sy(r.minY) + sy(r.maxY)) / 2];
-          const [rx, ry] = [(r.maxX - r.minX) / 2 * s, (r.maxY - r.minY) / 2 * s];
-          ctx.moveTo(cx + rx, cy);
-          ctx.ellipse(cx, cy, Math.max(rx, 0.01), Math.max(ry, 0.01), 0, 0, Math.PI * 2);
-          break;
-        }
+      if (kind === "stroke") {
+        const { points, count } = shape;
+        ctx.moveTo(points[0] * s + ox, points[1] * s + oy);
+        if (count === 1) ctx.lineTo(points[0] * s + ox + 0.01, points[1] * s + oy);
+        for (let p = 2, end = 2 * count; p < end; p += 2) ctx.lineTo(points[p] * s + ox, points[p + 1] * s + oy);
+      } else if (kind === "line") {
+        const same = shape.a[0] === shape.b[0] && shape.a[1] === shape.b[1];
+        ctx.moveTo(shape.a[0] * s + ox, shape.a[1] * s + oy);
+        ctx.lineTo(shape.b[0] * s + ox + (same ? 0.01 : 0), shape.b[1] * s + oy);
+      } else if (kind === "rectangle") {
+        const r = shape.rect;
+        ctx.moveTo(r.minX * s + ox, r.minY * s + oy);
+        ctx.rect(r.minX * s + ox, r.minY * s + oy, (r.maxX - r.minX) * s, (r.maxY - r.minY) * s);
+      } else {
+        const r = shape.rect;
+        const cx = (r.minX + r.maxX) / 2 * s + ox, cy = (r.minY + r.maxY) / 2 * s + oy;
+        const rx = Math.max((r.maxX - r.minX) / 2 * s, 0.01), ry = Math.max((r.maxY - r.minY) / 2 * s, 0.01);
+        ctx.moveTo(cx + rx, cy);
+        ctx.ellipse(cx, cy, rx, ry, 0, 0, Math.PI * 2);
       }
       continue;
     }
     finish();
     ctx.fillStyle = color;
-    if (shape.kind === "rectangle") {
+    if (kind === "rectangle") {
       const r = shape.rect;
-      ctx.fillRect(sx(r.minX), sy(r.minY), (r.maxX - r.minX) * s, (r.maxY - r.minY) * s);
-    } else if (shape.kind === "ellipse") {
+      ctx.fillRect(r.minX * s + ox, r.minY * s + oy, (r.maxX - r.minX) * s, (r.maxY - r.minY) * s);
+    } else if (kind === "ellipse") {
       const r = shape.rect;
       ctx.beginPath();
-      ctx.ellipse((sx(r.minX) + sx(r.maxX)) / 2, (sy(r.minY) + sy(r.maxY)) / 2, Math.max((r.maxX - r.minX) / 2 * s, 0.01),
+      ctx.ellipse((r.minX + r.maxX) / 2 * s + ox, (r.minY + r.maxY) / 2 * s + oy, Math.max((r.maxX - r.minX) / 2 * s, 0.01),
         Math.max((r.maxY - r.minY) / 2 * s, 0.01), 0, 0, Math.PI * 2);
       ctx.fill();
-    } else if (shape.kind === "text") {
+    } else if (kind === "text") {
       drawText(ctx, shape.text, (shape.at[0] + dx - view.x) * s, (shape.at[1] + dy - view.y + 1.7) * s, s);
     }
   }
@@ -115,11 +107,10 @@ function drawText(ctx, text, left, baseline, s) {
   const font = `${2 * s}px ${TEXT_FONT}`;
   if (ctx.currentFont !== font) { ctx.font = font; ctx.currentFont = font; }
   if (measuredAdvance === null) measuredAdvance = ctx.measureText("M").width / (2 * s);
-  ctx.save();
-  ctx.translate(left, baseline);
-  ctx.scale(1 / measuredAdvance / 2, 1);
+  const ratio = ctx.ratio ?? 1;
+  ctx.setTransform(ratio / measuredAdvance / 2, 0, 0, ratio, ratio * left, ratio * baseline);
   ctx.fillText(text, 0, 0);
-  ctx.restore();
+  ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
 }
 
 /** An open stroke untouched this long is drawn as settled (its author may be gone). */
@@ -158,6 +149,7 @@ export class Renderer {
 
   prepare(ctx) {
     ctx.setTransform(this.ratio, 0, 0, this.ratio, 0, 0);
+    ctx.ratio = this.ratio;
     ctx.lineWidth = this.view.scale;
     ctx.lineCap = "round";
     ctx.lineJoin = "round";

@@ -192,6 +192,8 @@ function lockPeer(peer) {
 export class Session extends EventTarget {
   static async start(options) {
     performance.mark("scuttleboard:start");
+    let early = null;
+    try { early = new WebSocket(options.url); early.binaryType = "arraybuffer"; } catch { early = null; }
     const store = await PendingStore.open();
     performance.mark("scuttleboard:db-open");
     const peer = await claimPeer(store, options.room);
@@ -203,7 +205,7 @@ export class Session extends EventTarget {
     performance.mark("scuttleboard:stored-loaded");
     const session = new Session(options, store, peer, saved);
     performance.mark("scuttleboard:stored-applied");
-    session.connect();
+    session.connect(early);
     return session;
   }
 
@@ -297,7 +299,7 @@ export class Session extends EventTarget {
 
   // MARK: The link
 
-  connect() {
+  connect(early = null) {
     if (this.stopped) return;
     clearTimeout(this.retryTimer);
     this.encoder = new FrameEncoder();
@@ -306,9 +308,9 @@ export class Session extends EventTarget {
     this.snapshotInProgress = null;
     this.lastHeard = performance.now();
     this.setState("connecting", this.attempt > 0 ? `attempt ${this.attempt + 1}` : "");
-    let socket;
+    let socket = early && early.readyState <= WebSocket.OPEN ? early : null;
     try {
-      socket = new WebSocket(this.url);
+      socket ??= new WebSocket(this.url);
     } catch (error) {
       this.scheduleRetry(`cannot open ${this.url}: ${error.message}`);
       return;
@@ -344,6 +346,7 @@ export class Session extends EventTarget {
       this.socket = null;
       this.linkLost();
     };
+    if (socket.readyState === WebSocket.OPEN) socket.onopen();
   }
 
   send(message) {

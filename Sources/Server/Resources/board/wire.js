@@ -80,6 +80,8 @@ export class Writer {
   finish() { return this.buffer.slice(0, this.length); }
 }
 
+const HEX_PAIRS = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, "0"));
+
 export class Reader {
   constructor(bytes, start = 0, end = bytes.length) { this.bytes = bytes; this.position = start; this.end = end; }
   get remaining() { return this.end - this.position; }
@@ -95,12 +97,14 @@ export class Reader {
   }
   /** A varint as a BigInt (any 64-bit value). */
   bigVarint() {
-    let result = 0n;
+    // The low 28 bits and the rest as Numbers (both exact), one BigInt at the end.
+    let low = 0, high = 0, scale = 1;
     for (let index = 0; index < 10; index++) {
       const next = this.byte();
       if (index === 9 && next > 1) throw new WireError("a varint is longer than 64 bits");
-      result |= BigInt(next & 0x7f) << BigInt(7 * index);
-      if (next < 0x80) return result;
+      if (index < 4) low += (next & 0x7f) * 2 ** (7 * index);
+      else { high += (next & 0x7f) * scale; scale *= 0x80; }
+      if (next < 0x80) return high === 0 ? BigInt(low) : (BigInt(high) << 28n) | BigInt(low);
     }
     throw new WireError("a varint is longer than 10 bytes");
   }
@@ -124,13 +128,14 @@ export class Reader {
     if (value > limit) throw new WireError(`${what} ${value} is over the limit of ${limit}`);
     return value;
   }
+  /** A zigzag varint; anything beyond ±2^52 is refused (coordinates and seq deltas are far smaller). */
   signed() {
-    const raw = this.bigVarint();
-    const value = (raw & 1n) ? -(raw >> 1n) - 1n : raw >> 1n;
-    if (value > BigInt(Number.MAX_SAFE_INTEGER) || value < -BigInt(Number.MAX_SAFE_INTEGER)) {
-      throw new WireError("a coordinate is out of range");
+    let raw;
+    try { raw = this.varint(); } catch (error) {
+      if (error instanceof WireError && error.message.startsWith("a value is too large")) throw new WireError("a coordinate is out of range");
+      throw error;
     }
-    return Number(value);
+    return raw % 2 === 1 ? -(raw - 1) / 2 - 1 : raw / 2;
   }
   /** A 32-bit coordinate: `base` plus a signed delta. */
   coordinate(base = 0) {
@@ -140,9 +145,8 @@ export class Reader {
   }
   peer() {
     const bytes = this.take(8);
-    let hex = "";
-    for (let i = 7; i >= 0; i--) hex += bytes[i].toString(16).padStart(2, "0");
-    return hex;
+    return HEX_PAIRS[bytes[7]] + HEX_PAIRS[bytes[6]] + HEX_PAIRS[bytes[5]] + HEX_PAIRS[bytes[4]]
+      + HEX_PAIRS[bytes[3]] + HEX_PAIRS[bytes[2]] + HEX_PAIRS[bytes[1]] + HEX_PAIRS[bytes[0]];
   }
   utf8(count) {
     try { return decoder.decode(this.take(count)); } catch (error) {
