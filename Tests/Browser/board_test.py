@@ -14,7 +14,10 @@ headless Chromium and, as a person would, with pointer actions and keys:
    them;
 4. stops the server, draws while offline, reloads the page (the service
    worker serves it, IndexedDB holds what waits), checks the drawing is still
-   there, restarts the server and checks that everything reached it.
+   there, restarts the server and checks that everything reached it;
+5. watches six bots draw, erase, undo and delete in another room, and checks
+   that the page's board (its own JavaScript reducer) ends equal to the
+   server's (the Swift one).
 
 Run by BrowserBoardTests in `swift test`; by hand:
 `Scripts/install-browser-tests.sh && .build/browser-venv/bin/python
@@ -410,6 +413,24 @@ def run_test(args, workdir, artifacts):
         assert mine == final, "the page's board differs from the server's"
         say("   the server holds all five elements, equal to the page's board")
         driver.save_screenshot(os.path.join(artifacts, "page.png"))
+
+        step = "watching a swarm: the page's reducer against the server's"
+        say(f"== {step}")
+        watcher = Page(driver, server, "swarm-0", "watcher")
+        watcher.open()
+        watcher.wait_live()
+        swarm = subprocess.run([args.binary, "swarm", "--server", f"127.0.0.1:{server.port}", "--bots", "6",
+                                "--rooms", "1", "--duration", "8s", "--keep", "5"], capture_output=True, text=True)
+        assert swarm.returncode == 0, swarm.stdout + swarm.stderr
+
+        def agree():
+            theirs = server.board("swarm-0")
+            for element in theirs["elements"]:
+                element.pop("hex", None)
+            return theirs if theirs == watcher.board() and theirs["elements"] else None
+        settled = wait_until(agree, 10, "the page's board to equal the server's after the swarm")
+        rewinds = watcher.js("return window.scuttleboard.session.replica.rewinds")
+        say(f"   {len(settled['elements'])} elements, equal on both sides; the page rewound {rewinds} times")
         say("browser test: passed")
         return 0
     except BaseException:

@@ -6,7 +6,8 @@ import Testing
 /// golden files (`Tests/Browser/conformance.mjs`, under node), and the page
 /// in a real Chromium driven by Selenium (`Tests/Browser/board_test.py`):
 /// drawing with pointer actions, the server's JSON export, a golden
-/// screenshot, a terminal client in tmux, and a reload while offline.
+/// screenshot, a terminal client in tmux, a reload while offline, and the
+/// page's board against the server's after a swarm.
 ///
 /// The tools come from `Scripts/install-browser-tests.sh` (Debian's chromium
 /// and chromium-driver, Selenium in `.build/browser-venv`). Without them the
