@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Redis pub/sub and Scuttleboard side by side, in one run, on one topology:
+# Redis pub/sub and Scuttleboard (over TCP, then over WebSocket) side by side,
+# in one run, on one topology:
 # 4 rooms (channels), 28 publishers (7 a room), and every message reaching 7
 # receivers that decode, count and stamp it (the swarm's light peers; on
 # Scuttleboard one room member of the 8 is a full-replica viewer, the sample
@@ -10,7 +11,8 @@
 #     seconds: how long each side runs (default 20)
 # Installs redis-server from Debian's packages if it is missing (as root, or
 # through sudo). Prints delivered/s, p99 and delivered per server
-# CPU-second for both, and their ratio; the reports go to .build/bench-fanout/.
+# CPU-second for each, Scuttleboard's ratio to Redis and WebSocket's server
+# CPU per delivered update against TCP's; the reports go to .build/bench-fanout/.
 set -euo pipefail
 rate="${1:-100}"
 seconds="${2:-20}"
@@ -59,35 +61,51 @@ $load_core "$bin" redis-baseline --redis "127.0.0.1:$redis_port" --redis-pid "$r
 kill "$redis_pid"
 wait "$redis_pid" 2> /dev/null || true
 
-echo "Scuttleboard: 4 rooms × 7 light peers drawing at $rate/s, plus a full-replica viewer each, ${seconds}s…" >&2
-port="$(free_port)"
-metrics="$(free_port)"
-$server_core "$bin" serve --port "$port" --db "$scratch/rooms.sqlite" --rate-limit 1000000 --http-port "$metrics" \
-    > "$scratch/serve.log" 2>&1 &
-server_pid=$!
-pids+=("$server_pid")
-for _ in $(seq 100); do grep -q "serving on" "$scratch/serve.log" && break || sleep 0.1; done
+# Scuttleboard, once with the light peers on the protocol's TCP port and once
+# over WebSocket (GET /ws on the HTTP port); the full-replica viewers stay on
+# TCP both times.
 status=0
-$load_core "$bin" swarm --server "127.0.0.1:$port" --metrics "http://127.0.0.1:$metrics/metrics" \
-    --server-pid "$server_pid" --bots 32 --rooms 4 --receivers light --behaviors lurker --rate "$rate" \
-    --duration "${seconds}s" --json > "$out/scuttleboard.json" 2> "$scratch/swarm.log" || status=$?
-kill -INT "$server_pid"
-wait "$server_pid" 2> /dev/null || true
-[ "$status" = 0 ] || echo "the swarm exited $status (2: a room diverged, 3: still catching up)" >&2
+run_scuttleboard() {
+    local name="$1"
+    echo "Scuttleboard ($name): 4 rooms × 7 light peers drawing at $rate/s, plus a full-replica viewer each, ${seconds}s…" >&2
+    local port http
+    port="$(free_port)"
+    http="$(free_port)"
+    rm -f "$scratch/rooms.sqlite"*
+    $server_core "$bin" serve --port "$port" --db "$scratch/rooms.sqlite" --rate-limit 1000000 --http-port "$http" \
+        > "$scratch/serve-$name.log" 2>&1 &
+    local server_pid=$!
+    pids+=("$server_pid")
+    for _ in $(seq 100); do grep -q "serving on" "$scratch/serve-$name.log" && break || sleep 0.1; done
+    local websocket=()
+    [ "$name" = websocket ] && websocket=(--websocket-port "$http")
+    $load_core "$bin" swarm --server "127.0.0.1:$port" "${websocket[@]}" --metrics "http://127.0.0.1:$http/metrics" \
+        --server-pid "$server_pid" --bots 32 --rooms 4 --receivers light --behaviors lurker --rate "$rate" \
+        --duration "${seconds}s" --json > "$out/scuttleboard-$name.json" 2> "$scratch/swarm-$name.log" || status=$?
+    kill -INT "$server_pid"
+    wait "$server_pid" 2> /dev/null || true
+    [ "$status" = 0 ] || echo "the swarm exited $status (2: a room diverged, 3: still catching up)" >&2
+}
+run_scuttleboard tcp
+run_scuttleboard websocket
 
-python3 - "$out/redis.json" "$out/scuttleboard.json" << 'EOF'
+python3 - "$out/redis.json" "$out/scuttleboard-tcp.json" "$out/scuttleboard-websocket.json" << 'EOF'
 import json, sys
-redis, ours = (json.load(open(path)) for path in sys.argv[1:3])
+redis, tcp, websocket = (json.load(open(path)) for path in sys.argv[1:4])
 def row(name, report):
     delivered = report["delivered"]
     cpu = report.get("serverCPUSeconds") or 0
     per_cpu = delivered / cpu if cpu > 0 else float("nan")
-    print(f"{name:<13} {report['throughput']:>12,.0f} {report['latency']['p99']:>8} ms {per_cpu:>16,.0f} {cpu:>8.1f} s")
+    print(f"{name:<24} {report['throughput']:>12,.0f} {report['latency']['p99']:>8} ms {per_cpu:>16,.0f} "
+          f"{1e6 / per_cpu:>10.1f} µs {cpu:>8.1f} s")
     return per_cpu
-print(f"{'':<13} {'delivered/s':>12} {'p99':>11} {'per server CPU-s':>16} {'CPU':>10}")
+print(f"{'':<24} {'delivered/s':>12} {'p99':>11} {'per server CPU-s':>16} {'CPU/update':>13} {'CPU':>10}")
 theirs = row("Redis pub/sub", redis)
-mine = row("Scuttleboard", ours)
-print(f"Scuttleboard delivers {mine / theirs:.2f}× Redis's updates per server CPU-second "
-      f"(budget ≥ 1.0×); every room converged: {all(v['outcome'] == 'converged' for v in ours['convergence'])}")
+mine = row("Scuttleboard, TCP", tcp)
+web = row("Scuttleboard, WebSocket", websocket)
+converged = all(v["outcome"] == "converged" for report in (tcp, websocket) for v in report["convergence"])
+print(f"Scuttleboard delivers {mine / theirs:.2f}× Redis's updates per server CPU-second (budget ≥ 1.0×)")
+print(f"WebSocket costs {mine / web:.2f}× TCP's server CPU per delivered update (budget ≤ 1.5×); "
+      f"every room converged: {converged}")
 EOF
 exit "$status"

@@ -52,6 +52,9 @@ final class LightPeer: Sendable {
         var area: Rect
         /// TLS to the server; nil for plain TCP.
         var tls: NIOSSLContext?
+        /// The WebSocket path on `port` (the server's HTTP port, `/ws`) to
+        /// speak the protocol over; nil for the protocol's own TCP port.
+        var webSocketPath: String?
     }
 
     /// Its origin.
@@ -81,9 +84,20 @@ final class LightPeer: Sendable {
                     if let tls = settings.tls {
                         try ClientTLS.addHandler(to: channel.pipeline.syncOperations, context: tls, host: settings.host)
                     }
-                    try channel.pipeline.syncOperations.addGossipFrameCoders(BoardActionCodec.self)
-                    try channel.pipeline.syncOperations.addHandler(handler)
-                    added.withLockedValue { $0 = NIOLoopBound(handler, eventLoop: channel.eventLoop) }
+                    let bound = NIOLoopBound(handler, eventLoop: channel.eventLoop)
+                    added.withLockedValue { $0 = bound }
+                    if let path = settings.webSocketPath {
+                        // The server sends a room turn in WebSocket frames of up to twice its frame limit.
+                        try channel.pipeline.syncOperations.addWebSocketClient(
+                            host: settings.host, path: path, maxFrameSize: 2 * WireFormat.defaultMaxFrameSize
+                        ) { pipeline in
+                            try pipeline.addGossipFrameCoders(BoardActionCodec.self)
+                            try pipeline.addHandler(bound.value)
+                        }
+                    } else {
+                        try channel.pipeline.syncOperations.addGossipFrameCoders(BoardActionCodec.self)
+                        try channel.pipeline.syncOperations.addHandler(handler)
+                    }
                 }
             }
             .connect(host: settings.host, port: settings.port).get()
@@ -176,17 +190,27 @@ final class LightPeer: Sendable {
             return clock.latest
         }
 
+        var helloSent = false
+
         func handlerAdded(context: ChannelHandlerContext) {
             self.context = context
+            // Over a WebSocket the handler joins once the upgrade is done.
+            if context.channel.isActive { sayHello(context) }
         }
 
         func channelActive(context: ChannelHandlerContext) {
+            sayHello(context)
+            context.fireChannelActive()
+        }
+
+        func sayHello(_ context: ChannelHandlerContext) {
+            guard !helloSent else { return }
+            helloSent = true
             clock.observe(Timestamp(milliseconds: SystemWallClock().milliseconds(), counter: 0))
             let hello = Hello(
                 protocolVersion: 1, peer: peer, name: settings.name, room: settings.room, role: .bot,
                 credentials: nil, digest: Digest(), clock: clock.latest)
             context.writeAndFlush(wrapOutboundOut(.hello(hello)), promise: nil)
-            context.fireChannelActive()
         }
 
         func channelInactive(context: ChannelHandlerContext) {

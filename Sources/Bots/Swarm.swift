@@ -61,6 +61,10 @@ public struct SwarmConfiguration: Sendable {
     public var receivers: SwarmReceivers = .full
     /// TLS to the server, for every bot; nil for plain TCP.
     public var tls: ClientTLS?
+    /// With light receivers: the server's HTTP port, where light peers speak
+    /// the protocol over a WebSocket (`GET /ws`) instead of TCP; the
+    /// full-replica bots stay on TCP, so each room mixes the two.
+    public var webSocketPort: Int?
     /// With light receivers: the full-replica bots each room keeps (its
     /// first ones), on which, with the server's board, convergence is checked.
     public var fullBotsPerRoom = 1
@@ -235,6 +239,8 @@ public struct SwarmReport: Sendable, Codable {
     public var tls: ClientTLS?
     /// Light peers (no replica) among the bots.
     public var lightPeers = 0
+    /// Whether the light peers spoke the protocol over WebSocket.
+    public var lightOverWebSocket = false
     /// Light peers' sessions that ended before the run did, by reason (they
     /// do not reconnect).
     public var lightSessionsEnded: [String: Int] = [:]
@@ -421,16 +427,17 @@ public struct Swarm: Sendable {
             }
             if configuration.isLight(index) {
                 let settings = LightPeer.Settings(
-                    host: configuration.host, port: configuration.port, room: configuration.room(of: index),
-                    name: "bot\(index)", seed: configuration.seed &+ UInt64(index), rate: configuration.rate ?? 0,
-                    area: Self.area, tls: lightTLS)
+                    host: configuration.host, port: configuration.webSocketPort ?? configuration.port,
+                    room: configuration.room(of: index), name: "bot\(index)", seed: configuration.seed &+ UInt64(index),
+                    rate: configuration.rate ?? 0, area: Self.area, tls: lightTLS,
+                    webSocketPath: configuration.webSocketPort == nil ? nil : "/ws")
                 do {
                     let peer = try await LightPeer.connect(settings) { stamps in
                         measurements.record(stamps, now: SystemWallClock().milliseconds())
                     }
                     lightPeers.append((index, peer))
                 } catch {
-                    throw ConnectionFailure(error, host: configuration.host, port: configuration.port)
+                    throw ConnectionFailure(error, host: configuration.host, port: settings.port)
                 }
             } else if let position = fullBots.firstIndex(of: index) {
                 let client = clients[position]
@@ -620,7 +627,8 @@ public struct Swarm: Sendable {
             replayDepths: depths.buckets.map { .init(atMost: $0.atMost, count: $0.count) },
             refused: refusedCount > 0 ? ["board validation": refusedCount] : [:], serverRefusals: serverRefusals,
             reconnects: reconnects, convergence: convergence, receivers: configuration.receivers,
-            lightPeers: lightPeers.count, lightSessionsEnded: lightSessionsEnded, lightGaps: lightGaps,
+            lightPeers: lightPeers.count, lightOverWebSocket: configuration.webSocketPort != nil,
+            lightSessionsEnded: lightSessionsEnded, lightGaps: lightGaps,
             lightRecorded: lightRecorded, lightReceived: lightReceived,
             lightReceivedInSnapshots: lightReceivedInSnapshots,
             serverMemoryBytes: finalMetrics?.residentMemoryBytes,

@@ -107,6 +107,14 @@ struct SwarmCommand: AsyncParsableCommand {
         transform: { try ArgumentParsing.integer($0, in: 1...10_000) })
     var fullPerRoom = 1
 
+    @Option(
+        help: ArgumentHelp(
+            "With --receivers light: the server's HTTP port, where light peers connect over a WebSocket (/ws).",
+            discussion: "The full-replica bots stay on the protocol's TCP port, so every room mixes the two.",
+            valueName: "port"),
+        transform: { try ArgumentParsing.port($0, allowingAny: false) })
+    var websocketPort: Int?
+
     @Flag(help: "Run the server in this process too (loopback, a temporary SQLite file).")
     var inProcess = false
 
@@ -139,6 +147,12 @@ struct SwarmCommand: AsyncParsableCommand {
             }
         }
         if inProcess && tls.tls { throw ValidationError("--tls connects to another server; drop --in-process") }
+        if websocketPort != nil {
+            guard receivers == .light else { throw ValidationError("--websocket-port needs --receivers light") }
+            guard !inProcess else {
+                throw ValidationError("--websocket-port connects to another server; drop --in-process")
+            }
+        }
         if let serverPID {
             guard !inProcess else { throw ValidationError("--server-pid measures another process; drop --in-process") }
             guard ProcessStatistics.cpuSeconds(of: serverPID) != nil else {
@@ -196,6 +210,7 @@ struct SwarmCommand: AsyncParsableCommand {
         configuration.behaviors = try behaviorList()
         configuration.receivers = receivers
         configuration.fullBotsPerRoom = fullPerRoom
+        configuration.webSocketPort = websocketPort
         configuration.tls = inProcess ? nil : tls.clientTLS
         var authority: (@Sendable (String) async -> (Digest, UInt64)?)?
         if let server = inProcessServer {
@@ -299,7 +314,8 @@ struct SwarmCommand: AsyncParsableCommand {
                 report.lightSessionsEnded.isEmpty
                 ? "none ended early" : "ended early: \(Self.describe(report.lightSessionsEnded))"
             lines.append(
-                "  receivers   \(report.lightPeers) light peers (no replica; \(ended); \(report.lightGaps) out of order), "
+                "  receivers   \(report.lightPeers) light peers\(report.lightOverWebSocket ? " over WebSocket" : "") "
+                    + "(no replica; \(ended); \(report.lightGaps) out of order), "
                     + "\(report.bots - report.lightPeers) full replicas")
             if report.lightReceivedInSnapshots > 0 {
                 lines.append(
