@@ -97,6 +97,9 @@ public actor Room {
         room.maxUpdatesPerSecond = server.maxUpdatesPerSecond
         room.frontierGrace = server.frontierGrace
         room.checkpointInterval = server.checkpointInterval
+        room.session.livenessTimeout =
+            UInt64(server.livenessTimeout.components.seconds * 1_000)
+            + UInt64(server.livenessTimeout.components.attoseconds / 1_000_000_000_000_000)
         room.estimatedSize = { _ in 24 }
         return room
     }

@@ -49,6 +49,12 @@ public struct ServerConfiguration: Sendable {
     /// How long a new connection has to send its whole hello before it is
     /// closed with `goodbye(timeout)`.
     public var handshakeTimeout: Duration = .seconds(10)
+    /// How long a session may stay silent (nothing at all from the peer, not
+    /// even the clock report an idle client sends every second) before it is
+    /// closed with `goodbye(timeout)`: how a peer that stopped reading, and
+    /// so stopped acknowledging, is let go (its window already stopped what
+    /// the server sends it).
+    public var livenessTimeout: Duration = .seconds(20)
     /// Rooms held at once; joining another is refused.
     public var maxRooms = 1_000
     /// Updates one connection may send per second (bursts up to twice that).

@@ -30,6 +30,14 @@ struct WebSocketSession {
     /// WebSocket, a tool can).
     let bearerToken: String?
 
+    /// How long a connection whose session has ended may take to write its
+    /// last turns (the goodbye) before it is torn down regardless: a peer
+    /// that stopped reading would otherwise hold it open forever.
+    static let closingGrace: Duration = .seconds(2)
+
+    /// Which part of a connection finished.
+    private enum Part { case writer, conversation, watchdog }
+
     /// Runs the connection until either side ends it.
     func run() async {
         let configuration = server.configuration
@@ -37,10 +45,38 @@ struct WebSocketSession {
         // off as a slow consumer, as it does a TCP peer.
         let (turns, output) = AsyncStream.makeStream(
             of: [Message].self, bufferingPolicy: .bufferingOldest(configuration.outboundBufferLimit))
-        await withDiscardingTaskGroup { group in
-            group.addTask { await write(turns) }
-            await converse(output)
-            output.finish()
+        // The room (or the conversation) ended the output: from then on the
+        // connection has the closing grace to finish.
+        let (ended, endedSignal) = AsyncStream.makeStream(of: Void.self)
+        output.onTermination = { _ in endedSignal.finish() }
+        await withTaskGroup(of: Part.self) { group in
+            group.addTask {
+                await write(turns)
+                return .writer
+            }
+            group.addTask {
+                await converse(output)
+                output.finish()
+                return .conversation
+            }
+            group.addTask {
+                for await _ in ended {}
+                try? await Task.sleep(for: Self.closingGrace)
+                return .watchdog
+            }
+            var running = 2
+            while let finished = await group.next() {
+                switch finished {
+                case .watchdog:
+                    // Still writing or reading after the grace: a peer that
+                    // neither reads nor closes. Cancelling ends both, and
+                    // the WebSocket layer closes the connection.
+                    group.cancelAll()
+                case .writer, .conversation:
+                    running -= 1
+                    if running == 0 { group.cancelAll() }
+                }
+            }
         }
     }
 
@@ -101,6 +137,8 @@ struct WebSocketSession {
             await room.close(session, reason: .protocolViolation(error.description))
         } catch let refusal as Refusal {
             await room.close(session, reason: .protocolViolation(refusal.reason))
+        } catch is CancellationError {
+            // Torn down after the closing grace: the session had ended.
         } catch {
             // The WebSocket layer's: a message over the size limit, a
             // malformed fragment sequence.

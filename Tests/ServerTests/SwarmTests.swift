@@ -64,15 +64,21 @@ import Whiteboard
 
 /// Light peers draw and receive with no replica; the full-replica sample
 /// and the server must still agree, and every light peer must have been
-/// sent every update of its room once, in order.
+/// sent every update of its room once, in order. Over TCP, and with the
+/// light peers over WebSocket beside full replicas on TCP.
 @Suite(.serialized) struct LightReceiverTests {
-    @Test func lightPeersGetEveryUpdateOnceAndTheSampleConvergesWithTheServer() async throws {
-        let server = try await RunningServer { $0.maxUpdatesPerSecond = 1_000_000 }
+    @Test(arguments: [false, true])
+    func lightPeersGetEveryUpdateOnceAndTheSampleConvergesWithTheServer(overWebSocket: Bool) async throws {
+        let server = try await RunningServer { configuration in
+            configuration.maxUpdatesPerSecond = 1_000_000
+            if overWebSocket { configuration.httpPort = 0 }
+        }
         var configuration = SwarmConfiguration(
             host: "127.0.0.1", port: server.port, bots: 6, rooms: 2, duration: 2, pattern: .thunderingHerd, seed: 3)
         configuration.behaviors = [.scribbler]
         configuration.rate = 50
         configuration.receivers = .light
+        if overWebSocket { configuration.webSocketPort = try #require(server.httpPort) }
         #expect((0..<6).filter(configuration.isLight) == [2, 3, 4, 5], "the first bot of each room is full")
         let running = server.server
         let report = try await Swarm(configuration: configuration).run(
@@ -83,6 +89,7 @@ import Whiteboard
             serverMetrics: { await running.metricsText() })
         #expect(report.converged, "\(report.convergence)")
         #expect(report.lightPeers == 4 && report.receivers == .light)
+        #expect(report.lightOverWebSocket == overWebSocket)
         #expect(report.lightGaps == 0)
         #expect(report.lightSessionsEnded.isEmpty, "\(report.lightSessionsEnded)")
         #expect(report.serverRefusals.isEmpty, "\(report.serverRefusals)")

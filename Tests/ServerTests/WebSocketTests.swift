@@ -1,4 +1,6 @@
+import Client
 import Foundation
+import Glibc
 import HummingbirdWSClient
 import Logging
 import NIOConcurrencyHelpers
@@ -145,6 +147,106 @@ import Wire
         let after = try #require(await server.server.room(named: "open")?.board)
         #expect(after.elements.count == cases.count + 1)
     }
+}
+
+extension WebSocketTests {
+    /// A WebSocket peer that stops reading stops acknowledging too: its
+    /// window stops what the server sends it (nothing piles up for it, it is
+    /// not a slow consumer), and once it has been silent for the liveness
+    /// timeout it is closed with `timeout`. A TCP peer drawing in that room
+    /// meanwhile carries on and loses nothing.
+    @Test func aWebSocketPeerThatStopsReadingIsHeldByItsWindowThenTimedOut() async throws {
+        let server = try await RunningServer { configuration in
+            configuration.httpPort = 0
+            configuration.outboundBufferLimit = 64
+            configuration.maxUpdatesPerSecond = 1_000_000
+            configuration.livenessTimeout = .seconds(3)
+        }
+        try await server.stop { server in
+            try await withTimeout(60, "a WebSocket peer that stops reading") { try await Self.stalledReader(server) }
+        }
+    }
+
+    private static func stalledReader(_ server: RunningServer) async throws {
+        let stalled = try StalledWebSocket(port: try #require(server.httpPort), room: "busy")
+        defer { stalled.close() }
+        let writer = try BoardClient(
+            configuration: ClientConfiguration(host: "127.0.0.1", port: server.port, room: "busy", name: "writer"))
+        let running = Task { await writer.run() }
+        defer { running.cancel() }
+        let counters = server.server.counters
+        try await eventually(10, "both in the room") { counters.snapshot.rooms["busy"]?.sessions == 2 }
+        // Far more than a window of batches, in text of 500 characters.
+        let text = String(repeating: "x", count: 500)
+        for index in 0..<2_000 {
+            try await writer.record(.addText(at: Point(0, Int32(index)), text: text, style: Style(color: 2)))
+            if index % 100 == 99 { try await Task.sleep(for: .milliseconds(10)) }
+        }
+        try await eventually(30, "every update the writer drew stored") { await writer.pendingCount == 0 }
+        try await eventually(20, "the stalled peer timed out") { counters.snapshot.refusals["timeout"] == 1 }
+        let refusals = counters.snapshot.refusals
+        #expect(refusals["slow_consumer"] == nil, "held by its window, never a slow consumer: \(refusals)")
+        #expect(refusals.values.reduce(0, +) == 1, "only the stalled peer was let go: \(refusals)")
+        try await eventually(5, "the room to count one session") { counters.snapshot.rooms["busy"]?.sessions == 1 }
+        #expect(await writer.state == .live, "the writer's session carries on")
+        #expect(try server.server.log.history(room: "busy").count == 2_000)
+    }
+}
+
+/// A WebSocket client that upgrades, says hello and never reads again, with a
+/// receive buffer of 4 KiB, so that the server's writes to it stall soon.
+/// Plain sockets: no event loop reads for it behind the test's back.
+final class StalledWebSocket {
+    private let descriptor: Int32
+
+    init(port: Int, room: String) throws {
+        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var size: Int32 = 4_096
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard connected == 0 else { throw CocoaError(.fileReadUnknown) }
+        try send(
+            Array(
+                ("GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                    + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n").utf8))
+        // The 101 response, and nothing after it.
+        var response: [UInt8] = []
+        var byte: UInt8 = 0
+        while !response.suffix(4).elementsEqual(Array("\r\n\r\n".utf8)) {
+            guard recv(descriptor, &byte, 1, 0) == 1 else { throw CocoaError(.fileReadUnknown) }
+            response.append(byte)
+        }
+        guard String(decoding: response, as: UTF8.self).hasPrefix("HTTP/1.1 101") else {
+            throw CocoaError(.fileReadCorruptFile)
+        }
+        var encoder = WireEncoder<BoardActionCodec>()
+        let hello = encoder.encode(
+            .hello(
+                Hello(
+                    protocolVersion: 1, peer: .random(), name: "stalled", room: room, role: .viewer,
+                    credentials: nil, digest: Digest(), clock: Timestamp(0))))
+        // One masked binary message (clients mask, RFC 6455).
+        let mask: [UInt8] = [0x12, 0x34, 0x56, 0x78]
+        var frame: [UInt8] = [0x82, 0x80 | UInt8(hello.count)] + mask
+        frame += hello.enumerated().map { $0.element ^ mask[$0.offset % 4] }
+        try send(frame)
+    }
+
+    private func send(_ bytes: [UInt8]) throws {
+        guard Glibc.send(descriptor, bytes, bytes.count, Int32(MSG_NOSIGNAL)) == bytes.count else {
+            throw CocoaError(.fileWriteUnknown)
+        }
+    }
+
+    func close() { _ = Glibc.close(descriptor) }
 }
 
 /// A real client replica over a WebSocket: protocol v1 frames in binary
