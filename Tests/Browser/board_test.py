@@ -113,6 +113,12 @@ class Server:
     def board(self, room):
         return json.loads(self.get(f"/rooms/{room}/board.json"))
 
+    def board_with(self, room, token):
+        request = urllib.request.Request(f"{self.url}/rooms/{room}/board.json",
+                                         headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return json.loads(response.read())
+
     def stop(self):
         if self.process and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
@@ -165,8 +171,9 @@ class Page:
         self.name = name
         self.console = []
 
-    def open(self):
-        self.driver.get(f"{self.server.url}/?room={self.room}&name={self.name}")
+    def open(self, token=None):
+        token = f"&token={token}" if token else ""
+        self.driver.get(f"{self.server.url}/?room={self.room}&name={self.name}{token}")
         wait_until(lambda: self.js("return document.body.dataset.ready === 'true'"), 15, "the page to start")
 
     def js(self, script, *arguments):
@@ -301,7 +308,7 @@ def differing_fraction(actual, golden):
 # MARK: The test
 
 def run_test(args, workdir, artifacts):
-    server = Server(args.binary, workdir)
+    server = Server(args.binary, workdir, extra=["--token", "locked=edit-key:peek-key"])
     driver = None
     tmux = Tmux("browser")
     page = None
@@ -413,6 +420,35 @@ def run_test(args, workdir, artifacts):
         assert mine == final, "the page's board differs from the server's"
         say("   the server holds all five elements, equal to the page's board")
         driver.save_screenshot(os.path.join(artifacts, "page.png"))
+
+        step = "tokens: a viewer token opens the board read-only, a wrong one is refused by name"
+        say(f"== {step}")
+        editor = Page(driver, server, "locked", "keeper")
+        editor.open("edit-key")
+        editor.wait_live()
+        editor.fixed_view()
+        editor.key("r")
+        editor.drag([(2, 2), (12, 8)])
+        wait_until(lambda: kinds(server.board_with("locked", "peek-key")) == ["rectangle"], 10, "the editor's rectangle")
+        viewer = Page(driver, server, "locked", "looker")
+        viewer.open("peek-key")
+        wait_until(lambda: viewer.state() == "viewing", 15, "the page to open read-only")
+        assert viewer.js("return !document.getElementById('view-only').hidden"), "no 'view only' badge"
+        assert not viewer.driver.find_element(By.CSS_SELECTOR, "[data-tool='freehand']").is_displayed(), "pen shown"
+        wait_until(lambda: kinds(viewer.board()) == ["rectangle"], 10, "the viewer to see the board")
+        viewer.fixed_view()
+        viewer.key("p")
+        viewer.drag([(20, 20), (30, 25)])
+        viewer.key("\ue017")  # Delete
+        time.sleep(0.5)
+        assert viewer.pending() == 0, "a viewer recorded something"
+        assert kinds(server.board_with("locked", "peek-key")) == ["rectangle"], "a viewer changed the board"
+        wrong = Page(driver, server, "locked", "stranger")
+        wrong.open("not-the-key")
+        wait_until(lambda: wrong.state() == "refused", 15, "the wrong token to be refused")
+        said = wrong.js("return document.getElementById('connection-text').textContent")
+        assert "unauthorized" in said and "token" in said, said
+        say(f"   viewer: read-only, sees the rectangle; wrong token: '{said}'")
 
         step = "watching a swarm: the page's reducer against the server's"
         say(f"== {step}")
