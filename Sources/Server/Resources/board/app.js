@@ -66,7 +66,6 @@ const session = await Session.start({
   wantViewer,
 });
 window.addEventListener("pagehide", () => session.stop());
-if ("serviceWorker" in navigator) navigator.serviceWorker.register("/sw.js").catch(() => {});
 
 session.addEventListener("state", showConnection);
 session.addEventListener("presence", showPeople);
@@ -120,6 +119,9 @@ function frame() {
     metrics.firstPaint = now;
     metrics.firstDraw = metrics.lastDraw;
     performance.mark("scuttleboard:first-paint");
+    // The page is kept for offline reloads once it has shown the board:
+    // caching it earlier competes with the first paint for the network.
+    if ("serviceWorker" in navigator) navigator.serviceWorker.register("/sw.js").catch(() => {});
   }
   ui.awaitingFirstPaint = false;
   placeCursors();
