@@ -6,9 +6,35 @@ import Whiteboard
 
 /// An accepted connection: the async channel its task reads the hello and
 /// the end of from, and the handler that gives the rest to its room.
-struct AcceptedConnection: Sendable {
-    let channel: NIOAsyncChannel<GossipMessage<BoardAction>, GossipMessage<BoardAction>>
-    let inbound: RoomInboundHandler
+///
+/// A connection accepted while the listener closes is dropped by NIO before
+/// anyone takes it; an async channel dropped with its writer open stops the
+/// process (`NIOAsyncWriter` traps), so one never taken closes itself when
+/// it goes (seen once in a full test run, at a server's stop).
+final class AcceptedConnection: Sendable {
+    typealias Connection = NIOAsyncChannel<GossipMessage<BoardAction>, GossipMessage<BoardAction>>
+
+    private let channel: Connection
+    private let inbound: RoomInboundHandler
+    private let taken = NIOLockedValueBox(false)
+
+    init(channel: Connection, inbound: RoomInboundHandler) {
+        self.channel = channel
+        self.inbound = inbound
+    }
+
+    /// The connection, for the task that serves it (which closes it).
+    func take() -> (channel: Connection, inbound: RoomInboundHandler) {
+        taken.withLockedValue { $0 = true }
+        return (channel, inbound)
+    }
+
+    deinit {
+        guard !taken.withLockedValue({ $0 }) else { return }
+        // The task keeps the channel's writer alive until it is finished.
+        let channel = channel
+        Task { try? await channel.executeThenClose { _, _ in } }
+    }
 }
 
 /// Hands a connection's messages to its room straight from the channel's

@@ -238,7 +238,8 @@ public final class ScuttleboardServer: Sendable {
                 if let http { onHTTPListening(http.port) }
                 try await listener.executeThenClose { connections in
                     for try await connection in connections {
-                        group.addTask { await self.serve(connection.channel, inbound: connection.inbound) }
+                        let (channel, inbound) = connection.take()
+                        group.addTask { await self.serve(channel, inbound: inbound) }
                     }
                 }
             }

@@ -122,6 +122,26 @@ public enum TestProcesses {
         return (status, String(decoding: output, as: UTF8.self))
     }
 
+    /// ``output(of:_:searchingPath:environment:)`` on a thread of its own:
+    /// waiting for a process must not hold one of the cooperative pool's
+    /// threads (two on this machine), or the in-process servers of tests
+    /// running beside it starve.
+    public static func output(
+        of executable: String, _ arguments: [String], searchingPath: Bool = false,
+        environment extra: [String: String] = [:]
+    ) async throws -> (status: Int32, output: String) {
+        // The marker is a task local: read here, before the hop.
+        let environment = self.environment.merging(extra) { _, new in new }
+        return try await withCheckedThrowingContinuation { continuation in
+            Thread {
+                continuation.resume(
+                    with: Result {
+                        try output(of: executable, arguments, searchingPath: searchingPath, environment: environment)
+                    })
+            }.start()
+        }
+    }
+
     /// Starts `executable` with `arguments` and the test's environment,
     /// standard input from /dev/null and every descriptor above standard
     /// error closed; its output goes to `output` (a descriptor) when given,

@@ -39,9 +39,9 @@ import Testing
     @Test(
         .enabled(if: required || onPath("node") != nil, "node is not installed"),
         .timeLimit(.minutes(1)))
-    func theJavaScriptCodecAndReducerMatchTheGoldenFiles() throws {
+    func theJavaScriptCodecAndReducerMatchTheGoldenFiles() async throws {
         let node = try #require(Self.onPath("node"), "node is not installed")
-        let (status, output) = try TestProcesses.output(
+        let (status, output) = try await TestProcesses.output(
             of: node, [Self.root.appendingPathComponent("Tests/Browser/conformance.mjs").path])
         #expect(status == 0, "\(output)")
         #expect(output.contains("checks passed"), "\(output)")
@@ -52,10 +52,10 @@ import Testing
             if: required || missingForBrowser.isEmpty,
             "needs \(missingForBrowser.joined(separator: ", ")): run Scripts/install-browser-tests.sh"),
         .timeLimit(.minutes(3)))
-    func aPersonDrawsInChromiumAndNothingIsLostOffline() throws {
+    func aPersonDrawsInChromiumAndNothingIsLostOffline() async throws {
         try #require(Self.missingForBrowser.isEmpty, "missing: \(Self.missingForBrowser.joined(separator: ", "))")
         let artifacts = Self.root.appendingPathComponent(".build/browser-artifacts").path
-        let (status, output) = try TestProcesses.output(
+        let (status, output) = try await TestProcesses.output(
             of: Self.python,
             [
                 Self.root.appendingPathComponent("Tests/Browser/board_test.py").path, "--binary", Self.executable,

@@ -11,11 +11,11 @@ import Testing
         ).path
     }
 
-    @Test func aHeadlessDemoRunsItsDurationAndRemovesItsTemporaryDatabase() throws {
+    @Test func aHeadlessDemoRunsItsDurationAndRemovesItsTemporaryDatabase() async throws {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("scuttleboard-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: scratch) }
-        let (status, text) = try TestProcesses.output(
+        let (status, text) = try await TestProcesses.output(
             of: Self.executable, ["demo", "--headless", "--duration", "2s", "--bots", "2"],
             environment: ["TMPDIR": scratch.path])
         #expect(status == 0, "\(text)")

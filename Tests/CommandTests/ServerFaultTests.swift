@@ -104,7 +104,8 @@ import Whiteboard
         #expect(server.stop() == 0, "a clean stop once the store works: \(server.text)")
         #expect(server.text.contains("cannot store updates"), "the failure is logged: \(server.text)")
         #expect(try storedSeqs(scratch.database) == [writer.peer: Array(1...UInt64(recorded))])
-        let (checked, report) = try TestProcesses.output(of: Self.executable, ["check", "--db", scratch.database])
+        let (checked, report) = try await TestProcesses.output(
+            of: Self.executable, ["check", "--db", scratch.database])
         #expect(checked == 0, "\(report)")
     }
 
@@ -236,18 +237,18 @@ import Whiteboard
         await running.value
         #expect(server.stop() == 0)
 
-        let sound = try TestProcesses.output(of: Self.executable, ["check", "--db", scratch.database])
+        let sound = try await TestProcesses.output(of: Self.executable, ["check", "--db", scratch.database])
         #expect(sound.status == 0)
         #expect(sound.output.contains("1 rooms, 5 updates, 0 checkpoints: ok"), "\(sound.output)")
 
         try await DatabaseQueue(path: scratch.database).write { db in
             try db.execute(sql: "DELETE FROM updates WHERE seq = 3")
         }
-        let broken = try TestProcesses.output(of: Self.executable, ["check", "--db", scratch.database])
+        let broken = try await TestProcesses.output(of: Self.executable, ["check", "--db", scratch.database])
         #expect(broken.status >> 8 == 1)
         #expect(broken.output.contains("has a gap: #3 is missing"), "\(broken.output)")
 
-        let missing = try TestProcesses.output(
+        let missing = try await TestProcesses.output(
             of: Self.executable, ["check", "--db", scratch.url.appendingPathComponent("none.sqlite").path])
         #expect(missing.status != 0)
     }

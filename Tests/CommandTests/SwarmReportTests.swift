@@ -15,7 +15,7 @@ import Testing
          "latency": {"p50": 5, "p90": 9, "p99": 30, "p999": 40, "max": 50},
          "rewinds": 0, "replayDepthMean": 0, "replayDepthMax": 0, "replayDepths": [],
          "refused": {}, "serverRefusals": {}, "reconnects": 0,
-         "receivers": "light", "lightPeers": 5, "lightSessionsEnded": {"peer timed out": 1}, "lightGaps": 0,
+         "receivers": "light", "lightPeers": 5, "lightOverWebSocket": true, "lightSessionsEnded": {"peer timed out": 1}, "lightGaps": 0,
          "lightRecorded": 100, "lightReceived": 600, "lightReceivedInSnapshots": 40,
          "convergence": [
            {"room": "swarm-0", "bots": 3, "outcome": "converged", "missing": 0, "stateHash": "1"},
@@ -35,7 +35,9 @@ import Testing
         #expect(text.contains("swarm-1: 3 bots, DID NOT FINISH CATCHING UP: 1234 updates still on their way"))
         #expect(text.contains("swarm-2: 2 bots, DID NOT CONVERGE"))
         #expect(
-            text.contains("5 light peers (no replica; ended early: peer timed out 1; 0 out of order), 3 full replicas"))
+            text.contains(
+                "5 light peers over WebSocket (no replica; ended early: peer timed out 1; 0 out of order), 3 full replicas"
+            ))
         #expect(report.diverged && !report.converged)
     }
 }

@@ -46,7 +46,8 @@ import Testing
             let deadline = ContinuousClock.now + .seconds(10)
             var status: Int32 = 0
             while ContinuousClock.now < deadline && waitpid(pid, &status, WNOHANG) == 0 {
-                let ping = try? TestProcesses.output(of: "redis-cli", ["-p", "\(port)", "ping"], searchingPath: true)
+                let ping = try? await TestProcesses.output(
+                    of: "redis-cli", ["-p", "\(port)", "ping"], searchingPath: true)
                 if ping?.output.contains("PONG") == true { return (pid, port) }
                 try await Task.sleep(for: .milliseconds(50))
             }
@@ -59,7 +60,8 @@ import Testing
     }
 
     @Test func everyPublishedFrameReachesEverySubscriberDecoded() async throws {
-        guard (try? TestProcesses.output(of: "redis-server", ["--version"], searchingPath: true))?.status == 0 else {
+        guard (try? await TestProcesses.output(of: "redis-server", ["--version"], searchingPath: true))?.status == 0
+        else {
             print("skipped: no redis-server on PATH (.ci/run installs it)")
             return
         }

@@ -78,7 +78,10 @@ import Whiteboard
         configuration.behaviors = [.scribbler]
         configuration.rate = 50
         configuration.receivers = .light
-        if overWebSocket { configuration.webSocketPort = try #require(server.httpPort) }
+        if overWebSocket {
+            let httpPort = try #require(server.httpPort)
+            configuration.webSocketPort = httpPort
+        }
         #expect((0..<6).filter(configuration.isLight) == [2, 3, 4, 5], "the first bot of each room is full")
         let running = server.server
         let report = try await Swarm(configuration: configuration).run(

@@ -168,7 +168,7 @@ extension WebSocketTests {
     }
 
     private static func stalledReader(_ server: RunningServer) async throws {
-        let stalled = try StalledWebSocket(port: try #require(server.httpPort), room: "busy")
+        let stalled = try await StalledWebSocket.connect(port: try #require(server.httpPort), room: "busy")
         defer { stalled.close() }
         let writer = try BoardClient(
             configuration: ClientConfiguration(host: "127.0.0.1", port: server.port, room: "busy", name: "writer"))
@@ -196,20 +196,32 @@ extension WebSocketTests {
 /// A WebSocket client that upgrades, says hello and never reads again, with a
 /// receive buffer of 4 KiB, so that the server's writes to it stall soon.
 /// Plain sockets: no event loop reads for it behind the test's back.
-final class StalledWebSocket {
+final class StalledWebSocket: Sendable {
     private let descriptor: Int32
 
-    init(port: Int, room: String) throws {
+    /// Connects on a thread of its own: the handshake blocks, and a blocked
+    /// cooperative thread can starve the server's own tasks (2 cores, 2
+    /// threads; a run once hung that way).
+    static func connect(port: Int, room: String) async throws -> StalledWebSocket {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try StalledWebSocket(port: port, room: room) }) }.start()
+        }
+    }
+
+    private init(port: Int, room: String) throws {
         descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var size: Int32 = 4_096
         setsockopt(descriptor, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        // Never wait more than 10 s for the server's answer.
+        var patience = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &patience, socklen_t(MemoryLayout<timeval>.size))
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                Glibc.connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
             }
         }
         guard connected == 0 else { throw CocoaError(.fileReadUnknown) }
