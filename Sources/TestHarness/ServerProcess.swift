@@ -16,6 +16,9 @@ public final class ServerProcess: Sendable {
     public init(executable: String, arguments: [String], shellPrefix: String = "") throws {
         var ends: [Int32] = [-1, -1]
         guard pipe(&ends) == 0 else { throw CocoaError(.fileReadUnknown) }
+        // Close-on-exec: a process another test spawns meanwhile must not
+        // inherit the pipe, or reading it waits for that process to end.
+        for end in ends { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
         let quoted = ([executable, "serve"] + arguments).map { "'\($0)'" }.joined(separator: " ")
         do {
             pid = try TestProcesses.spawn(

@@ -98,6 +98,9 @@ public enum TestProcesses {
     ) throws -> (status: Int32, output: String) {
         var ends: [Int32] = [-1, -1]
         guard pipe(&ends) == 0 else { throw CocoaError(.fileReadUnknown) }
+        // Close-on-exec: a process another test spawns meanwhile must not
+        // inherit the pipe, or reading it waits for that process to end.
+        for end in ends { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
         let child: pid_t
         do {
             child = try spawn(

@@ -71,7 +71,21 @@ import Whiteboard
                 }
                 finished.signal()
             }
-            held.wait()
+            self.failure = failure
+        }
+
+        private let failure: NIOLockedValueBox<(any Error)?>
+
+        /// Waits (on a thread of its own, not the cooperative pool's) until
+        /// the lock is held.
+        func waitUntilHeld() async throws {
+            let held = held
+            await withCheckedContinuation { continuation in
+                Thread.detachNewThread {
+                    held.wait()
+                    continuation.resume()
+                }
+            }
             if let error = failure.withLockedValue({ $0 }) { throw error }
         }
 
@@ -98,6 +112,7 @@ import Whiteboard
         }
 
         let lock = try WriteLockHolder(path: path)
+        try await lock.waitUntilHeld()
         for index in 3..<5 { try await writer.record(text(index)) }
         try await eventually(20, "the store marked failed") { server.server.health.fault != nil }
         try await eventually(20, "the refusal counted by name") {
@@ -137,6 +152,7 @@ import Whiteboard
         let watching = Task { await watcher.run() }
         try await withTimeout(20, "the watcher live") { try await watcher.waitUntilLive() }
         let lock = try WriteLockHolder(path: path)
+        try await lock.waitUntilHeld()
         let writer = PeerID(0x57A1E)
         let port = server.port
         try await withPeer(port: port, room: "late", id: writer) { peer, messages, outbound in
@@ -165,6 +181,7 @@ import Whiteboard
         let path = server.folder.appendingPathComponent("rooms.sqlite").path
         let room = try #require(try await server.server.room(named: "leaving"))
         let lock = try WriteLockHolder(path: path)
+        try await lock.waitUntilHeld()
         let writer = PeerID(0x1EAF)
         try await withPeer(port: server.port, room: "leaving", id: writer) { peer, messages, outbound in
             try await peer.run(&messages, outbound) { peer.session.isCaughtUp }

@@ -45,15 +45,21 @@ import Testing
         let path = folder.path("locked.sqlite")
         let log = try DurableLog(path: path, busyTimeout: .milliseconds(50))
         let other = try DatabaseQueue(path: path)
-        let (held, release) = (DispatchSemaphore(value: 0), DispatchSemaphore(value: 0))
-        let holder = Task.detached {
-            try other.inTransaction(.immediate) { _ in
+        let (held, release, done) = (
+            DispatchSemaphore(value: 0), DispatchSemaphore(value: 0), DispatchSemaphore(value: 0)
+        )
+        // On a thread of its own: a lock held on one of the cooperative
+        // pool's two threads, with the test waiting on the other, starved
+        // every other test of the run.
+        Thread.detachNewThread {
+            _ = try? other.inTransaction(.immediate) { _ in
                 held.signal()
                 release.wait()
                 return .commit
             }
+            done.signal()
         }
-        held.wait()
+        await waitOffThePool(held)
         await #expect {
             try await log.append(room: "r", [update(1, 1, at: 10)])
         } throws: { error in
@@ -61,7 +67,7 @@ import Testing
             return code & 0xFF == 5  // SQLITE_BUSY
         }
         release.signal()
-        try await holder.value
+        await waitOffThePool(done)
         try await log.append(room: "r", [update(1, 1, at: 10)])
         #expect(try log.load(room: "r").updates.count == 1)
     }
@@ -71,15 +77,17 @@ import Testing
         let path = folder.path("briefly.sqlite")
         let log = try DurableLog(path: path, busyTimeout: .seconds(5))
         let other = try DatabaseQueue(path: path)
-        let released = Task.detached {
-            try other.inTransaction(.immediate) { _ in
+        let done = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            _ = try? other.inTransaction(.immediate) { _ in
                 Thread.sleep(forTimeInterval: 0.2)
                 return .commit
             }
+            done.signal()
         }
         try await Task.sleep(for: .milliseconds(50))
         try await log.append(room: "r", [update(1, 1, at: 10)])
-        try await released.value
+        await waitOffThePool(done)
         #expect(try log.load(room: "r").updates.count == 1)
     }
 
@@ -127,5 +135,16 @@ import Testing
                 "room \"r\": the checkpoint was folded at an update the log does not hold",
                 "room \"r\": the checkpoint covers origin 0000000000000001 up to #5, the log only up to #4",
             ])
+    }
+}
+
+/// Waits for `semaphore` on a thread of its own, never on one of the
+/// cooperative pool's.
+func waitOffThePool(_ semaphore: DispatchSemaphore) async {
+    await withCheckedContinuation { continuation in
+        Thread.detachNewThread {
+            semaphore.wait()
+            continuation.resume()
+        }
     }
 }
