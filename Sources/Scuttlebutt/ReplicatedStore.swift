@@ -294,7 +294,7 @@ public final class ReplicatedStore<R: Reducer> {
             let stale = log.updates(after: seq - 1, limit: Int.max, in: _timeline), !stale.isEmpty
         else { return [] }
         precondition(stale.allSatisfy { _timeline.accepts($0.orderKey) }, "unconfirmed own updates were folded")
-        for update in stale { _timeline.remove(update.orderKey) }
+        _timeline.remove(stale.map(\.orderKey))
         _clock.observe(authorityFrontier)
         _clock.observe(frontier)
         if let last = _timeline.lastKey { _clock.observe(last.timestamp) }

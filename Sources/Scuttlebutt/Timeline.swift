@@ -234,6 +234,30 @@ public struct Timeline<R: Reducer> {
         return removed.update
     }
 
+    /// Takes the entries with `keys` out of the timeline (keys with no entry
+    /// are skipped) and replays once, from the first of them: rebasing a
+    /// backlog of `n` updates costs one replay, not `n` (each of which
+    /// replayed everything after it).
+    /// - Returns: How many entries were removed.
+    @inlinable @discardableResult
+    public mutating func remove(_ keys: [OrderKey]) -> Int {
+        var first: Int?
+        var removed = 0
+        // From the last: the positions of the ones before stay valid.
+        for key in keys.sorted(by: >) {
+            let position = insertionIndex(for: key) - 1
+            guard position >= 0, entries[position].orderKey == key else { continue }
+            if entries.remove(at: position).hasSnapshot { snapshots[key] = nil }
+            first = position
+            removed += 1
+        }
+        guard let first else { return 0 }
+        nothingFoldsThrough = nil
+        replay(from: first)
+        thinSnapshots()
+        return removed
+    }
+
     /// Folds the oldest entries into the base so that at most `maxCount`
     /// remain. Folds on to the next valid snapshot within one snapshot
     /// interval, so usually no extra applies are needed (and between

@@ -627,10 +627,6 @@ def main():
             return make_screenshot(args, workdir)
         if args.measure:
             return run_measure(args, workdir)
-        # Beside the rest of `swift test` on two cores, the browser, its
-        # server and its bots yield to the tests whose timeouts are tight:
-        # this test only waits longer.
-        os.nice(15)
         return run_test(args, workdir, args.artifacts)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -13,12 +13,19 @@ import Testing
 /// and chromium-driver, Selenium in `.build/browser-venv`). Without them the
 /// tests are skipped and say why, unless `SCUTTLEBOARD_REQUIRE_BROWSER` is
 /// set (`.ci/run` sets it): then a missing tool fails the run.
+///
+/// The Chromium test runs only when `SCUTTLEBOARD_BROWSER_TESTS` is set:
+/// beside the rest of the suite on two cores, a browser, its server and its
+/// bots starved tests with tight timeouts (runs of 4 to 15 minutes with
+/// failures, against under 2 without it). `.ci/run` runs it in a pass of
+/// its own after `swift test`.
 @Suite(.stopsWhatItStarts, .serialized) struct BrowserBoardTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
     static let executable = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         .appendingPathComponent("scuttleboard").path
     static let required = ProcessInfo.processInfo.environment["SCUTTLEBOARD_REQUIRE_BROWSER"] != nil
+    static let asked = ProcessInfo.processInfo.environment["SCUTTLEBOARD_BROWSER_TESTS"] != nil
     static let python = root.appendingPathComponent(".build/browser-venv/bin/python").path
 
     /// The first of `names` found on the PATH.
@@ -48,6 +55,9 @@ import Testing
     }
 
     @Test(
+        .enabled(
+            if: asked,
+            "runs alone: SCUTTLEBOARD_BROWSER_TESTS=1 swift test --filter BrowserBoardTests (.ci/run does)"),
         .enabled(
             if: required || missingForBrowser.isEmpty,
             "needs \(missingForBrowser.joined(separator: ", ")): run Scripts/install-browser-tests.sh"),

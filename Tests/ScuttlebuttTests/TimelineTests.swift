@@ -285,6 +285,34 @@ import Testing
         #expect(timeline.auditInvariants().isEmpty)
     }
 
+    /// Removing a backlog at once (a rebase) leaves what removing it entry
+    /// by entry would, with one replay instead of one per entry.
+    @Test(arguments: [SnapshotPolicy.standard, .every(8), SnapshotPolicy(denseTail: 0, interval: 64)])
+    func removingManyEntriesReplaysOnceAndAgreesWithRemovingThemOneByOne(policy: SnapshotPolicy) {
+        let history = makeHistory(count: 600, register: { UInt8($0 % 7) })
+        let doomed = stride(from: 150, to: 600, by: 3).map { history[$0].orderKey } + [history[0].orderKey]
+        let oneByOneReducer = CountingReducer()
+        var oneByOne = timeline(oneByOneReducer, policy: policy)
+        let atOnceReducer = CountingReducer()
+        var atOnce = timeline(atOnceReducer, policy: policy)
+        for update in history {
+            oneByOne.insert(update)
+            atOnce.insert(update)
+        }
+        let (before, beforeAtOnce) = (oneByOneReducer.counter.value, atOnceReducer.counter.value)
+        for key in doomed { oneByOne.remove(key) }
+        let absent = OrderKey(timestamp: Timestamp(1), origin: PeerID(99))
+        #expect(atOnce.remove(doomed + [absent]) == doomed.count, "an absent key is skipped")
+        let kept = history.filter { update in !doomed.contains(update.orderKey) }
+        #expect(atOnce.state == RegisterReducer().referenceState(of: kept))
+        #expect(atOnce.state == oneByOne.state)
+        #expect(atOnce.count == kept.count)
+        #expect(atOnce.auditInvariants().isEmpty)
+        #expect(
+            atOnceReducer.counter.value - beforeAtOnce < (oneByOneReducer.counter.value - before) / 10,
+            "one replay, not one per removed entry")
+    }
+
     @Test func denseTailAndSparseKeepersBoundSnapshotCount() {
         var timeline = timeline(policy: SnapshotPolicy(denseTail: 10, interval: 50))
         for update in makeHistory(count: 1_000) { timeline.insert(update) }
