@@ -42,9 +42,14 @@ import Whiteboard
         #expect(report.replayDepths.map(\.count).reduce(0, +) == report.rewinds)
         // A bot cut off by the chaos keeps what it recorded; back more than
         // the frontier's grace later (a slow machine), that is refused as
-        // stale and re-stamped, as the protocol says. Nothing else may be.
+        // stale and re-stamped, as the protocol says. Nothing else may be,
+        // but for a session timed out under a sanitizer (everything runs
+        // many times slower there: a bot can fall silent for the liveness
+        // timeout, as it would on a machine that slow).
+        let slow = ProcessInfo.processInfo.environment["SCUTTLEBOARD_SANITIZER"] != nil
         #expect(
-            report.serverRefusals.filter { $0.key != "update: stale" }.isEmpty, "\(report.serverRefusals)")
+            report.serverRefusals.filter { $0.key != "update: stale" && !(slow && $0.key == "session: timeout") }
+                .isEmpty, "\(report.serverRefusals)")
         #expect(report.serverMemorySamples.map(\.second) == [1, 2])
         #expect(report.serverMemorySamples.allSatisfy { $0.bytes > 1_000_000 })
         // Read from the server's /metrics: this process is the server here.
