@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "Wire", targets: ["Wire"]),
         .library(name: "Rooms", targets: ["Rooms"]),
         .library(name: "Storage", targets: ["Storage"]),
+        .library(name: "PostgresStorage", targets: ["PostgresStorage"]),
         .library(name: "Client", targets: ["Client"]),
         .library(name: "Server", targets: ["Server"]),
         .library(name: "NetworkSimulator", targets: ["NetworkSimulator"]),
@@ -32,6 +33,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.0"),
     ],
     targets: [
         // Generic replication core: pure Swift, no I/O, time injected.
@@ -74,6 +76,16 @@ let package = Package(
             dependencies: [
                 "Scuttlebutt",
                 .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
+        // The durable log in PostgreSQL through postgres-nio: the only code that talks to PostgreSQL.
+        .target(
+            name: "PostgresStorage",
+            dependencies: [
+                "Scuttlebutt", "Storage",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // The server: rooms as actors on their own queues, sessions over NIO.
@@ -139,7 +151,9 @@ let package = Package(
         .executableTarget(
             name: "scuttleboard",
             dependencies: [
-                "Server", "Rooms", "Storage", "Scuttlebutt", "Whiteboard", "Wire", "Client", "Terminal", "Bots",
+                "Server", "Rooms", "Storage", "PostgresStorage", "Scuttlebutt", "Whiteboard", "Wire", "Client",
+                "Terminal",
+                "Bots",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -192,7 +206,10 @@ let package = Package(
         ),
         .testTarget(
             name: "StorageTests",
-            dependencies: ["Storage", "Scuttlebutt", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: [
+                "Storage", "PostgresStorage", "Scuttlebutt", "TestHarness",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
         ),
         .testTarget(
             name: "ServerTests",

@@ -261,7 +261,7 @@ extension ScuttleboardServer {
     /// Read from the durable log and the counters the rooms keep current:
     /// it never waits on a room.
     public func rooms(visibleWith token: String?) async throws(StorageError) -> [RoomListing] {
-        let stored = Dictionary(try log.rooms().map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        let stored = Dictionary(try await log.rooms().map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         let gauges = counters.snapshot.rooms
         let names = Set(stored.keys).union(gauges.keys).sorted()
         let iso = ISO8601DateFormatter()
@@ -283,7 +283,7 @@ extension ScuttleboardServer {
     /// room: asking never creates one.
     public func board(ofRoom name: String) async throws(StorageError) -> BoardLookup {
         if counters.snapshot.rooms[name] == nil {
-            guard try log.roomExists(name) else { return .noSuchRoom }
+            guard try await log.roomExists(name) else { return .noSuchRoom }
         }
         guard let room = try await room(named: name) else { return .tooManyRooms }
         return .found(await room.board)

@@ -12,7 +12,7 @@ import Wire
 /// Everything the room decides (admission, limits, durability before
 /// acknowledgement, fan-out, the frontier, snapshots, checkpoints) is the
 /// state machine's, which the simulator drives too; this type only executes
-/// its effects: appends and checkpoints go to the ``DurableLog``, messages
+/// its effects: appends and checkpoints go to the ``DurableStore``, messages
 /// straight to each connection (``SessionOutput``).
 public actor Room {
     typealias Message = GossipMessage<BoardAction>
@@ -24,7 +24,7 @@ public actor Room {
     /// it, and it reaches them, without a thread hop.
     public nonisolated let eventLoop: any EventLoop
     private var machine: Machine
-    private let log: DurableLog
+    private let log: any DurableStore
     private let configuration: ServerConfiguration
     private let wallClock = SystemWallClock()
     private let counters: ServerCounters
@@ -51,10 +51,11 @@ public actor Room {
     /// Runs the room on its event loop.
     public nonisolated var unownedExecutor: UnownedSerialExecutor { eventLoop.executor.asUnownedSerialExecutor() }
 
-    /// Loads the room from the durable log (empty when new).
+    /// The room rebuilt from what the durable log holds of it (`stored`,
+    /// empty when new).
     init(
-        name: String, log: DurableLog, configuration: ServerConfiguration, counters: ServerCounters,
-        health: StorageHealth, eventLoop: any EventLoop
+        name: String, stored room: StoredRoom, log: any DurableStore, configuration: ServerConfiguration,
+        counters: ServerCounters, health: StorageHealth, eventLoop: any EventLoop
     ) throws(StorageError) {
         self.name = name
         self.counters = counters
@@ -62,7 +63,6 @@ public actor Room {
         self.log = log
         self.configuration = configuration
         self.eventLoop = eventLoop
-        let room = try log.load(room: name)
         var checkpoint: ReplicaSnapshot<Board>?
         if let stored = room.checkpoint {
             do {

@@ -16,13 +16,16 @@ actor RoomRegistry {
         var idleSince: UInt64?
     }
 
-    private let log: DurableLog
+    private let log: any DurableStore
     private let configuration: ServerConfiguration
     private let counters: ServerCounters
     private let health: StorageHealth
     private var entries: [String: Entry] = [:]
+    /// Rooms being read from the log: a second join while the first one's
+    /// load is under way waits for that load instead of making a second room.
+    private var loading: [String: Task<Room, any Error>] = [:]
 
-    init(log: DurableLog, configuration: ServerConfiguration, counters: ServerCounters, health: StorageHealth) {
+    init(log: any DurableStore, configuration: ServerConfiguration, counters: ServerCounters, health: StorageHealth) {
         self.log = log
         self.configuration = configuration
         self.counters = counters
@@ -31,13 +34,13 @@ actor RoomRegistry {
 
     /// The room called `name`, loaded on first use; nil when the server
     /// already holds its maximum of rooms. Not leased: for tools and tests.
-    func room(named name: String) throws(StorageError) -> Room? {
-        try entry(named: name)?.room
+    func room(named name: String) async throws(StorageError) -> Room? {
+        try await entry(named: name)?.room
     }
 
     /// The room called `name`, leased to a connection until ``release(_:)``.
-    func lease(_ name: String) throws(StorageError) -> Room? {
-        guard let room = try entry(named: name)?.room else { return nil }
+    func lease(_ name: String) async throws(StorageError) -> Room? {
+        guard let room = try await entry(named: name)?.room else { return nil }
         entries[name]?.leases += 1
         entries[name]?.idleSince = nil
         return room
@@ -67,14 +70,35 @@ actor RoomRegistry {
     /// Every loaded room.
     var loaded: [Room] { entries.values.map(\.room) }
 
-    private func entry(named name: String) throws(StorageError) -> Entry? {
+    /// The entry of `name`, loading the room when it is not loaded. The
+    /// actor is free while the log is read; whoever asks meanwhile waits
+    /// for the same load.
+    private func entry(named name: String) async throws(StorageError) -> Entry? {
         if let entry = entries[name] { return entry }
-        guard entries.count < configuration.maxRooms else { return nil }
-        let entry = Entry(
-            room: try Room(
-                name: name, log: log, configuration: configuration, counters: counters, health: health,
-                eventLoop: MultiThreadedEventLoopGroup.singleton.next()),
-            idleSince: Self.now)
+        let load: Task<Room, any Error>
+        if let underWay = loading[name] {
+            load = underWay
+        } else {
+            guard entries.count + loading.count < configuration.maxRooms else { return nil }
+            let (log, configuration, counters, health) = (log, configuration, counters, health)
+            load = Task {
+                let stored = try await log.load(room: name)
+                return try Room(
+                    name: name, stored: stored, log: log, configuration: configuration, counters: counters,
+                    health: health, eventLoop: MultiThreadedEventLoopGroup.singleton.next())
+            }
+            loading[name] = load
+        }
+        let room: Room
+        do {
+            room = try await load.value
+        } catch {
+            loading[name] = nil
+            throw StorageError(error, doing: "load room \"\(name)\"")
+        }
+        loading[name] = nil
+        if let entry = entries[name] { return entry }
+        let entry = Entry(room: room, idleSince: Self.now)
         entries[name] = entry
         return entry
     }

@@ -23,7 +23,7 @@ public final class ScuttleboardServer: Sendable {
     /// The settings this server runs with.
     public let configuration: ServerConfiguration
     /// The durable log of every room.
-    public let log: DurableLog
+    public let log: any DurableStore
     /// Connections and refusals, counted.
     public let counters = ServerCounters()
     /// Whether the durable log takes writes.
@@ -57,12 +57,22 @@ public final class ScuttleboardServer: Sendable {
         var settledRooms: Set<String> = []
     }
 
-    /// Opens the durable log; nothing listens until ``run(onListening:)``.
-    public init(configuration: ServerConfiguration) throws(StorageError) {
+    /// Opens the SQLite log the configuration names
+    /// (``ServerConfiguration/databasePath``); nothing listens until
+    /// ``run(onListening:onHTTPListening:)``.
+    public convenience init(configuration: ServerConfiguration) throws(StorageError) {
+        self.init(
+            configuration: configuration,
+            log: try DurableLog(
+                path: configuration.databasePath, durability: configuration.durability,
+                busyTimeout: configuration.storageBusyTimeout, commitInterval: configuration.commitInterval))
+    }
+
+    /// A server on an open durable log, of any engine; nothing listens until
+    /// ``run(onListening:onHTTPListening:)``.
+    public init(configuration: ServerConfiguration, log: any DurableStore) {
         self.configuration = configuration
-        log = try DurableLog(
-            path: configuration.databasePath, durability: configuration.durability,
-            busyTimeout: configuration.storageBusyTimeout, commitInterval: configuration.commitInterval)
+        self.log = log
         registry = RoomRegistry(log: log, configuration: configuration, counters: counters, health: health)
         var lobby = Lobby.Configuration(protocolVersion: WireFormat.version)
         lobby.maxSessions = configuration.maxConnections
@@ -261,7 +271,7 @@ public final class ScuttleboardServer: Sendable {
             }
         }
         do {
-            try log.checkpoint()
+            try await log.settle()
         } catch {
             failures.append("\(error)")
         }
@@ -342,7 +352,7 @@ public final class ScuttleboardServer: Sendable {
     func checkStorage() async {
         do {
             if health.fault == nil {
-                try log.checkFile()
+                try await log.watch()
             } else {
                 try await log.probe()
                 if health.markHealthy() {
@@ -355,16 +365,16 @@ public final class ScuttleboardServer: Sendable {
             configuration.logger.error(
                 "cannot store updates; refusing writes until the database works again",
                 metadata: ["error": "\(error)"])
-            if case .fileReplaced(let path) = error { await rescue(path) }
+            if case .fileReplaced(let path) = error, let file = log as? DurableLog { await rescue(file, path) }
         }
     }
 
     /// Copies what the deleted or replaced database still holds (open in
     /// this process only) next to where it was.
-    private func rescue(_ path: String) async {
+    private func rescue(_ file: DurableLog, _ path: String) async {
         let copy = "\(path).rescued-\(Int(Date().timeIntervalSince1970))"
         do {
-            try await log.copy(to: copy)
+            try await file.copy(to: copy)
             configuration.logger.error(
                 "copied what the database held to \(copy); stop the server and move it to \(path) to serve it again")
         } catch {

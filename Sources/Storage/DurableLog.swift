@@ -9,7 +9,7 @@ import Scuttlebutt
 /// ``Durability`` policy defines it), so a server can acknowledge them then.
 /// Appends that arrive while a commit is in flight are written together in
 /// the next transaction: under load, one fsync serves many updates.
-public final class DurableLog: Sendable {
+public final class DurableLog: DurableStore {
     /// Where the log lives; nil when it is in memory.
     public let path: String?
     /// The fsync policy.
@@ -217,14 +217,6 @@ public final class DurableLog: Sendable {
 
     // MARK: Writing
 
-    /// Stores `updates` of `room` and returns once they are durable.
-    /// An update already stored (same room, origin and seq) is left as is.
-    /// - Complexity: One transaction per group of concurrent appends.
-    public func append(room: String, _ updates: [StoredUpdate]) async throws(StorageError) {
-        guard !updates.isEmpty else { return }
-        try await committer.append(PendingAppend(room: room, updates: updates))
-    }
-
     /// Stores `updates` of `room` and calls `completion` once they are
     /// durable, or refused, on the database's writer queue (keep it short:
     /// other commits wait behind it). No task or actor stands between the
@@ -348,6 +340,15 @@ public final class DurableLog: Sendable {
             throw StorageError(error, doing: "checkpoint the write-ahead log")
         }
     }
+
+    /// The file's path, or `:memory:`.
+    public var location: String { path ?? ":memory:" }
+
+    /// Whether the file is still the one opened (``checkFile()``).
+    public func watch() throws(StorageError) { try checkFile() }
+
+    /// Folds the write-ahead log into the file (``checkpoint()``).
+    public func settle() throws(StorageError) { try checkpoint() }
 
     /// Work counters.
     public var statistics: DurableLogStatistics {

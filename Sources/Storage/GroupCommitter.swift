@@ -94,14 +94,6 @@ final class GroupCommitter: @unchecked Sendable {
         }
     }
 
-    /// Queues `pending` and returns once it is durable.
-    func append(_ pending: PendingAppend) async throws(StorageError) {
-        let result = await withCheckedContinuation { continuation in
-            append(pending) { continuation.resume(returning: $0) }
-        }
-        try result.get()
-    }
-
     /// Commits everything queued in one transaction, on the writer's queue,
     /// then schedules the next round if more was queued meanwhile. An append
     /// refused because it would leave a gap fails alone; the others commit.

@@ -17,6 +17,9 @@ public enum StorageError: Error, Sendable, Hashable, CustomStringConvertible {
     /// SQLite refused an operation: its result code and its words (a full
     /// disk is 13, a lock held too long 5, a read-only file 8).
     case sqlite(operation: String, code: Int32, message: String)
+    /// PostgreSQL refused an operation or could not be reached: its
+    /// SQLSTATE (empty when the connection failed) and its words.
+    case postgres(operation: String, state: String, message: String)
     /// An append would have left a gap in an origin's updates: the log
     /// holds every origin's updates without holes, by construction.
     case gap(room: String, origin: PeerID, expected: UInt64, received: UInt64)
@@ -26,7 +29,7 @@ public enum StorageError: Error, Sendable, Hashable, CustomStringConvertible {
     case failed(String)
 
     /// Wraps what GRDB or the system threw while doing `operation`.
-    init(_ error: any Error, doing operation: String) {
+    public init(_ error: any Error, doing operation: String) {
         if let error = error as? StorageError {
             self = error
         } else if let error = error as? DatabaseError {
@@ -51,6 +54,9 @@ public enum StorageError: Error, Sendable, Hashable, CustomStringConvertible {
             return "database \(path) was written by an older Scuttleboard; run the server on it once to upgrade it"
         case .sqlite(let operation, let code, let message):
             return "cannot \(operation): \(message) (SQLite \(code & 0xFF))"
+        case .postgres(let operation, let state, let message):
+            return state.isEmpty
+                ? "cannot \(operation): \(message)" : "cannot \(operation): \(message) (SQLSTATE \(state))"
         case .gap(let room, let origin, let expected, let received):
             return
                 "refused to store update \(origin)#\(received) of room \"\(room)\": the log holds \(origin) only up to "

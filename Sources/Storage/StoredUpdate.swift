@@ -46,6 +46,14 @@ public struct StoredRoom: Sendable, Hashable {
     /// Every update above the checkpoint (all of them without one), in
     /// total order.
     public let updates: [StoredUpdate]
+
+    /// A room as an engine read it.
+    public init(name: String, frontier: Timestamp, checkpoint: StoredCheckpoint?, updates: [StoredUpdate]) {
+        self.name = name
+        self.frontier = frontier
+        self.checkpoint = checkpoint
+        self.updates = updates
+    }
 }
 
 /// A room's folded state at a horizon, so that a restart replays only the
@@ -89,9 +97,9 @@ public struct RoomSummary: Sendable, Hashable {
     }
 }
 
-/// Work counters of a ``DurableLog``.
+/// Work counters of a ``DurableStore``.
 public struct DurableLogStatistics: Sendable, Hashable {
-    /// Calls to ``DurableLog/append(room:_:)``.
+    /// Calls to ``DurableStore/append(room:_:completion:)``.
     public var appends = 0
     /// Updates written.
     public var updates = 0
@@ -99,6 +107,9 @@ public struct DurableLogStatistics: Sendable, Hashable {
     public var transactions = 0
     /// Time spent committing, over all transactions.
     public var commitNanoseconds: UInt64 = 0
+
+    /// Nothing counted yet.
+    public init() {}
 }
 
 extension StoredUpdate {

@@ -15,7 +15,7 @@ struct Check: ParsableCommand {
     @OptionGroup var database: StoredDatabaseOptions
 
     func run() throws {
-        let log = try database.open()
+        let log = try database.openFile()
         let verification: LogVerification
         do {
             verification = try log.verify(

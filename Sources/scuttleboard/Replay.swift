@@ -26,24 +26,20 @@ struct Replay: AsyncParsableCommand {
     var speed: Double = 1
 
     func run() async throws {
-        let log = try database.open()
-        let updates: [Update<BoardAction>]
-        do {
-            updates = try log.history(room: room).map { stored in
+        let updates = try await database.read { log in
+            let updates = try await log.history(room: room).map { stored in
                 guard let update = stored.decoded(with: BoardActionCodec.decode) else {
                     throw CommandFailure(message: "update \(stored.origin)#\(stored.seq) does not decode")
                 }
                 return update
             }
-        } catch let failure as CommandFailure {
-            throw failure
-        } catch {
-            throw CommandFailure(error)
-        }
-        guard !updates.isEmpty else {
-            let names = (try? log.rooms().map(\.name)) ?? []
-            let others = names.isEmpty ? "it holds no rooms" : "rooms there: \(names.joined(separator: ", "))"
-            throw CommandFailure(message: "room \"\(room)\" has nothing stored in \(database.db); \(others)")
+            guard !updates.isEmpty else {
+                let names = (try? await log.rooms().map(\.name)) ?? []
+                let others = names.isEmpty ? "it holds no rooms" : "rooms there: \(names.joined(separator: ", "))"
+                throw CommandFailure(
+                    message: "room \"\(room)\" has nothing stored in \(database.location); \(others)")
+            }
+            return updates
         }
         try superviseTerminal()
         do {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import PostgresStorage
 import Rooms
 import Scuttlebutt
 import Server
@@ -36,14 +37,18 @@ struct Scuttleboard: AsyncParsableCommand {
 /// Where `serve` keeps its rooms.
 struct DatabaseOptions: ParsableArguments {
     @Option(
-        name: .long, help: "The SQLite file holding every room (created if missing).",
+        name: .long, help: "The SQLite file holding every room, created if missing (default: ./scuttleboard.sqlite).",
         transform: ArgumentParsing.writableFile)
-    var db = "./scuttleboard.sqlite"
+    var db: String?
 
     @Flag(name: .long, help: "Keep everything in memory; nothing is written to disk.")
     var memory = false
 
-    var path: String? { memory ? nil : db }
+    /// The SQLite file, or nil in memory.
+    var path: String? { memory ? nil : file }
+
+    /// The SQLite file named or the default one.
+    var file: String { db ?? "./scuttleboard.sqlite" }
 }
 
 /// The database a reading command (`rooms`, `export`, `replay`) reads: it
@@ -52,8 +57,58 @@ struct StoredDatabaseOptions: ParsableArguments {
     @Option(name: .long, help: "The SQLite file to read (it is never created or changed).")
     var db = "./scuttleboard.sqlite"
 
-    /// The log, opened read-only.
-    func open() throws -> DurableLog {
+    @Option(
+        help: ArgumentHelp(
+            "Read the rooms a server keeps in PostgreSQL instead of a SQLite file (--db).",
+            valueName: "postgres://user@host:port/database"))
+    var store: String?
+
+    func validate() throws {
+        if let store {
+            do {
+                _ = try PostgresLocation(url: store)
+            } catch {
+                throw ValidationError("--store: \(error)")
+            }
+        }
+    }
+
+    /// Where the rooms are read from, for messages.
+    var location: String { (try? store.map { try PostgresLocation(url: $0).description }) ?? nil ?? db }
+
+    /// Runs `body` with the log opened to read, and closes it afterwards.
+    func read<T>(_ body: (any DurableStore) async throws -> T) async throws -> T {
+        guard let store else {
+            do {
+                return try await body(try DurableLog(readingAt: db))
+            } catch let failure as CommandFailure {
+                throw failure
+            } catch {
+                throw CommandFailure(error)
+            }
+        }
+        let log: PostgresLog
+        do {
+            log = try await PostgresLog.open(try PostgresLocation(url: store), reading: true, maximumConnections: 2)
+        } catch {
+            throw CommandFailure(error)
+        }
+        do {
+            let result = try await body(log)
+            await log.close()
+            return result
+        } catch let failure as CommandFailure {
+            await log.close()
+            throw failure
+        } catch {
+            await log.close()
+            throw CommandFailure(error)
+        }
+    }
+
+    /// The SQLite file, opened to read, for what only SQLite files have (`check`).
+    func openFile() throws -> DurableLog {
+        if store != nil { throw CommandFailure(message: "--store: this command reads SQLite files only (--db)") }
         do {
             return try DurableLog(readingAt: db)
         } catch {
@@ -83,6 +138,12 @@ struct Serve: AsyncParsableCommand {
     var port = 7070
 
     @OptionGroup var database: DatabaseOptions
+
+    @Option(
+        help: ArgumentHelp(
+            "Keep the rooms in PostgreSQL instead of a SQLite file: the schema is created or migrated on start. Scripts/postgres.sh start runs one on this machine.",
+            valueName: "postgres://user[:password]@host:port/database"))
+    var store: String?
 
     @Option(help: "When an update counts as stored: full (fsync each commit), normal (survives kill -9), off.")
     var durability = Durability.normal
@@ -180,6 +241,16 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("--http-port must differ from --port")
         }
         if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
+        if let store {
+            if database.db != nil || database.memory {
+                throw ValidationError("--store keeps the rooms in PostgreSQL: leave out --db and --memory")
+            }
+            do {
+                _ = try PostgresLocation(url: store)
+            } catch {
+                throw ValidationError("--store: \(error)")
+            }
+        }
         _ = try roomAccess()
     }
 
@@ -239,12 +310,19 @@ struct Serve: AsyncParsableCommand {
         }
         configuration.logger = Logger(label: "scuttleboard")
         let server: ScuttleboardServer
+        var postgres: PostgresLog?
         do {
-            server = try ScuttleboardServer(configuration: configuration)
+            if let store {
+                let log = try await PostgresLog.open(try PostgresLocation(url: store), durability: durability)
+                postgres = log
+                server = ScuttleboardServer(configuration: configuration, log: log)
+            } else {
+                server = try ScuttleboardServer(configuration: configuration)
+            }
         } catch {
             throw CommandFailure(error)
         }
-        let store = database.path ?? "memory"
+        let store = server.log.location == ":memory:" ? "memory" : server.log.location
         // A file size limit (`ulimit -f`) must fail a write, which the
         // server reports and survives, not kill the process.
         signal(SIGXFSZ, SIG_IGN)
@@ -268,28 +346,23 @@ struct Serve: AsyncParsableCommand {
         do {
             try await group.run()
         } catch let error as ServerError {
+            await postgres?.close()
             throw CommandFailure(error)
         }
+        await postgres?.close()
         say("scuttleboard stopped")
     }
 }
 
-struct Rooms: ParsableCommand {
+struct Rooms: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List the rooms stored in a database (read-only).")
 
     @OptionGroup var database: StoredDatabaseOptions
 
-    func run() throws {
-        let rooms: [RoomSummary]
-        do {
-            rooms = try database.open().rooms()
-        } catch let failure as CommandFailure {
-            throw failure
-        } catch {
-            throw CommandFailure(error)
-        }
-        if rooms.isEmpty { say("no rooms in \(database.db)") }
+    func run() async throws {
+        let rooms = try await database.read { try await $0.rooms() }
+        if rooms.isEmpty { say("no rooms in \(database.location)") }
         for room in rooms {
             let last = room.lastTimestamp.map { " · last update \(Self.time($0.milliseconds))" } ?? ""
             say("\(room.name)\t\(room.updateCount) updates\t\(room.originCount) origins\(last)")
@@ -306,7 +379,7 @@ struct Rooms: ParsableCommand {
 
 extension Durability: ExpressibleByArgument {}
 
-struct Export: ParsableCommand {
+struct Export: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write a stored room to standard output as SVG, PNG, ANSI, plain text or its JSON action log.")
 
@@ -332,18 +405,16 @@ struct Export: ParsableCommand {
 
     @OptionGroup var database: StoredDatabaseOptions
 
-    func run() throws {
-        let log = try database.open()
-        let history: [StoredUpdate]
-        do {
-            history = try log.history(room: room)
-        } catch {
-            throw CommandFailure(error)
-        }
-        guard !history.isEmpty else {
-            let names = (try? log.rooms().map(\.name)) ?? []
-            let others = names.isEmpty ? "it holds no rooms" : "rooms there: \(names.joined(separator: ", "))"
-            throw CommandFailure(message: "room \"\(room)\" has nothing stored in \(database.db); \(others)")
+    func run() async throws {
+        let history = try await database.read { log in
+            let history = try await log.history(room: room)
+            guard !history.isEmpty else {
+                let names = (try? await log.rooms().map(\.name)) ?? []
+                let others = names.isEmpty ? "it holds no rooms" : "rooms there: \(names.joined(separator: ", "))"
+                throw CommandFailure(
+                    message: "room \"\(room)\" has nothing stored in \(database.location); \(others)")
+            }
+            return history
         }
         var updates: [Update<BoardAction>] = []
         for update in history {

@@ -153,7 +153,7 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: typo), "nothing was created")
     }
 
-    @Test func anotherApplicationsDatabaseIsLeftUntouched() throws {
+    @Test func anotherApplicationsDatabaseIsLeftUntouched() async throws {
         let folder = try Self.scratch()
         defer { try? FileManager.default.removeItem(at: folder) }
         let path = folder.appendingPathComponent("other.sqlite").path
@@ -163,8 +163,8 @@ import Testing
             #expect(throws: StorageError.self) { try open() }
         }
         do {
-            var rooms = try Scuttleboard.parseAsRoot(["rooms", "--db", path])
-            try rooms.run()
+            var rooms = try #require(Scuttleboard.parseAsRoot(["rooms", "--db", path]) as? any AsyncParsableCommand)
+            try await rooms.run()
             Issue.record("it listed rooms")
         } catch {
             #expect(

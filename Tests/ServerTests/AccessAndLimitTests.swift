@@ -29,7 +29,7 @@ import Wire
                 == .unauthorized("this link does not accept updates"))
         // The editor draws; nothing else reached the log.
         #expect(try await join(port: port, room: "vault", credentials: "draw-secret", then: text) == nil)
-        #expect(try server.server.log.load(room: "vault").updates.count == 1)
+        #expect(try await server.server.log.load(room: "vault").updates.count == 1)
         // Rooms not listed stay open.
         #expect(try await join(port: port, room: "lobby", then: text) == nil)
         #expect(server.server.counters.snapshot.refusals["unauthorized"] == 4)
@@ -49,7 +49,7 @@ import Wire
             return peer.goodbye
         }
         #expect(reason == .limitExceeded("more than 10 updates per second"))
-        let stored = try server.server.log.load(room: "busy").updates.count
+        let stored = try await server.server.log.load(room: "busy").updates.count
         // Batches within the burst (twice the rate) are accepted; the batch
         // that exceeds it is refused whole.
         #expect(stored >= 1 && stored <= 20, "stored \(stored)")

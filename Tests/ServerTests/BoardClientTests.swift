@@ -37,7 +37,7 @@ import Whiteboard
             let (state, pending) = (await client.state, await client.pendingCount)
             return state == .live && pending == 0
         }
-        #expect(try server.server.log.load(room: "offline").updates.count == 10)
+        #expect(try await server.server.log.load(room: "offline").updates.count == 10)
         running.cancel()
         await running.value
         await server.stop()
@@ -87,7 +87,7 @@ import Whiteboard
             let (state, pending) = (await client.state, await client.pendingCount)
             return state == .live && pending == 0
         }
-        let stored = try server.server.log.load(room: "queue").updates
+        let stored = try await server.server.log.load(room: "queue").updates
         #expect(stored.count == 7)
         #expect(Set(stored.map(\.origin)) == [firstPeer])
         running.cancel()
@@ -181,7 +181,7 @@ import Whiteboard
             return state == .live && digest[client.peer] == 3
         }
         #expect(await watcher.board.stateHash == client.board.stateHash)
-        #expect(try server.server.log.load(room: "resilient").updates.count == 3)
+        #expect(try await server.server.log.load(room: "resilient").updates.count == 3)
         running.cancel()
         watching.cancel()
         await running.value
@@ -217,7 +217,7 @@ import Whiteboard
             let (received, pending) = (await prompt.digest[slow.peer], await slow.pendingCount)
             return received == 30 && pending == 0
         }
-        #expect(try server.server.log.load(room: "slow").updates.count == 31)
+        #expect(try await server.server.log.load(room: "slow").updates.count == 31)
         #expect(await prompt.board.stateHash == slow.board.stateHash)
         #expect(server.server.counters.snapshot.refusals.isEmpty)
         // Pings go every 5 s; under ThreadSanitizer, beside a test that

@@ -45,7 +45,7 @@ import Whiteboard
         #expect(joined.1 == 1, "one snapshot")
         #expect(joined.2 < 302, "bob did not replay the whole history")
         #expect(server.server.counters.snapshot.snapshotsSent == 1)
-        #expect(try server.server.log.history(room: "late").count == 303)
+        #expect(try await server.server.log.history(room: "late").count == 303)
         await server.stop()
     }
 
@@ -56,10 +56,10 @@ import Whiteboard
         }
         let drawn = try await Self.drawStroke(port: server.port, room: "saved", extends: 400)
         try await eventually(20, "a checkpoint") {
-            let checkpoint = try? server.server.log.load(room: "saved").checkpoint
+            let checkpoint = try? await server.server.log.load(room: "saved").checkpoint
             return (checkpoint?.digest.totalCount ?? 0) >= 100
         }
-        let stored = try server.server.log.load(room: "saved")
+        let stored = try await server.server.log.load(room: "saved")
         let checkpoint = try #require(stored.checkpoint)
         #expect(stored.updates.count == 402 - Int(checkpoint.digest.totalCount), "only the suffix is loaded")
         try await server.restart()
@@ -77,12 +77,12 @@ import Whiteboard
         let drawn = try await Self.drawStroke(port: server.port, room: "closing", extends: 50)
         let room = try #require(try await server.server.room(named: "closing"))
         try await Self.waitUntilFolded(room, count: 52)
-        #expect(try server.server.log.load(room: "closing").checkpoint == nil, "the interval is 10 000")
+        #expect(try await server.server.log.load(room: "closing").checkpoint == nil, "the interval is 10 000")
         await server.server.shutdown()
         try await eventually(20, "the shutdown checkpoint") {
-            (try? server.server.log.load(room: "closing").checkpoint) != nil
+            (try? await server.server.log.load(room: "closing").checkpoint) != nil
         }
-        let checkpoint = try #require(try server.server.log.load(room: "closing").checkpoint)
+        let checkpoint = try #require(try await server.server.log.load(room: "closing").checkpoint)
         #expect(checkpoint.digest == drawn.0)
         #expect(try BoardSnapshotCodec.decode(checkpoint.state).stateHash == drawn.1)
         await server.stop()

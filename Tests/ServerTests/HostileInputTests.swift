@@ -55,7 +55,7 @@ import Wire
             }
             #expect(rejection.reasonCode == expected)
         }
-        #expect(try server.server.log.load(room: "guarded").updates.isEmpty)
+        #expect(try await server.server.log.load(room: "guarded").updates.isEmpty)
         #expect(try await join(port: port, room: "guarded", then: text) == nil)
         await server.stop()
     }

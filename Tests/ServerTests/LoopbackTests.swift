@@ -41,7 +41,7 @@ import Wire
         #expect(seen.1 == drawn.1)
         let room = try await server.server.room(named: "sketch")
         #expect(await room?.board.stateHash == drawn.1)
-        #expect(try server.server.log.history(room: "sketch").count == 62)
+        #expect(try await server.server.log.history(room: "sketch").count == 62)
         await server.stop()
     }
 
@@ -95,7 +95,7 @@ import Wire
         }
         #expect(rejection == .notAuthor(UpdateID(origin: PeerID(0xA11CE), seq: 1)))
         #expect(stillOpen)
-        #expect(try server.server.log.load(room: "guarded").updates.isEmpty)
+        #expect(try await server.server.log.load(room: "guarded").updates.isEmpty)
         await server.stop()
     }
 }

@@ -20,10 +20,20 @@ import Wire
     /// output has a deadline, so a silent server fails the test instead of
     /// hanging the suite.
     static func serve(_ database: String) throws -> (server: TestHarness.ServerProcess, port: Int) {
+        try serve(storingWith: ["--db", database])
+    }
+
+    /// Starts `scuttleboard serve` on a free port with `storage` options
+    /// (`--db FILE` or `--store URL`).
+    static func serve(storingWith storage: [String]) throws -> (server: TestHarness.ServerProcess, port: Int) {
         let server = try TestHarness.ServerProcess(
-            executable: executable.path, arguments: ["--port", "0", "--db", database])
+            executable: executable.path, arguments: ["--port", "0"] + storage)
         return (server, try server.port(after: "serving on "))
     }
+
+    /// The engines a server can store with here: SQLite, and PostgreSQL
+    /// when a server answers (``TestPostgres``).
+    static var engines: [String] { TestPostgres.serverURL == nil ? ["sqlite"] : ["sqlite", "postgres"] }
 
     /// A fresh database path in a folder of its own, or nil (with an issue
     /// recorded) when the executable under test is not built.
@@ -37,11 +47,22 @@ import Wire
         return (folder, folder.appendingPathComponent("rooms.sqlite").path)
     }
 
-    @Test func anAcknowledgedUpdateSurvivesSIGKILL() async throws {
+    @Test(arguments: engines) func anAcknowledgedUpdateSurvivesSIGKILL(storingIn engine: String) async throws {
         guard let (folder, database) = try Self.prepare() else { return }
         defer { try? FileManager.default.removeItem(at: folder) }
+        if engine == "postgres" {
+            try await TestPostgres.withScratchDatabase { url in
+                try await Self.killAndRestart(storingWith: ["--store", url])
+            }
+        } else {
+            try await Self.killAndRestart(storingWith: ["--db", database])
+        }
+    }
 
-        let (first, port) = try Self.serve(database)
+    /// Draws on a server, kills it with SIGKILL mid-stream, starts another
+    /// on the same storage, and checks that it has everything acknowledged.
+    static func killAndRestart(storingWith storage: [String]) async throws {
+        let (first, port) = try Self.serve(storingWith: storage)
         // Draw, wait for every ack (each follows durability), then keep
         // drawing without waiting, and kill the server mid-stream.
         let acknowledged = try await withPeer(port: port, name: "alice", room: "crash") { peer, messages, outbound in
@@ -56,7 +77,7 @@ import Wire
         }
         #expect(first.stop(SIGKILL) == 128 + SIGKILL)
 
-        let (second, secondPort) = try Self.serve(database)
+        let (second, secondPort) = try Self.serve(storingWith: storage)
         let recovered = try await withPeer(port: secondPort, name: "bob", room: "crash", role: .viewer) {
             peer, messages, outbound in
             try await peer.run(&messages, outbound) { peer.session.isCaughtUp }

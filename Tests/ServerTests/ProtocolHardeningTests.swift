@@ -189,7 +189,7 @@ import Wire
             }
             #expect(why.contains("only the peer that began"), "\(why)")
         }
-        let stored = try server.server.log.load(room: "strokes").updates
+        let stored = try await server.server.log.load(room: "strokes").updates
         #expect(stored.map(\.origin) == [PeerID(0xADA)])
         await server.stop()
     }

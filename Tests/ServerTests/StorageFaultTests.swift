@@ -343,7 +343,8 @@ import Whiteboard
         let room = try #require(await server.server.room(named: "holey"))
         #expect(await room.digest[PeerID(7)] == 2)
         #expect(server.server.counters.snapshot.loadGaps == 1)
-        let verification = try server.server.log.verify(decodesAction: { _, _ in true }, decodesState: { _ in true })
+        let file = try #require(server.server.log as? DurableLog)
+        let verification = try file.verify(decodesAction: { _, _ in true }, decodesState: { _ in true })
         #expect(verification.problems == ["room \"holey\": origin 0000000000000007 has a gap: #3 is missing"])
         await server.stop()
     }

@@ -61,7 +61,8 @@ import Whiteboard
             #expect(report.chaos.latency == 20)
         }
         let stored =
-            try server.server.log.history(room: "swarm-0").count + server.server.log.history(room: "swarm-1").count
+            try await server.server.log.history(room: "swarm-0").count
+            + server.server.log.history(room: "swarm-1").count
         #expect(stored == report.sent - report.refused.values.reduce(0, +), "everything sent is stored once")
         await server.stop()
     }
@@ -105,7 +106,7 @@ import Whiteboard
         #expect(generator.offeredPerSecond == 300, "6 bots at 50 actions/s each")
         var stored = 0
         for room in ["swarm-0", "swarm-1"] {
-            let history = try server.server.log.history(room: room)
+            let history = try await server.server.log.history(room: room)
             #expect(Set(history.map(\.origin)).count == 3, "every bot of \(room) drew, light ones too")
             stored += history.count
         }

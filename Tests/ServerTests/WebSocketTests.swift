@@ -195,7 +195,7 @@ extension WebSocketTests {
         #expect(refusals.values.reduce(0, +) == 1, "only the stalled peer was let go: \(refusals)")
         try await eventually(5, "the room to count one session") { counters.snapshot.rooms["busy"]?.sessions == 1 }
         #expect(await writer.state == .live, "the writer's session carries on")
-        #expect(try server.server.log.history(room: "busy").count == 1_000)
+        #expect(try await server.server.log.history(room: "busy").count == 1_000)
     }
 }
 

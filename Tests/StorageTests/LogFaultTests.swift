@@ -8,38 +8,6 @@ import Testing
 /// The log holds every origin's updates without gaps, says what went wrong
 /// in SQLite's own terms, and can verify a file.
 @Suite struct LogFaultTests {
-    @Test func anAppendThatWouldLeaveAGapIsRefusedAndNothingOfItIsStored() async throws {
-        let log = try DurableLog(path: nil)
-        try await log.append(room: "r", [update(1, 1, at: 10)])
-        await #expect(throws: StorageError.gap(room: "r", origin: PeerID(1), expected: 2, received: 3)) {
-            try await log.append(room: "r", [update(1, 3, at: 30)])
-        }
-        await #expect(throws: StorageError.gap(room: "r", origin: PeerID(2), expected: 1, received: 2)) {
-            try await log.append(room: "r", [update(2, 2, at: 20)])
-        }
-        // A batch stops whole: its first update was fine, its second not.
-        await #expect(throws: StorageError.self) {
-            try await log.append(room: "r", [update(1, 2, at: 20), update(1, 4, at: 40)])
-        }
-        #expect(try log.load(room: "r").updates.map(\.seq) == [1])
-        try await log.append(room: "r", [update(1, 2, at: 20), update(1, 3, at: 30)])
-        #expect(try log.load(room: "r").updates.map(\.seq) == [1, 2, 3])
-    }
-
-    @Test func appendsCommittedTogetherFailAlone() async throws {
-        let log = try DurableLog(path: nil)
-        let outcomes = await withTaskGroup(of: Bool.self) { group in
-            for origin in 1...8 as ClosedRange<UInt64> {
-                // Odd origins start at seq 2: a gap. Even ones are fine.
-                let first: UInt64 = origin % 2 == 1 ? 2 : 1
-                group.addTask { (try? await log.append(room: "r", [update(origin, first, at: origin * 10)])) != nil }
-            }
-            return await group.reduce(into: [Bool]()) { $0.append($1) }
-        }
-        #expect(outcomes.filter { $0 }.count == 4)
-        #expect(Set(try log.load(room: "r").updates.map(\.origin)) == [PeerID(2), PeerID(4), PeerID(6), PeerID(8)])
-    }
-
     @Test func aLockHeldLongerThanTheBusyTimeoutFailsWithSQLitesCode() async throws {
         let folder = try TemporaryFolder()
         let path = folder.path("locked.sqlite")
