@@ -158,7 +158,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: folder) }
         let path = folder.appendingPathComponent("other.sqlite").path
         let other = try DatabaseQueue(path: path)
-        try other.write { try $0.execute(sql: "CREATE TABLE recipes (name TEXT)") }
+        try await other.write { try $0.execute(sql: "CREATE TABLE recipes (name TEXT)") }
         for open in [{ _ = try DurableLog(readingAt: path) }, { _ = try DurableLog(path: path) }] {
             #expect(throws: StorageError.self) { try open() }
         }
@@ -170,7 +170,7 @@ import Testing
             #expect(
                 Scuttleboard.message(for: error) == "\(path) is not a Scuttleboard database (it was left untouched)")
         }
-        let tables = try other.read {
+        let tables = try await other.read {
             try String.fetchAll($0, sql: "SELECT name FROM sqlite_master WHERE type = 'table'")
         }
         #expect(tables == ["recipes"], "no table was added")
