@@ -67,6 +67,10 @@ public struct ClientConfiguration: Sendable {
     /// Chaos for load tests: holds back every message, each way, by this
     /// much; nil sends and handles messages as they come.
     public var addedLatency: AddedLatency?
+    /// Other nodes of a cluster serving the same rooms, tried in turn (after
+    /// `host:port`) when the current one cannot be reached. A node that does
+    /// not hold the room redirects the client to the one that does.
+    public var otherServers: [ServerAddress] = []
 
     /// A configuration with defaults for the rest.
     public init(host: String, port: Int, room: String, name: String) {
@@ -75,6 +79,34 @@ public struct ClientConfiguration: Sendable {
         self.room = room
         self.name = name
     }
+}
+
+/// A server's protocol address.
+public struct ServerAddress: Sendable, Hashable, CustomStringConvertible {
+    /// Its host name or address.
+    public var host: String
+    /// Its port.
+    public var port: Int
+
+    /// An address.
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    /// Reads `HOST:PORT` (`[v6]:PORT` too); nil when it is not one.
+    public init?(parsing text: String) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+            (1...65_535).contains(port)
+        else { return nil }
+        var host = String(text[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty else { return nil }
+        self.init(host: host, port: port)
+    }
+
+    /// `HOST:PORT`.
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 }
 
 /// Latency a client adds to its own link, to test how a room copes with
@@ -166,6 +198,12 @@ public actor BoardClient {
     public private(set) var state = ConnectionState.offline(reason: nil)
     /// The last refusal from the server (a wrong token, say), if any.
     public private(set) var lastRefusal: CloseReason?
+    /// The server connected to now: the configured one, another node it
+    /// redirected to, or the next of ``ClientConfiguration/otherServers``
+    /// when the current one cannot be reached.
+    public private(set) var server: ServerAddress
+    /// Redirects followed since the last session that went live.
+    private var redirectsInARow = 0
     /// Why the last connection attempt failed, if it did (nil again once a
     /// connection is made).
     public private(set) var lastConnectionFailure: ConnectionFailure?
@@ -192,6 +230,7 @@ public actor BoardClient {
     /// ``run()``.
     public init(configuration: ClientConfiguration) throws(StorageError) {
         self.configuration = configuration
+        server = ServerAddress(host: configuration.host, port: configuration.port)
         // Without a file there is nothing a local database would keep that
         // the replica does not: no SQLite at all, then.
         var local: DurableLog?
@@ -344,8 +383,18 @@ public actor BoardClient {
                 // failing, a limit): then the backoff keeps growing.
                 attempt = state == .live && !Self.persists(lastRefusal) ? 0 : attempt
             } catch {
-                lastConnectionFailure = ConnectionFailure(error, host: configuration.host, port: configuration.port)
+                lastConnectionFailure = ConnectionFailure(error, host: server.host, port: server.port)
+                // A node that cannot be reached may have died: the next one
+                // redirects to wherever the room went.
+                let servers =
+                    [ServerAddress(host: configuration.host, port: configuration.port)]
+                    + configuration.otherServers
+                if servers.count > 1 {
+                    server = servers[((servers.firstIndex(of: server) ?? -1) + 1) % servers.count]
+                }
             }
+            let redirect: ServerAddress? =
+                if case .redirect(_, let address) = lastRefusal { ServerAddress(parsing: address) } else { nil }
             session = nil
             outbound = nil
             delayedOutbound = nil
@@ -363,6 +412,14 @@ public actor BoardClient {
             }
             setState(
                 .offline(reason: lastRefusal?.description ?? lastConnectionFailure?.description ?? "connection lost"))
+            // A redirect is followed at once (a few in a row: placement
+            // settling after a node died); beyond that, backoff as usual.
+            if let redirect, redirectsInARow < Self.redirectsFollowedAtOnce {
+                redirectsInARow += 1
+                server = redirect
+                continue
+            }
+            if let redirect { server = redirect }
             attempt += 1
             let ceiling = min(configuration.maxReconnectDelay, configuration.minReconnectDelay << min(attempt, 16))
             try? await Task.sleep(
@@ -371,6 +428,9 @@ public actor BoardClient {
         }
         setState(.offline(reason: "stopped"))
     }
+
+    /// How many redirects in a row are followed without waiting.
+    static let redirectsFollowedAtOnce = 4
 
     /// Whether a refusal names a condition that outlasts a reconnect.
     static func persists(_ refusal: CloseReason?) -> Bool {
@@ -385,7 +445,7 @@ public actor BoardClient {
         switch refusal {
         case .unauthorized, .versionMismatch, .protocolViolation: true
         case .normal, .updateRejected, .timeout, .slowConsumer, .snapshotRequired, .shuttingDown, .limitExceeded,
-            .storageUnavailable:
+            .storageUnavailable, .redirect:
             false
         }
     }
@@ -409,11 +469,11 @@ public actor BoardClient {
     private func connectOnce() async throws -> Bool {
         setState(.connecting)
         if let tls = configuration.tls, tlsContext == nil { tlsContext = try tls.makeContext() }
-        let (tls, host) = (tlsContext, configuration.host)
+        let (tls, host) = (tlsContext, server.host)
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connectTimeout(.seconds(5))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .connect(host: configuration.host, port: configuration.port) { channel in
+            .connect(host: server.host, port: server.port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if let tls {
                         try ClientTLS.addHandler(to: channel.pipeline.syncOperations, context: tls, host: host)
@@ -553,6 +613,7 @@ public actor BoardClient {
                 emit(.boardChanged)
             case .caughtUp:
                 lastRefusal = nil
+                redirectsInARow = 0
                 liveConnections += 1
                 setState(.live)
             case .rebased(let updates):

@@ -9,6 +9,9 @@ import Storage
 struct PendingAppend: Sendable {
     let room: String
     let updates: [StoredUpdate]
+    /// The lease epoch the writer holds the room at; nil for a store no
+    /// nodes share.
+    let epoch: UInt64?
 }
 
 /// Group commit for PostgreSQL: appends queue up under a lock; whoever
@@ -137,6 +140,18 @@ final class PostgresCommitter: @unchecked Sendable {
         _ appends: [PendingAppend], knowing known: [String: [PeerID: UInt64]], rooms knownRooms: Set<String>,
         on connection: PostgresConnection, logger: Logger
     ) async throws -> (refusals: [Int: StorageError], highest: [String: [PeerID: UInt64]]) {
+        // Fencing: the lease rows of the rooms written at an epoch, locked
+        // until the commit, so no claim can move a room between the check
+        // and the write.
+        let fencedRooms = Array(Set(appends.filter { $0.epoch != nil }.map(\.room)))
+        var currentEpochs: [String: UInt64] = [:]
+        if !fencedRooms.isEmpty {
+            let rows = try await connection.query(
+                "SELECT room, epoch FROM leases WHERE room = ANY(\(fencedRooms)::TEXT[]) FOR SHARE", logger: logger)
+            for try await (room, epoch) in rows.decode((String, Int64).self) {
+                currentEpochs[room] = UInt64(bitPattern: epoch)
+            }
+        }
         let newRooms = Array(Set(appends.map(\.room)).subtracting(knownRooms))
         if !newRooms.isEmpty {
             try await connection.query(
@@ -173,6 +188,10 @@ final class PostgresCommitter: @unchecked Sendable {
         var timestamps: [Int64] = []
         var actions: [ByteBuffer] = []
         for (index, append) in appends.enumerated() {
+            if let epoch = append.epoch, currentEpochs[append.room] != epoch {
+                refusals[index] = .fenced(room: append.room, epoch: epoch, current: currentEpochs[append.room])
+                continue
+            }
             var after = held[append.room] ?? [:]
             var gap: StorageError?
             for update in append.updates where gap == nil {

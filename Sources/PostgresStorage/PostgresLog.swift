@@ -25,9 +25,9 @@ public final class PostgresLog: DurableStore {
     public let durability: Durability
     let client: PostgresClient
     let logger: Logger
+    let committer: PostgresCommitter
     /// How long one read or commit may take before it fails.
     let operationTimeout: Duration
-    private let committer: PostgresCommitter
     /// The client's `run()`, which its connections need; cancelled by ``close()``.
     private let running = NIOLockedValueBox<Task<Void, Never>?>(nil)
 
@@ -139,23 +139,52 @@ public final class PostgresLog: DurableStore {
         completion: @escaping @Sendable (Result<Void, StorageError>) -> Void
     ) {
         guard !updates.isEmpty else { return completion(.success(())) }
-        committer.append(PendingAppend(room: room, updates: updates), completion: completion)
+        committer.append(PendingAppend(room: room, updates: updates, epoch: nil), completion: completion)
     }
 
     /// Persists a room's stable frontier (never moving it back).
     public func setFrontier(_ frontier: Timestamp, room: String) async throws(StorageError) {
+        try await setFrontier(frontier, room: room, fencedBy: nil)
+    }
+
+    func setFrontier(_ frontier: Timestamp, room: String, fencedBy epoch: UInt64?) async throws(StorageError) {
         let value = Int64(bitPattern: frontier.rawValue)
         try await run("store the frontier") { client, logger in
-            try await client.query(
-                """
-                INSERT INTO rooms (name, frontier) VALUES (\(room), \(value))
-                ON CONFLICT (name) DO UPDATE SET frontier = GREATEST(rooms.frontier, EXCLUDED.frontier)
-                """, logger: logger)
+            try await client.withTransaction(logger: logger) { connection in
+                try await Self.checkFence(room: room, epoch: epoch, on: connection, logger: logger)
+                try await connection.query(
+                    """
+                    INSERT INTO rooms (name, frontier) VALUES (\(room), \(value))
+                    ON CONFLICT (name) DO UPDATE SET frontier = GREATEST(rooms.frontier, EXCLUDED.frontier)
+                    """, logger: logger)
+            }
         }
+    }
+
+    /// Refuses a write for `room` at `epoch` unless the room's lease is at
+    /// that epoch, locking the lease row until the transaction ends (no
+    /// claim moves the room meanwhile). Nothing to check without an epoch.
+    static func checkFence(room: String, epoch: UInt64?, on connection: PostgresConnection, logger: Logger)
+        async throws
+    {
+        guard let epoch else { return }
+        var current: UInt64?
+        for try await value in try await connection.query(
+            "SELECT epoch FROM leases WHERE room = \(room) FOR SHARE", logger: logger
+        ).decode(Int64.self) {
+            current = UInt64(bitPattern: value)
+        }
+        guard current == epoch else { throw StorageError.fenced(room: room, epoch: epoch, current: current) }
     }
 
     /// Stores `checkpoint` unless the stored one is at or past its horizon.
     public func saveCheckpoint(_ checkpoint: StoredCheckpoint, room: String) async throws(StorageError) {
+        try await saveCheckpoint(checkpoint, room: room, fencedBy: nil)
+    }
+
+    func saveCheckpoint(_ checkpoint: StoredCheckpoint, room: String, fencedBy epoch: UInt64?)
+        async throws(StorageError)
+    {
         let timestamp = Int64(bitPattern: checkpoint.horizon.timestamp.rawValue)
         let origin = Int64(bitPattern: checkpoint.horizon.origin.rawValue)
         let digest = checkpoint.digest.seqs.sorted { $0.key < $1.key }
@@ -164,6 +193,7 @@ public final class PostgresLog: DurableStore {
         let state = ByteBuffer(bytes: checkpoint.state)
         try await run("store a checkpoint") { client, logger in
             try await client.withTransaction(logger: logger) { connection in
+                try await Self.checkFence(room: room, epoch: epoch, on: connection, logger: logger)
                 try await connection.query(
                     "INSERT INTO rooms (name) VALUES (\(room)) ON CONFLICT DO NOTHING", logger: logger)
                 // Stamps and origins are unsigned, stored by bit pattern:
@@ -360,7 +390,7 @@ public final class PostgresLog: DurableStore {
     /// Runs `body` with the client, within ``operationTimeout``, turning
     /// what it throws into a ``StorageError`` that says what was being done.
     @discardableResult
-    private func run<T: Sendable>(
+    func run<T: Sendable>(
         _ operation: String, _ body: @escaping @Sendable (PostgresClient, Logger) async throws -> T
     ) async throws(StorageError) -> T {
         let (client, logger) = (client, logger)

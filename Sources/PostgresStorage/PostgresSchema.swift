@@ -54,7 +54,31 @@ enum PostgresSchema {
                 )
                 """,
                 "CREATE TABLE settings (key TEXT PRIMARY KEY, value BYTEA NOT NULL)",
-            ])
+            ]),
+        Migration(
+            identifier: "v2: nodes and leases",
+            statements: [
+                """
+                CREATE TABLE nodes (
+                    name TEXT PRIMARY KEY,
+                    address TEXT NOT NULL,
+                    web_address TEXT,
+                    incarnation TEXT NOT NULL,
+                    draining BOOLEAN NOT NULL DEFAULT false,
+                    alive_until TIMESTAMPTZ NOT NULL
+                )
+                """,
+                """
+                CREATE TABLE leases (
+                    room TEXT PRIMARY KEY,
+                    node TEXT NOT NULL,
+                    incarnation TEXT NOT NULL,
+                    epoch BIGINT NOT NULL,
+                    expires_at TIMESTAMPTZ NOT NULL
+                )
+                """,
+                "CREATE INDEX leases_by_holder ON leases (incarnation)",
+            ]),
     ]
 
     /// Brings the database's schema up to date, once however many servers

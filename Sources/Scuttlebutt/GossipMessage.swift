@@ -92,6 +92,10 @@ public enum CloseReason: Sendable, Hashable, CustomStringConvertible {
     /// missing database): nothing of the refused batch was taken, and it is
     /// worth sending again later. The words are the store's own.
     case storageUnavailable(String)
+    /// The room lives on another node of the cluster: connect to `address`
+    /// (`HOST:PORT` for the protocol over TCP, the HTTP address for a
+    /// WebSocket session) and send what was not acknowledged there.
+    case redirect(node: String, address: String)
 
     /// A sentence for people.
     public var description: String {
@@ -108,6 +112,7 @@ public enum CloseReason: Sendable, Hashable, CustomStringConvertible {
         case .shuttingDown: return "server shutting down"
         case .limitExceeded(let what): return "limit exceeded: \(what)"
         case .storageUnavailable(let what): return "the server cannot store updates now: \(what)"
+        case .redirect(let node, let address): return "the room is served by node \(node) at \(address)"
         }
     }
 }

@@ -148,6 +148,7 @@ enum CloseReasonName: String {
         case .slowConsumer: self = .slowConsumer
         case .timeout: self = .timeout
         case .storageUnavailable: self = .storageUnavailable
+        case .redirect: self = .redirected
         case .normal, .snapshotRequired, .shuttingDown: self = .other
         }
     }
@@ -159,5 +160,6 @@ enum CloseReasonName: String {
     case slowConsumer = "slow_consumer"
     case timeout
     case storageUnavailable = "storage_unavailable"
+    case redirected
     case other
 }

@@ -20,6 +20,10 @@ public enum StorageError: Error, Sendable, Hashable, CustomStringConvertible {
     /// PostgreSQL refused an operation or could not be reached: its
     /// SQLSTATE (empty when the connection failed) and its words.
     case postgres(operation: String, state: String, message: String)
+    /// A write for `room` carried lease epoch `epoch`, but the room's lease
+    /// is at `current` (nil: nobody holds it): the room moved to another
+    /// node, and nothing of the write was stored.
+    case fenced(room: String, epoch: UInt64, current: UInt64?)
     /// An append would have left a gap in an origin's updates: the log
     /// holds every origin's updates without holes, by construction.
     case gap(room: String, origin: PeerID, expected: UInt64, received: UInt64)
@@ -57,6 +61,9 @@ public enum StorageError: Error, Sendable, Hashable, CustomStringConvertible {
         case .postgres(let operation, let state, let message):
             return state.isEmpty
                 ? "cannot \(operation): \(message)" : "cannot \(operation): \(message) (SQLSTATE \(state))"
+        case .fenced(let room, let epoch, let current):
+            return "refused a write for room \"\(room)\" at lease epoch \(epoch): "
+                + (current.map { "the room moved on (its lease is at epoch \($0))" } ?? "nobody holds its lease")
         case .gap(let room, let origin, let expected, let received):
             return
                 "refused to store update \(origin)#\(received) of room \"\(room)\": the log holds \(origin) only up to "

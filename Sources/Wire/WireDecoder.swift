@@ -278,6 +278,9 @@ public struct WireDecoder<Codec: WireActionCodec> {
         case 8: return .shuttingDown
         case 9: return .limitExceeded(try text())
         case 10: return .storageUnavailable(try text())
+        case 11:
+            let node = try text()
+            return .redirect(node: node, address: try text())
         default: throw .invalidValue("close reason")
         }
     }

@@ -195,6 +195,10 @@ public struct WireEncoder<Codec: WireActionCodec> {
         case .storageUnavailable(let what):
             buffer.writeInteger(10 as UInt8)
             buffer.writeWireString(text(what))
+        case .redirect(let node, let address):
+            buffer.writeInteger(11 as UInt8)
+            buffer.writeWireString(text(node))
+            buffer.writeWireString(text(address))
         }
     }
 }

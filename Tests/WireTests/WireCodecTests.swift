@@ -78,6 +78,8 @@ let everyMessage: [Message] = {
         // Appended before v1's release, like the snapshot messages above.
         .reject(.notAuthor(UpdateID(origin: alice, seq: 5))),
         .goodbye(.storageUnavailable("cannot store updates: database or disk is full (SQLite 13)")),
+        // Added with clusters (docs/PROTOCOL.md, "Redirects").
+        .goodbye(.redirect(node: "node-b", address: "10.0.0.2:7070")),
     ]
 }()
 

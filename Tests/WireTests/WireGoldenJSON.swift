@@ -52,6 +52,7 @@ enum WireGoldenJSON {
         case .shuttingDown: return ["code": 8]
         case .limitExceeded(let what): return ["code": 9, "what": what]
         case .storageUnavailable(let what): return ["code": 10, "what": what]
+        case .redirect(let node, let address): return ["code": 11, "node": node, "address": address]
         }
     }
 

@@ -17,7 +17,7 @@ export const MESSAGE = {
 const MESSAGE_NAMES = Object.fromEntries(Object.entries(MESSAGE).map(([name, type]) => [type, name]));
 export const CLOSE = {
   normal: 0, protocolViolation: 1, updateRejected: 2, versionMismatch: 3, unauthorized: 4, timeout: 5,
-  slowConsumer: 6, snapshotRequired: 7, shuttingDown: 8, limitExceeded: 9, storageUnavailable: 10,
+  slowConsumer: 6, snapshotRequired: 7, shuttingDown: 8, limitExceeded: 9, storageUnavailable: 10, redirect: 11,
 };
 export const REJECT = { sequenceGap: 0, nonMonotonic: 1, farFuture: 2, stale: 3, invalid: 4, notAuthor: 5 };
 const LIMIT = { name: 64, room: 128, credentials: 256, reason: 1024, presence: 4096, digest: 1 << 20 };
@@ -404,14 +404,19 @@ function writeCloseReason(writer, reason) {
   if (WORDED_CLOSE.has(reason.code)) writer.string(reason.what);
   else if (reason.code === CLOSE.updateRejected) writeRejection(writer, reason.rejection);
   else if (reason.code === CLOSE.versionMismatch) { writer.varint(reason.local); writer.varint(reason.remote); }
+  else if (reason.code === CLOSE.redirect) { writer.string(reason.node); writer.string(reason.address); }
 }
 function readCloseReason(reader) {
   const code = reader.byte();
-  if (code > CLOSE.storageUnavailable) throw new WireError(`unknown close reason ${code}`);
+  if (code > CLOSE.redirect) throw new WireError(`unknown close reason ${code}`);
   const reason = { code };
   if (WORDED_CLOSE.has(code)) reason.what = reader.string(LIMIT.reason, "reason");
   else if (code === CLOSE.updateRejected) reason.rejection = readRejection(reader);
   else if (code === CLOSE.versionMismatch) { reason.local = reader.varint(); reason.remote = reader.varint(); }
+  else if (code === CLOSE.redirect) {
+    reason.node = reader.string(LIMIT.reason, "node");
+    reason.address = reader.string(LIMIT.reason, "address");
+  }
   return reason;
 }
 
@@ -429,6 +434,7 @@ export function describeCloseReason(reason) {
     case CLOSE.shuttingDown: return "the server is shutting down";
     case CLOSE.limitExceeded: return `limit exceeded: ${reason.what}`;
     case CLOSE.storageUnavailable: return `storage unavailable: ${reason.what}`;
+    case CLOSE.redirect: return `the room is served by node ${reason.node} (${reason.address})`;
     default: return `closed (${reason.code})`;
   }
 }
