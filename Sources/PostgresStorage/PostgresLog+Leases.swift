@@ -7,6 +7,7 @@ import Storage
 /// PostgreSQL's clock (`clock_timestamp()`), so that the nodes' own clocks
 /// never decide who holds a room.
 extension PostgresLog: LeaseStore {
+    /// Registers `node` as alive for `ttl` (``LeaseStore/announce(_:incarnation:ttl:)``).
     public func announce(_ node: ClusterNode, incarnation: String, ttl: Duration) async throws(StorageError) {
         let seconds = Self.seconds(ttl)
         try await run("announce node \(node.name)") { client, logger in
@@ -23,6 +24,7 @@ extension PostgresLog: LeaseStore {
         }
     }
 
+    /// Every node ever announced, alive or not, by name.
     public func nodes() async throws(StorageError) -> [ClusterNode] {
         try await run("list nodes") { client, logger in
             var nodes: [ClusterNode] = []
@@ -41,6 +43,7 @@ extension PostgresLog: LeaseStore {
         }
     }
 
+    /// Claims `room` for `node` (``LeaseStore/claim(room:node:incarnation:ttl:)``).
     public func claim(room: String, node: String, incarnation: String, ttl: Duration) async throws(StorageError)
         -> LeaseClaim
     {
@@ -71,6 +74,7 @@ extension PostgresLog: LeaseStore {
         }
     }
 
+    /// Renews this incarnation's leases and heartbeat; returns the rooms it still holds.
     public func renew(node: String, incarnation: String, ttl: Duration) async throws(StorageError)
         -> [String: UInt64]
     {
@@ -96,6 +100,7 @@ extension PostgresLog: LeaseStore {
         }
     }
 
+    /// Lets `room` go at once, if this incarnation holds it.
     public func release(room: String, incarnation: String) async throws(StorageError) {
         try await run("release room \"\(room)\"") { client, logger in
             try await client.query(
@@ -106,6 +111,7 @@ extension PostgresLog: LeaseStore {
         }
     }
 
+    /// Every lease, by room, with the milliseconds it has left.
     public func leases() async throws(StorageError) -> [RoomLease] {
         try await run("list leases") { client, logger in
             var leases: [RoomLease] = []
@@ -124,6 +130,7 @@ extension PostgresLog: LeaseStore {
         }
     }
 
+    /// Appends fenced by `epoch`: refused when the room's lease is at another epoch.
     public func append(
         room: String, _ updates: [StoredUpdate], epoch: UInt64,
         completion: @escaping @Sendable (Result<Void, StorageError>) -> Void
@@ -132,12 +139,14 @@ extension PostgresLog: LeaseStore {
         committer.append(PendingAppend(room: room, updates: updates, epoch: epoch), completion: completion)
     }
 
+    /// Saves a checkpoint fenced by `epoch`.
     public func saveCheckpoint(_ checkpoint: StoredCheckpoint, room: String, epoch: UInt64)
         async throws(StorageError)
     {
         try await saveCheckpoint(checkpoint, room: room, fencedBy: epoch)
     }
 
+    /// Saves the frontier fenced by `epoch`.
     public func setFrontier(_ frontier: Timestamp, room: String, epoch: UInt64) async throws(StorageError) {
         try await setFrontier(frontier, room: room, fencedBy: epoch)
     }
