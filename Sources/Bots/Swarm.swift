@@ -61,6 +61,10 @@ public struct SwarmConfiguration: Sendable {
     public var receivers: SwarmReceivers = .full
     /// TLS to the server, for every bot; nil for plain TCP.
     public var tls: ClientTLS?
+    /// The other nodes of a cluster: full-replica bots spread over all of
+    /// them (bot i starts at node i mod count), fall back to the next when
+    /// one cannot be reached, and follow redirects to a room's node.
+    public var otherServers: [ServerAddress] = []
     /// With light receivers: the server's HTTP port, where light peers speak
     /// the protocol over a WebSocket (`GET /ws`) instead of TCP; the
     /// full-replica bots stay on TCP, so each room mixes the two.
@@ -396,9 +400,11 @@ public struct Swarm: Sendable {
         let fullBots = (0..<configuration.bots).filter { !configuration.isLight($0) }
         let clients: [BoardClient] = try fullBots.map { index in
             let behavior = configuration.behavior(of: index)
+            let nodes = [ServerAddress(host: configuration.host, port: configuration.port)] + configuration.otherServers
+            let first = nodes[index % nodes.count]
             var settings = ClientConfiguration(
-                host: configuration.host, port: configuration.port, room: configuration.room(of: index),
-                name: "bot\(index)")
+                host: first.host, port: first.port, room: configuration.room(of: index), name: "bot\(index)")
+            settings.otherServers = Array(nodes[(index % nodes.count + 1)...] + nodes[..<(index % nodes.count)])
             settings.role = behavior == .lurker ? .viewer : .bot
             settings.minReconnectDelay = 50
             settings.maxReconnectDelay = 2_000

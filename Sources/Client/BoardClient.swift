@@ -376,8 +376,11 @@ public actor BoardClient {
         var attempt = 0
         while !Task.isCancelled {
             var opened = false
+            // A redirect counts only when this attempt's server said it.
+            var redirect: ServerAddress?
             do {
                 opened = try await connectOnce()
+                if case .redirect(_, let address) = lastRefusal { redirect = ServerAddress(parsing: address) }
                 // A session that went live starts the backoff afresh, unless
                 // the server ended it for a condition that lasts (its store
                 // failing, a limit): then the backoff keeps growing.
@@ -393,8 +396,6 @@ public actor BoardClient {
                     server = servers[((servers.firstIndex(of: server) ?? -1) + 1) % servers.count]
                 }
             }
-            let redirect: ServerAddress? =
-                if case .redirect(_, let address) = lastRefusal { ServerAddress(parsing: address) } else { nil }
             session = nil
             outbound = nil
             delayedOutbound = nil

@@ -130,6 +130,37 @@ extension PostgresLog: LeaseStore {
         }
     }
 
+    /// The lease of `room`, if it ever had one.
+    public func lease(of room: String) async throws(StorageError) -> RoomLease? {
+        try await run("look up the lease of room \"\(room)\"") { client, logger in
+            let rows = try await client.query(
+                """
+                SELECT room, node, epoch,
+                    (EXTRACT(EPOCH FROM (expires_at - clock_timestamp())) * 1000)::BIGINT
+                FROM leases WHERE room = \(room)
+                """, logger: logger)
+            for try await (room, node, epoch, remaining) in rows.decode((String, String, Int64, Int64).self) {
+                return RoomLease(
+                    room: room, node: node, epoch: UInt64(bitPattern: epoch), remainingMilliseconds: remaining)
+            }
+            return nil
+        }
+    }
+
+    /// Rooms whose lease lapsed in another node's hands, oldest lapse first.
+    public func lapsedRooms(apartFrom node: String, limit: Int) async throws(StorageError) -> [String] {
+        try await run("list lapsed leases") { client, logger in
+            var rooms: [String] = []
+            let rows = try await client.query(
+                """
+                SELECT room FROM leases WHERE expires_at <= clock_timestamp() AND node <> \(node)
+                ORDER BY expires_at LIMIT \(limit)
+                """, logger: logger)
+            for try await room in rows.decode(String.self) { rooms.append(room) }
+            return rooms
+        }
+    }
+
     /// Appends fenced by `epoch`: refused when the room's lease is at another epoch.
     public func append(
         room: String, _ updates: [StoredUpdate], epoch: UInt64,

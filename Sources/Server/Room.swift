@@ -25,11 +25,16 @@ public actor Room {
     public nonisolated let eventLoop: any EventLoop
     private var machine: Machine
     private let log: any DurableStore
+    /// The room's lease, when the store is shared by a cluster: every write
+    /// carries its epoch, and a refused one means the room moved.
+    private let fence: RoomFence?
     private let configuration: ServerConfiguration
     private let wallClock = SystemWallClock()
     private let counters: ServerCounters
     private let health: StorageHealth
     private var outputs: [SessionID: any SessionOutput] = [:]
+    /// The server was told the room's lease is lost.
+    private var reportedLeaseLost = false
     /// What the machine's counts were when last added to the server's.
     private var published = RoomStatistics()
     /// A flush is queued on the room's executor.
@@ -54,10 +59,11 @@ public actor Room {
     /// The room rebuilt from what the durable log holds of it (`stored`,
     /// empty when new).
     init(
-        name: String, stored room: StoredRoom, log: any DurableStore, configuration: ServerConfiguration,
-        counters: ServerCounters, health: StorageHealth, eventLoop: any EventLoop
+        name: String, stored room: StoredRoom, log: any DurableStore, fence: RoomFence? = nil,
+        configuration: ServerConfiguration, counters: ServerCounters, health: StorageHealth, eventLoop: any EventLoop
     ) throws(StorageError) {
         self.name = name
+        self.fence = fence
         self.counters = counters
         self.health = health
         self.log = log
@@ -170,6 +176,17 @@ public actor Room {
         perform(machine.closeAll(reason))
     }
 
+    /// Ends every session with a redirect to `node`, each at the address
+    /// of its own transport (the room moved, or this node is draining).
+    func closeAll(redirectingTo node: ClusterNode) {
+        for (id, output) in outputs {
+            perform(machine.close(id, reason: .redirect(node: node.name, address: output.address(of: node))))
+        }
+    }
+
+    /// The lease epoch the room is held at, when it is one of a cluster's.
+    public nonisolated var epoch: UInt64? { fence?.epoch }
+
     /// The connection is gone: forget it and tell the others.
     public func leave(_ id: SessionID) {
         outputs.removeValue(forKey: id)?.finish()
@@ -218,14 +235,22 @@ public actor Room {
                 return false
             }
             do throws(StorageError) {
-                try await log.saveCheckpoint(
-                    StoredCheckpoint(horizon: checkpoint.horizon, digest: checkpoint.digest, state: checkpoint.state),
-                    room: name)
+                let stored = StoredCheckpoint(
+                    horizon: checkpoint.horizon, digest: checkpoint.digest, state: checkpoint.state)
+                if let fence {
+                    try await fence.store.saveCheckpoint(stored, room: name, epoch: fence.epoch)
+                } else {
+                    try await log.saveCheckpoint(stored, room: name)
+                }
                 machine.checkpointSaved(checkpoint)
                 counters.checkpointed()
                 return true
             } catch {
                 machine.checkpointFailed()
+                if case .fenced = error {
+                    leaseLost(error)
+                    return false
+                }
                 counters.storageFailed()
                 _ = health.markFailed(error)
                 configuration.logger.error("checkpoint failed", metadata: ["room": "\(name)", "error": "\(error)"])
@@ -280,8 +305,13 @@ public actor Room {
         let started = ContinuousClock.now
         // The log calls back on its writer's queue; one hop brings the
         // result to the room's event loop, with no task in between.
-        log.append(room: name, stored) { result in
+        let finished: @Sendable (Result<Void, StorageError>) -> Void = { result in
             loop.execute { self.assumeIsolated { $0.appendFinished(append, result, startedAt: started) } }
+        }
+        if let fence {
+            fence.store.append(room: name, stored, epoch: fence.epoch, completion: finished)
+        } else {
+            log.append(room: name, stored, completion: finished)
         }
     }
 
@@ -296,6 +326,11 @@ public actor Room {
             durableAwaitingFanOut.append(durable)
             perform(machine.appendCompleted(append, now: now))
         case .failure(let error):
+            if case .fenced = error {
+                leaseLost(error)
+                perform(machine.appendFailed(append, reason: error.description, now: now))
+                break
+            }
             counters.storageFailed()
             if case .gap = error {
                 // The replica and the log disagree about this origin: a
@@ -318,6 +353,18 @@ public actor Room {
         }
     }
 
+    /// A write was refused by epoch: another node holds the room now. The
+    /// server is told once (it unloads the room and sends its sessions on).
+    private func leaseLost(_ error: StorageError) {
+        counters.fencedWrite()
+        guard !reportedLeaseLost, let fence else { return }
+        reportedLeaseLost = true
+        configuration.logger.warning(
+            "the room moved to another node: a write was refused by its lease epoch",
+            metadata: ["room": "\(name)", "epoch": "\(fence.epoch)", "error": "\(error)"])
+        fence.lost(name)
+    }
+
     /// Saves the latest frontier, one save at a time.
     private func saveFrontier(_ frontier: Timestamp) {
         frontierToSave = frontier
@@ -326,7 +373,15 @@ public actor Room {
         Task {
             while let frontier = frontierToSave {
                 frontierToSave = nil
-                try? await log.setFrontier(frontier, room: name)
+                if let fence {
+                    do throws(StorageError) {
+                        try await fence.store.setFrontier(frontier, room: name, epoch: fence.epoch)
+                    } catch {
+                        if case .fenced = error { leaseLost(error) }
+                    }
+                } else {
+                    try? await log.setFrontier(frontier, room: name)
+                }
             }
             savingFrontier = false
         }
@@ -363,4 +418,14 @@ public actor Room {
         }
         durableAwaitingFanOut = []
     }
+}
+
+/// A room's lease in a cluster: the shared store, the epoch every write
+/// carries, and whom to tell when a write is refused by it.
+struct RoomFence: Sendable {
+    let store: any LeaseStore
+    let epoch: UInt64
+    /// Called once, with the room's name, when the store refused a write
+    /// by epoch.
+    let lost: @Sendable (String) -> Void
 }

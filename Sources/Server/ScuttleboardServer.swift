@@ -55,13 +55,15 @@ public final class ScuttleboardServer: Sendable {
         var stopping = false
         /// Rooms checkpointed during a stop.
         var settledRooms: Set<String> = []
+        /// A cluster node's rooms being handed over during a stop.
+        var handovers: [Task<Void, Never>] = []
     }
 
     /// Opens the SQLite log the configuration names
     /// (``ServerConfiguration/databasePath``); nothing listens until
     /// ``run(onListening:onHTTPListening:)``.
     public convenience init(configuration: ServerConfiguration) throws(StorageError) {
-        self.init(
+        try self.init(
             configuration: configuration,
             log: try DurableLog(
                 path: configuration.databasePath, durability: configuration.durability,
@@ -70,10 +72,20 @@ public final class ScuttleboardServer: Sendable {
 
     /// A server on an open durable log, of any engine; nothing listens until
     /// ``run(onListening:onHTTPListening:)``.
-    public init(configuration: ServerConfiguration, log: any DurableStore) {
+    /// - Throws: ``StorageError/failed(_:)`` for a cluster node
+    ///   (``ServerConfiguration/cluster``) whose store nodes cannot share.
+    public init(configuration: ServerConfiguration, log: any DurableStore) throws(StorageError) {
         self.configuration = configuration
         self.log = log
-        registry = RoomRegistry(log: log, configuration: configuration, counters: counters, health: health)
+        var membership: ClusterMembership?
+        if let cluster = configuration.cluster {
+            guard let shared = log as? any LeaseStore else {
+                throw .failed("\(log.location) cannot be shared by nodes: a cluster needs --store postgres://…")
+            }
+            membership = ClusterMembership(store: shared, settings: cluster, logger: configuration.logger)
+        }
+        registry = RoomRegistry(
+            log: log, membership: membership, configuration: configuration, counters: counters, health: health)
         var lobby = Lobby.Configuration(protocolVersion: WireFormat.version)
         lobby.maxSessions = configuration.maxConnections
         lobby.maxHandshakes = configuration.maxHandshakes
@@ -171,6 +183,8 @@ public final class ScuttleboardServer: Sendable {
                 stay free for the database and the runtime
                 """)
         }
+        // A cluster node makes itself known before it takes any room.
+        try await registry.membership?.announce()
         // The HTTP port first: a server that cannot serve what it was
         // asked to serve says so before it takes any connection.
         var http: HTTPEndpoint.Running?
@@ -245,6 +259,9 @@ public final class ScuttleboardServer: Sendable {
                 group.addTask { try await self.runTimer() }
                 group.addTask { try await self.timeOutHandshakes() }
                 group.addTask { try await self.watchStorage() }
+                if let membership = registry.membership {
+                    group.addTask { try await self.keepLeases(membership) }
+                }
                 if let http { onHTTPListening(http.port) }
                 try await listener.executeThenClose { connections in
                     for try await connection in connections {
@@ -260,12 +277,15 @@ public final class ScuttleboardServer: Sendable {
         // Every protocol connection has ended (WebSocket sessions were told
         // goodbye with the rest): the HTTP port stops before the checkpoints.
         await http?.stop()
+        // A draining node's handovers end first: their rooms are
+        // checkpointed and released, and no longer loaded.
+        for handover in lifecycle.withLockedValue({ $0.handovers }) { await handover.value }
         // Every connection has closed; an append still on its way to disk
         // completes before its room's checkpoint (Room.checkpoint waits).
         var failures: [String] = []
         for room in await registry.loaded {
             if await room.checkpoint() {
-                lifecycle.withLockedValue { _ = $0.settledRooms.insert(room.name) }
+                settled(room.name)
             } else {
                 failures.append("room \"\(room.name)\" was not checkpointed")
             }
@@ -284,6 +304,9 @@ public final class ScuttleboardServer: Sendable {
     var unreadiness: String? {
         if isStopping { return "stopping" }
         if let fault = health.fault { return "the database does not take writes: \(fault)" }
+        if let membership = registry.membership, membership.isCutOff {
+            return "this node cannot reach the shared store: it serves no room until it renews its leases"
+        }
         return nil
     }
 
@@ -320,17 +343,32 @@ public final class ScuttleboardServer: Sendable {
         // Each room in a task of its own: a busy room must not hold up the
         // others, nor the caller (``run(onListening:onHTTPListening:)``
         // bounds the whole stop).
+        if let membership = registry.membership {
+            await drain(membership)
+            return
+        }
         for room in await registry.loaded { Task { await room.closeAll(.shuttingDown) } }
     }
 
-    private var isStopping: Bool { lifecycle.withLockedValue { $0.stopping } }
+    var isStopping: Bool { lifecycle.withLockedValue { $0.stopping } }
+
+    /// `room` was checkpointed during the stop.
+    func settled(_ room: String) {
+        lifecycle.withLockedValue { _ = $0.settledRooms.insert(room) }
+    }
+
+    /// A room being handed over to another node during the stop.
+    func addHandover(_ handover: Task<Void, Never>) {
+        lifecycle.withLockedValue { $0.handovers.append(handover) }
+    }
 
     private func runTimer() async throws {
         while !Task.isCancelled && !isStopping {
             try await Task.sleep(for: .milliseconds(configuration.tickInterval))
             for room in await registry.loaded { await room.tick() }
             for room in await registry.unloadIdle() {
-                await room.checkpoint()
+                // A cluster node lets the room go for good once it is saved.
+                if await room.checkpoint() { await registry.membership?.release(room.name) }
                 configuration.logger.info("unloaded idle room", metadata: ["room": "\(room.name)"])
             }
         }
@@ -452,7 +490,7 @@ public final class ScuttleboardServer: Sendable {
             var messages = inbound.makeAsyncIterator()
             if let admitted = await admit(id, &messages, outbound: outbound) {
                 await converse(in: admitted, over: connection, delivery: delivery, messages: &messages)
-                await registry.release(admitted.1.room)
+                await registry.release(admitted.0)
                 withLobby { $0.lobby.sessionEnded() }
             }
             await discard(delivery, on: connection.channel)
@@ -531,7 +569,7 @@ public final class ScuttleboardServer: Sendable {
         } catch {
             first = .failure(error)
         }
-        switch await admit(id, first: first) {
+        switch await admit(id, first: first, overWebSocket: false) {
         case .admitted(let room, let hello):
             return (room, hello)
         case .refused(let reason):
@@ -556,7 +594,7 @@ public final class ScuttleboardServer: Sendable {
     /// lobby admits the hello (or refuses it), then the room is leased.
     /// - Parameter first: The first message, nil when the connection closed
     ///   first, or why it could not be read.
-    func admit(_ id: ConnectionID, first: Result<Message?, any Error>) async -> Admission {
+    func admit(_ id: ConnectionID, first: Result<Message?, any Error>, overWebSocket: Bool) async -> Admission {
         let admission = withLobby { door -> Lobby.Admission? in
             door.waiting[id] = nil
             switch first {
@@ -586,11 +624,20 @@ public final class ScuttleboardServer: Sendable {
             hello = admitted
         }
         do {
-            guard let room = try await registry.lease(hello.room) else {
+            switch try await registry.lease(hello.room) {
+            case .room(let room):
+                return .admitted(room, hello)
+            case .full:
                 withLobby { $0.lobby.sessionEnded() }
                 return .refused(.limitExceeded("the server already holds \(configuration.maxRooms) rooms"))
+            case .elsewhere(let node):
+                withLobby { $0.lobby.sessionEnded() }
+                let address = overWebSocket ? node.webAddress ?? node.address : node.address
+                return .refused(.redirect(node: node.name, address: address))
+            case .unavailable(let reason):
+                withLobby { $0.lobby.sessionEnded() }
+                return .refused(.storageUnavailable(reason))
             }
-            return .admitted(room, hello)
         } catch {
             withLobby { $0.lobby.sessionEnded() }
             configuration.logger.error("cannot load a room", metadata: ["room": "\(hello.room)", "error": "\(error)"])

@@ -11,6 +11,9 @@ public struct ServerConfiguration: Sendable {
     public var host = "127.0.0.1"
     /// Port to listen on; 0 picks a free one.
     public var port = 7070
+    /// This node's place in a cluster sharing one PostgreSQL store; nil for
+    /// a server alone.
+    public var cluster: ClusterSettings?
     /// The SQLite file; nil keeps everything in memory (`--memory`).
     public var databasePath: String? = "./scuttleboard.sqlite"
     /// The fsync policy of the durable log.

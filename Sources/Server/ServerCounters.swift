@@ -32,6 +32,14 @@ public final class ServerCounters: Sendable {
         public var loadGaps = 0
         /// Connections refused because the process ran out of file descriptors.
         public var descriptorExhaustions = 0
+        /// Cluster: lease renewals that succeeded.
+        public var leaseRenewals = 0
+        /// Cluster: rooms taken over from a node whose lease had lapsed.
+        public var failovers = 0
+        /// Cluster: writes the store refused by a lease epoch (the room had moved).
+        public var fencedWrites = 0
+        /// Cluster: rooms this node holds a lease on now.
+        public var roomsHeld = 0
         /// When running out of descriptors was last logged.
         var lastExhaustionLogged: ContinuousClock.Instant?
         /// What each loaded room last published (``Room`` keeps it current),
@@ -89,6 +97,25 @@ public final class ServerCounters: Sendable {
     func checkpointed() {
         state.withLockedValue { $0.checkpoints += 1 }
         instruments.checkpoints.increment()
+    }
+
+    func renewedLeases(holding rooms: Int) {
+        state.withLockedValue { state in
+            state.leaseRenewals += 1
+            state.roomsHeld = rooms
+        }
+        instruments.leaseRenewals.increment()
+        instruments.roomsHeld.record(rooms)
+    }
+
+    func tookOver() {
+        state.withLockedValue { $0.failovers += 1 }
+        instruments.failovers.increment()
+    }
+
+    func fencedWrite() {
+        state.withLockedValue { $0.fencedWrites += 1 }
+        instruments.fencedWrites.increment()
     }
 
     func storageFailed() {

@@ -35,6 +35,13 @@ final class ServerInstruments: @unchecked Sendable {
     let loadGaps: Counter
     let descriptorExhaustions: Counter
     let rewinds: Counter
+    /// Cluster: lease renewals that succeeded, rooms taken over from a node
+    /// whose lease lapsed, writes refused by a lease epoch, and the rooms
+    /// this node holds.
+    let leaseRenewals: Counter
+    let failovers: Counter
+    let fencedWrites: Counter
+    let roomsHeld: Gauge
     private let storedUpdates: Counter
     private let commits: Counter
     private let commitSeconds: FloatingPointCounter
@@ -88,6 +95,10 @@ final class ServerInstruments: @unchecked Sendable {
         loadGaps = counter("scuttleboard_load_gaps_total")
         descriptorExhaustions = counter("scuttleboard_descriptor_exhaustions_total")
         rewinds = counter("scuttleboard_rewinds_total")
+        leaseRenewals = counter("scuttleboard_lease_renewals_total")
+        failovers = counter("scuttleboard_failovers_total")
+        fencedWrites = counter("scuttleboard_fenced_writes_total")
+        roomsHeld = gauge("scuttleboard_cluster_rooms_held")
         storedUpdates = counter("scuttleboard_stored_updates_total")
         commits = counter("scuttleboard_commits_total")
         commitSeconds = FloatingPointCounter(label: "scuttleboard_commit_seconds_total", factory: factory)

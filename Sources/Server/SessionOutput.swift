@@ -1,6 +1,7 @@
 import NIOConcurrencyHelpers
 import NIOCore
 import Scuttlebutt
+import Storage
 import Whiteboard
 
 /// Where a ``Room`` sends one session's messages: a connection, or, for
@@ -12,6 +13,13 @@ public protocol SessionOutput: Sendable {
     func send(_ messages: [GossipMessage<BoardAction>]) -> Bool
     /// Ends the output once everything queued before has gone.
     func finish()
+    /// Where a peer on this output's transport reaches `node`.
+    func address(of node: ClusterNode) -> String
+}
+
+extension SessionOutput {
+    /// The node's protocol address (`HOST:PORT`), for peers over TCP.
+    public func address(of node: ClusterNode) -> String { node.address }
 }
 
 extension AsyncStream.Continuation: SessionOutput where Element == [GossipMessage<BoardAction>] {
@@ -20,6 +28,10 @@ extension AsyncStream.Continuation: SessionOutput where Element == [GossipMessag
         if case .dropped = yield(messages) { return false }
         return true
     }
+
+    /// The node's HTTP address, where WebSocket peers (the only users of
+    /// this output) reach it; its protocol address when it serves no HTTP.
+    public func address(of node: ClusterNode) -> String { node.webAddress ?? node.address }
 }
 
 /// A session's messages written straight to its connection, every message

@@ -148,7 +148,7 @@ struct WebSocketSession {
                     "the WebSocket layer refused a message (at most \(configuration.maxFrameSize) bytes): \(error)"))
         }
         await room.leave(session)
-        await server.registry.release(hello.room)
+        await server.registry.release(room)
     }
 
     private var configuration: ServerConfiguration { server.configuration }
@@ -158,7 +158,7 @@ struct WebSocketSession {
     private func admitted(
         _ id: ConnectionID, first: Result<Message?, any Error>, _ output: AsyncStream<[Message]>.Continuation
     ) async -> (Room, Hello)? {
-        switch await server.admit(id, first: first) {
+        switch await server.admit(id, first: first, overWebSocket: true) {
         case .admitted(let room, let hello):
             return (room, hello)
         case .refused(let reason):

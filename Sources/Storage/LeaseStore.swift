@@ -86,6 +86,13 @@ public protocol LeaseStore: DurableStore {
     /// Every lease, lapsed or not.
     func leases() async throws(StorageError) -> [RoomLease]
 
+    /// The lease of `room`, if it ever had one.
+    func lease(of room: String) async throws(StorageError) -> RoomLease?
+
+    /// Rooms whose lease lapsed while held by another node (a node that
+    /// died or stopped renewing), at most `limit`: candidates to take over.
+    func lapsedRooms(apartFrom node: String, limit: Int) async throws(StorageError) -> [String]
+
     /// ``DurableStore/append(room:_:completion:)`` fenced by `epoch`.
     func append(
         room: String, _ updates: [StoredUpdate], epoch: UInt64,

@@ -108,6 +108,13 @@ enum ArgumentParsing {
             host: host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host, port: port)
     }
 
+    /// One `HOST:PORT`, or several separated by commas (the nodes of a cluster).
+    static func endpoints(_ text: String) throws -> [Endpoint] {
+        try text.split(separator: ",", omittingEmptySubsequences: false).map {
+            try endpoint($0.trimmingCharacters(in: .whitespaces))
+        }
+    }
+
     /// A file to read: it must exist and be readable, and not be a folder.
     static func readableFile(_ text: String) throws -> String {
         guard !text.isEmpty else { throw Invalid(description: "a file path is needed") }

@@ -7,8 +7,16 @@ import Whiteboard
 
 /// Where a client connects and who it is: shared by `draw` and `view`.
 struct ConnectionOptions: ParsableArguments {
-    @Option(help: "The server, as HOST:PORT.", transform: ArgumentParsing.endpoint)
-    var server = Endpoint(host: "127.0.0.1", port: 7070)
+    @Option(
+        name: .customLong("server"),
+        help: ArgumentHelp(
+            "The server, as HOST:PORT; for a cluster, its nodes separated by commas (the next is tried when one cannot be reached, and a node that does not hold the room redirects).",
+            valueName: "host:port[,host:port…]"),
+        transform: ArgumentParsing.endpoints)
+    var servers = [Endpoint(host: "127.0.0.1", port: 7070)]
+
+    /// The server tried first.
+    var server: Endpoint { servers[0] }
 
     @Option(help: "The room to join.", transform: ArgumentParsing.room)
     var room: String
@@ -25,6 +33,7 @@ struct ConnectionOptions: ParsableArguments {
         configuration.token = token
         configuration.localDatabase = localDatabase
         configuration.tls = tls.clientTLS
+        configuration.otherServers = servers.dropFirst().map { ServerAddress(host: $0.host, port: $0.port) }
         return configuration
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Client
 import Foundation
 import Logging
 import PostgresStorage
@@ -145,6 +146,29 @@ struct Serve: AsyncParsableCommand {
             valueName: "postgres://user[:password]@host:port/database"))
     var store: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "Run as a node of a cluster sharing --store: each room lives on one node at a time, under a lease; the others redirect clients to it.",
+            valueName: "name"))
+    var node: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "Where clients reach this node's protocol port (default: --host:--port); needed with --host 0.0.0.0.",
+            valueName: "host:port"))
+    var advertise: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "Where browsers reach this node's HTTP port (default: --host:--http-port).", valueName: "host:port"))
+    var advertiseHttp: String?
+
+    @Option(
+        parsing: .unconditional,
+        help: "How long a node's lease on a room lasts unless renewed (renewed every third of it): 3s, 1500ms.",
+        transform: ArgumentParsing.duration)
+    var lease: Duration = .seconds(3)
+
     @Option(help: "When an update counts as stored: full (fsync each commit), normal (survives kill -9), off.")
     var durability = Durability.normal
 
@@ -251,7 +275,36 @@ struct Serve: AsyncParsableCommand {
                 throw ValidationError("--store: \(error)")
             }
         }
+        if let node {
+            guard store != nil else { throw ValidationError("--node needs --store: the nodes of a cluster share it") }
+            guard (try? ArgumentParsing.room(node)) != nil else {
+                throw ValidationError("--node takes a name of letters, digits, - and _, not \"\(node)\"")
+            }
+            guard advertise != nil || !["0.0.0.0", "::"].contains(host) else {
+                throw ValidationError("--advertise HOST:PORT: clients cannot reach \(host)")
+            }
+            guard port != 0 || advertise != nil else {
+                throw ValidationError("--port 0 needs --advertise: other nodes send clients to this node's port")
+            }
+            for address in [advertise, advertiseHttp].compactMap({ $0 }) where ServerAddress(parsing: address) == nil {
+                throw ValidationError("--advertise takes HOST:PORT, not \"\(address)\"")
+            }
+            guard lease >= .milliseconds(300) else { throw ValidationError("--lease must be at least 300ms") }
+        } else if advertise != nil || advertiseHttp != nil {
+            throw ValidationError("--advertise goes with --node")
+        }
         _ = try roomAccess()
+    }
+
+    /// This node's settings in a cluster, if it is one's.
+    var cluster: ClusterSettings? {
+        guard let node else { return nil }
+        var settings = ClusterSettings(
+            node: node, address: advertise ?? ServerAddress(host: host, port: port).description,
+            webAddress: advertiseHttp ?? httpPort.map { ServerAddress(host: host, port: $0).description })
+        settings.leaseDuration = lease
+        settings.renewInterval = lease / 3
+        return settings
     }
 
     /// The room tokens from --config and --token (flags win).
@@ -302,6 +355,7 @@ struct Serve: AsyncParsableCommand {
         configuration.checkpointInterval = checkpointInterval
         configuration.commitInterval = .milliseconds(commitInterval)
         configuration.shutdownTimeout = shutdownTimeout
+        configuration.cluster = cluster
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -315,7 +369,7 @@ struct Serve: AsyncParsableCommand {
             if let store {
                 let log = try await PostgresLog.open(try PostgresLocation(url: store), durability: durability)
                 postgres = log
-                server = ScuttleboardServer(configuration: configuration, log: log)
+                server = try ScuttleboardServer(configuration: configuration, log: log)
             } else {
                 server = try ScuttleboardServer(configuration: configuration)
             }
@@ -333,7 +387,9 @@ struct Serve: AsyncParsableCommand {
             onListening: { port in
                 let loops = eventLoops.map { ", \($0) event loop\($0 == 1 ? "" : "s") (the CPUs it may use)" } ?? ""
                 let secured = tlsCert == nil ? "" : " with TLS only"
-                say("scuttleboard serving on \(host):\(port)\(secured), rooms stored in \(store)\(loops)")
+                let member =
+                    cluster.map { " as node \($0.node) of a cluster (clients reach it at \($0.address))" } ?? ""
+                say("scuttleboard serving on \(host):\(port)\(secured), rooms stored in \(store)\(member)\(loops)")
             },
             onHTTPListening: { port in
                 say("HTTP on http\(tlsCert == nil ? "" : "s")://\(host):\(port)/rooms (and /metrics)")

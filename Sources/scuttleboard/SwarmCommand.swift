@@ -27,8 +27,16 @@ struct SwarmCommand: AsyncParsableCommand {
             boards), 3 if a room had not finished catching up within --settle, 1 if the server cannot be reached.
             """)
 
-    @Option(help: "The server, as HOST:PORT (ignored with --in-process).", transform: ArgumentParsing.endpoint)
-    var server = Endpoint(host: "127.0.0.1", port: 7070)
+    @Option(
+        name: .customLong("server"),
+        help: ArgumentHelp(
+            "The server, as HOST:PORT (ignored with --in-process); for a cluster, its nodes separated by commas: bots spread over them and follow redirects.",
+            valueName: "host:port[,host:port…]"),
+        transform: ArgumentParsing.endpoints)
+    var servers = [Endpoint(host: "127.0.0.1", port: 7070)]
+
+    /// The server tried first.
+    var server: Endpoint { servers[0] }
 
     @Option(
         parsing: .unconditional, help: "How many bots (1 to 10000).",
@@ -212,6 +220,9 @@ struct SwarmCommand: AsyncParsableCommand {
         configuration.fullBotsPerRoom = fullPerRoom
         configuration.webSocketPort = websocketPort
         configuration.tls = inProcess ? nil : tls.clientTLS
+        if !inProcess {
+            configuration.otherServers = servers.dropFirst().map { ServerAddress(host: $0.host, port: $0.port) }
+        }
         var authority: (@Sendable (String) async -> (Digest, UInt64)?)?
         if let server = inProcessServer {
             authority = { @Sendable name in
