@@ -214,7 +214,8 @@ let package = Package(
         .testTarget(
             name: "ServerTests",
             dependencies: [
-                "Server", "Rooms", "Client", "Storage", "Wire", "Scuttlebutt", "Whiteboard", "Bots", "TestHarness",
+                "Server", "Rooms", "Client", "Storage", "PostgresStorage", "Wire", "Scuttlebutt", "Whiteboard", "Bots",
+                "TestHarness",
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

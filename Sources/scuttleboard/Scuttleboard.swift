@@ -31,7 +31,7 @@ struct Scuttleboard: AsyncParsableCommand {
         abstract: "A real-time collaborative whiteboard for terminals.",
         subcommands: [
             Demo.self, Serve.self, Draw.self, View.self, Replay.self, SwarmCommand.self, Rooms.self, Export.self,
-            Check.self, RedisBaselineCommand.self,
+            Check.self, Nodes.self, RedisBaselineCommand.self,
         ])
 }
 

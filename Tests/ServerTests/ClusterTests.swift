@@ -1,0 +1,218 @@
+import Client
+import Foundation
+import PostgresStorage
+import Scuttlebutt
+import Storage
+import TestHarness
+import Testing
+import Whiteboard
+
+/// Nodes of a cluster as real `scuttleboard serve --node` processes on one
+/// PostgreSQL database: a node killed or paused while clients draw, and
+/// what the shared log holds afterwards.
+@Suite(.serialized, .stopsWhatItStarts, .enabled(if: TestPostgres.serverURL != nil, "\(TestPostgres.absence)"))
+struct ClusterTests {
+    /// A node running as a process.
+    struct Node {
+        let name: String
+        let port: Int
+        let process: ServerProcess
+
+        var address: ServerAddress { ServerAddress(host: "127.0.0.1", port: port) }
+    }
+
+    /// Starts node `name` on a free port, sharing `store`.
+    static func startNode(_ name: String, store: String, lease: String = "3s") async throws -> Node {
+        let port = try await freePort()
+        let process = try ServerProcess(
+            executable: ProcessTests.executable.path,
+            arguments: [
+                "--node", name, "--port", "\(port)", "--store", store, "--lease", lease, "--log-level", "notice",
+            ])
+        _ = try process.line(containing: "serving on ")
+        return Node(name: name, port: port, process: process)
+    }
+
+    /// A client of `room` that starts at `first` and knows the other nodes.
+    static func client(_ room: String, _ name: String, first: Node, others: [Node]) throws -> BoardClient {
+        var configuration = ClientConfiguration(host: "127.0.0.1", port: first.port, room: room, name: name)
+        configuration.otherServers = others.map(\.address)
+        configuration.minReconnectDelay = 50
+        configuration.maxReconnectDelay = 1_000
+        return try BoardClient(configuration: configuration)
+    }
+
+    /// A short text, at a place of its own for each `index`.
+    static func text(_ index: Int) -> BoardAction {
+        .addText(at: Point(Int32(index % 40), Int32(index / 40)), text: "t\(index)", style: Style(color: 3))
+    }
+
+    /// The board the shared log holds for `room`, folded from its history.
+    static func storedBoard(_ room: String, in log: PostgresLog) async throws -> (Board, [StoredUpdate]) {
+        let history = try await log.history(room: room)
+        var board = Board()
+        let reducer = BoardReducer()
+        for stored in history {
+            guard let update = stored.decoded(with: BoardActionCodec.decode) else {
+                throw ScratchDatabaseError(message: "update \(stored.origin)#\(stored.seq) does not decode")
+            }
+            reducer.reduce(&board, update)
+        }
+        return (board, history)
+    }
+
+    @Test func killingTheNodeOfABusyRoomLosesNothingAndEveryRoomConverges() async throws {
+        try await TestPostgres.withScratchDatabase { url in
+            let nodes = [
+                try await Self.startNode("n1", store: url), try await Self.startNode("n2", store: url),
+                try await Self.startNode("n3", store: url),
+            ]
+            defer { for node in nodes { _ = node.process.stop(SIGKILL) } }
+            let log = try await PostgresLog.open(try PostgresLocation(url: url), reading: true)
+            // Two rooms, two clients each, each client starting at another node.
+            let clients: [(room: String, client: BoardClient)] = try ["busy", "busy", "calm", "calm"].enumerated().map {
+                index, room in
+                let first = nodes[index % 3]
+                return (
+                    room,
+                    try Self.client(room, "c\(index)", first: first, others: nodes.filter { $0.port != first.port })
+                )
+            }
+            let runs = clients.map { entry in Task { await entry.client.run() } }
+            for (_, client) in clients {
+                try await withTimeout(20, "a client to go live") { try await client.waitUntilLive() }
+            }
+            // Everyone draws, one action every 20 ms, for 4 s; 1.5 s in,
+            // the node holding "busy" is killed.
+            let drawing = clients.enumerated().map { index, entry in
+                Task {
+                    for step in 0..<200 {
+                        _ = try? await entry.client.record(Self.text(index * 1_000 + step))
+                        try? await Task.sleep(for: .milliseconds(20))
+                    }
+                }
+            }
+            try await Task.sleep(for: .milliseconds(1_500))
+            let before = try #require(try await log.lease(of: "busy"))
+            let victim = try #require(nodes.first { $0.name == before.node })
+            kill(victim.process.pid, SIGKILL)
+            let killed = ContinuousClock.now
+            // The room is live again on another node within the budget: 5 s
+            // after the kill (the lease is 3 s).
+            var movedAfter: Duration?
+            while ContinuousClock.now - killed < .seconds(10) {
+                if let lease = try await log.lease(of: "busy"), lease.node != victim.name,
+                    lease.remainingMilliseconds > 0
+                {
+                    movedAfter = ContinuousClock.now - killed
+                    #expect(lease.epoch == before.epoch + 1)
+                    break
+                }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            let moved = try #require(movedAfter, "the busy room never moved off the killed node")
+            #expect(moved <= .seconds(5), "busy was live again \(moved) after the kill")
+            // Every client of the busy room is back within 10 s of the kill.
+            try await eventually(10, "every client of the busy room to reconnect") {
+                for (room, client) in clients where room == "busy" {
+                    if await client.state != .live { return false }
+                }
+                return true
+            }
+            let reconnected = ContinuousClock.now - killed
+            #expect(reconnected <= .seconds(10), "clients were back \(reconnected) after the kill")
+            for task in drawing { await task.value }
+            // Everything sent is acknowledged, every room converges, and the
+            // shared log holds exactly what was acknowledged.
+            try await eventually(30, "every client to be confirmed and converged") {
+                for (_, client) in clients where await client.pendingCount > 0 { return false }
+                for room in ["busy", "calm"] {
+                    let digests = await clients.filter { $0.room == room }.asyncMap { await $0.client.digest }
+                    if Set(digests).count != 1 { return false }
+                }
+                return true
+            }
+            for room in ["busy", "calm"] {
+                let members = clients.filter { $0.room == room }.map(\.client)
+                let (stored, history) = try await Self.storedBoard(room, in: log)
+                for client in members {
+                    #expect(await client.board == stored, "\(room): the log's board is the client's")
+                    let own = history.filter { $0.origin == client.peer }.map(\.seq)
+                    #expect(
+                        own == Array(1...(await client.digest[client.peer])), "\(room): every acknowledged update, once"
+                    )
+                }
+                #expect(history.count == 400, "\(room): 200 updates from each of two clients")
+            }
+            for run in runs { run.cancel() }
+            for run in runs { await run.value }
+            await log.close()
+            for node in nodes where node.port != victim.port { #expect(node.process.stop() == 0) }
+        }
+    }
+
+    @Test func aNodePausedPastItsLeaseIsFencedAndDropsTheRoom() async throws {
+        try await TestPostgres.withScratchDatabase { url in
+            let nodes = [
+                try await Self.startNode("p1", store: url, lease: "1500ms"),
+                try await Self.startNode("p2", store: url, lease: "1500ms"),
+            ]
+            defer {
+                for node in nodes {
+                    kill(node.process.pid, SIGCONT)
+                    _ = node.process.stop(SIGKILL)
+                }
+            }
+            let log = try await PostgresLog.open(try PostgresLocation(url: url), reading: true)
+            let writer = try Self.client("paused", "writer", first: nodes[0], others: [nodes[1]])
+            let writing = Task { await writer.run() }
+            try await withTimeout(20, "the writer to go live") { try await writer.waitUntilLive() }
+            for step in 0..<5 { _ = try await writer.record(Self.text(step)) }
+            try await eventually(10, "the first five to be acknowledged") { await writer.pendingCount == 0 }
+            let first = try #require(try await log.lease(of: "paused"))
+            let holder = try #require(nodes.first { $0.name == first.node })
+            let other = try #require(nodes.first { $0.name != first.node })
+            // The holder stops; the writer's next updates wait in its socket.
+            kill(holder.process.pid, SIGSTOP)
+            for step in 5..<10 { _ = try await writer.record(Self.text(step)) }
+            try await Task.sleep(for: .milliseconds(2_500))
+            // Past its lease: another client takes the room to the other node.
+            let newcomer = try Self.client("paused", "newcomer", first: other, others: [])
+            let joining = Task { await newcomer.run() }
+            try await withTimeout(20, "the newcomer to go live") { try await newcomer.waitUntilLive() }
+            let second = try #require(try await log.lease(of: "paused"))
+            #expect(second.node == other.name && second.epoch == first.epoch + 1)
+            for step in 100..<103 { _ = try await newcomer.record(Self.text(step)) }
+            // The old holder resumes: whatever it tries to write is refused
+            // by epoch, it drops the room, and the writer moves on.
+            kill(holder.process.pid, SIGCONT)
+            try await eventually(20, "both to be confirmed and to agree") {
+                let (a, b) = (await writer.digest, await newcomer.digest)
+                let pending = await writer.pendingCount + newcomer.pendingCount
+                return pending == 0 && a == b && a[writer.peer] == 10 && a[newcomer.peer] == 3
+            }
+            let (stored, history) = try await Self.storedBoard("paused", in: log)
+            #expect(history.filter { $0.origin == writer.peer }.map(\.seq) == Array(1...10), "nothing lost or doubled")
+            #expect(history.filter { $0.origin == newcomer.peer }.map(\.seq) == [1, 2, 3])
+            #expect(await writer.board == stored)
+            try await eventually(10, "the old holder to say it lost the room") {
+                holder.process.text.contains("lost the lease of a room")
+                    || holder.process.text.contains("a write was refused by its lease epoch")
+            }
+            #expect(try await log.lease(of: "paused")?.node == other.name, "the room stayed where it moved")
+            for task in [writing, joining] { task.cancel() }
+            for task in [writing, joining] { await task.value }
+            await log.close()
+            for node in nodes { #expect(node.process.stop() == 0) }
+        }
+    }
+}
+
+extension Array {
+    /// `transform` applied to each element in turn.
+    func asyncMap<T>(_ transform: (Element) async -> T) async -> [T] {
+        var results: [T] = []
+        for element in self { results.append(await transform(element)) }
+        return results
+    }
+}
