@@ -59,6 +59,7 @@ let package = Package(
             dependencies: [
                 .product(name: "Scuttlebutt", package: "Scuttleboard"),
                 .product(name: "Storage", package: "Scuttleboard"),
+                .product(name: "PostgresStorage", package: "Scuttleboard"),
                 .product(name: "Benchmark", package: "benchmark"),
             ],
             path: "Benchmarks/StorageBenchmarks",

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NIOConcurrencyHelpers
+import Rooms
 import Storage
 
 /// A node of a cluster that shares one store: how it is known to the others.
@@ -35,51 +36,69 @@ enum RoomPlacement: Sendable, Hashable {
     case unavailable(String)
 }
 
-/// This node's membership of a cluster: its announcement, what it knows of
-/// the other nodes, and the placement of rooms — rendezvous hashing over
-/// the live nodes that are not draining, and the lease in the store as the
-/// final word (a room stays with its holder while the holder renews).
+/// This node's membership of a cluster: the I/O around ``NodeLeases``, the
+/// sans-IO keeper the cluster simulator drives too. It announces the node,
+/// reads the other nodes and the leases from the store, claims, renews and
+/// releases, and hands the store's answers and the time to the keeper,
+/// which decides.
 final class ClusterMembership: Sendable {
     let store: any LeaseStore
     let settings: ClusterSettings
     /// This process: a restarted node is a new holder.
     let incarnation = UUID().uuidString
     private let logger: Logger
-    private let state = NIOLockedValueBox(State())
+    private let started = ContinuousClock.now
+    private let state: NIOLockedValueBox<State>
 
     private struct State {
+        var keeper: NodeLeases
         var nodes: [String: ClusterNode] = [:]
         var nodesRead: ContinuousClock.Instant?
-        var lastRenewal: ContinuousClock.Instant?
-        var draining = false
     }
 
     init(store: any LeaseStore, settings: ClusterSettings, logger: Logger) {
         self.store = store
         self.settings = settings
         self.logger = logger
+        var configuration = NodeLeases.Configuration(node: settings.node)
+        configuration.leaseDuration = Self.milliseconds(settings.leaseDuration)
+        configuration.renewInterval = Self.milliseconds(settings.renewInterval)
+        state = NIOLockedValueBox(State(keeper: NodeLeases(configuration: configuration)))
     }
+
+    static func milliseconds(_ duration: Duration) -> UInt64 {
+        UInt64(duration.components.seconds) * 1_000 + UInt64(duration.components.attoseconds / 1_000_000_000_000_000)
+    }
+
+    /// Milliseconds since this membership began: the keeper's clock.
+    private var now: UInt64 { Self.milliseconds(ContinuousClock.now - started) }
 
     /// This node as the store knows it.
     var me: ClusterNode {
         ClusterNode(
-            name: settings.node, address: settings.address, webAddress: settings.webAddress,
-            isDraining: state.withLockedValue { $0.draining })
+            name: settings.node, address: settings.address, webAddress: settings.webAddress, isDraining: isDraining)
     }
 
     /// Whether this node stopped taking rooms (it is stopping).
-    var isDraining: Bool { state.withLockedValue { $0.draining } }
+    var isDraining: Bool { state.withLockedValue { $0.keeper.isDraining } }
+
+    /// Whether this node has gone a whole lease without a renewal: it serves no room.
+    var isCutOff: Bool {
+        let now = now
+        return state.withLockedValue { $0.keeper.isCutOff(now: now) }
+    }
 
     /// Announces this node; call before serving.
     func announce() async throws(StorageError) {
+        let asked = now
         try await store.announce(me, incarnation: incarnation, ttl: settings.leaseDuration)
-        state.withLockedValue { $0.lastRenewal = .now }
+        state.withLockedValue { $0.keeper.announced(now: asked) }
         _ = try await nodes(refresh: true)
     }
 
     /// Marks this node draining: no room is placed on it any more.
     func drain() async {
-        state.withLockedValue { $0.draining = true }
+        state.withLockedValue { $0.keeper.drain() }
         do {
             try await store.announce(me, incarnation: incarnation, ttl: settings.leaseDuration)
         } catch {
@@ -87,20 +106,40 @@ final class ClusterMembership: Sendable {
         }
     }
 
-    /// Renews every lease this node holds and its heartbeat.
-    /// - Returns: The rooms still held, with their epochs.
-    func renew() async throws(StorageError) -> [String: UInt64] {
-        let held = try await store.renew(node: settings.node, incarnation: incarnation, ttl: settings.leaseDuration)
-        state.withLockedValue { $0.lastRenewal = .now }
-        return held
+    /// What is due now: a renewal, or giving every room up once cut off.
+    func tick() -> [NodeLeases.Effect] {
+        let now = now
+        return state.withLockedValue { $0.keeper.tick(now: now) }
     }
 
-    /// Whether this node has gone a whole lease without a renewal: every
-    /// lease it held may have been taken over, so it must serve none.
-    var isCutOff: Bool {
-        state.withLockedValue { state in
-            state.lastRenewal.map { ContinuousClock.now - $0 > settings.leaseDuration } ?? true
+    /// Renews every lease this node holds and its heartbeat.
+    /// - Returns: The rooms to give up (another node holds them now).
+    func renew() async throws(StorageError) -> [NodeLeases.Effect] {
+        let asked = now
+        do {
+            let held = try await store.renew(
+                node: settings.node, incarnation: incarnation, ttl: settings.leaseDuration)
+            return state.withLockedValue { $0.keeper.renewed(held, asked: asked) }
+        } catch {
+            let failed = now
+            state.withLockedValue { $0.keeper.renewalFailed(now: failed) }
+            throw error
         }
+    }
+
+    /// A write for `room` was refused by its epoch.
+    func fenced(_ room: String) -> [NodeLeases.Effect] {
+        state.withLockedValue { $0.keeper.fenced(room) }
+    }
+
+    /// `room` was loaded here at `epoch`.
+    func loaded(_ room: String, epoch: UInt64) {
+        state.withLockedValue { $0.keeper.loaded(room, epoch: epoch) }
+    }
+
+    /// `room` was unloaded here.
+    func unloaded(_ room: String) {
+        state.withLockedValue { $0.keeper.unloaded(room) }
     }
 
     /// The nodes, read from the store at most once per renewal interval.
@@ -120,57 +159,49 @@ final class ClusterMembership: Sendable {
         return nodes
     }
 
-    /// The node `room` prefers among the live ones that are not draining
-    /// (this one included unless it drains).
-    func preferred(for room: String, among nodes: [String: ClusterNode]) -> String? {
-        var candidates = nodes.values.filter { $0.isAlive && !$0.isDraining && $0.name != settings.node }.map(\.name)
-        if !isDraining { candidates.append(settings.node) }
-        return RendezvousPlacement.preferred(for: room, among: candidates)
+    private static func statuses(_ nodes: [String: ClusterNode]) -> [NodeStatus] {
+        nodes.values.map { NodeStatus(name: $0.name, isAlive: $0.isAlive, isDraining: $0.isDraining) }
     }
 
-    /// Where `room` is to be served, claiming it when it is this node's to
-    /// serve: it prefers this node and nobody else holds it.
+    private static func status(_ lease: RoomLease?) -> LeaseStatus? {
+        lease.map { LeaseStatus(node: $0.node, epoch: $0.epoch, isLive: $0.remainingMilliseconds > 0) }
+    }
+
+    /// Where `room` is to be served, claiming it when it is this node's.
     func place(_ room: String) async throws(StorageError) -> RoomPlacement {
         let nodes = try await nodes()
         let lease = try await store.lease(of: room)
-        let held = lease.flatMap { $0.remainingMilliseconds > 0 && $0.node != settings.node ? $0.node : nil }
-        if let held {
-            // Its holder keeps it while it renews: rooms never move back
-            // and forth as nodes come and go.
-            if let node = nodes[held], node.isAlive { return .elsewhere(node) }
-            return .unavailable("node \(held) holds room \"\(room)\" and stopped answering; its lease lapses soon")
+        let placement = state.withLockedValue {
+            $0.keeper.placement(of: room, lease: Self.status(lease), nodes: Self.statuses(nodes))
         }
-        guard let preferred = preferred(for: room, among: nodes) else {
-            return .unavailable("no node can take room \"\(room)\" now")
-        }
-        if preferred != settings.node {
-            guard let node = nodes[preferred] else { return .unavailable("node \(preferred) is not known") }
-            return .elsewhere(node)
-        }
-        switch try await store.claim(
-            room: room, node: settings.node, incarnation: incarnation, ttl: settings.leaseDuration)
-        {
-        case .granted(let epoch):
-            return .here(epoch: epoch, tookOver: lease.map { $0.node != settings.node } ?? false)
-        case .heldElsewhere(let holder):
-            // Claimed by another node since the lease was read.
-            let node = try await self.nodes(refresh: true)[holder]
-            return node.map { .elsewhere($0) } ?? .unavailable("node \(holder) holds room \"\(room)\"")
+        switch placement {
+        case .unavailable(let reason):
+            return .unavailable(reason)
+        case .redirect(let name):
+            return nodes[name].map { .elsewhere($0) } ?? .unavailable("node \(name) is not known")
+        case .claim:
+            switch try await store.claim(
+                room: room, node: settings.node, incarnation: incarnation, ttl: settings.leaseDuration)
+            {
+            case .granted(let epoch):
+                return .here(epoch: epoch, tookOver: lease.map { $0.node != settings.node } ?? false)
+            case .heldElsewhere(let holder):
+                // Claimed by another node since the lease was read.
+                let node = try await self.nodes(refresh: true)[holder]
+                return node.map { .elsewhere($0) } ?? .unavailable("node \(holder) holds room \"\(room)\"")
+            }
         }
     }
 
     /// Where `room` lives now, without claiming it: its holder, or else the
-    /// node it prefers other than this one; nil when that is this node.
+    /// node it prefers other than this one; nil when none is known.
     func locate(_ room: String) async -> ClusterNode? {
         guard let nodes = try? await nodes(refresh: true) else { return nil }
-        if let lease = try? await store.lease(of: room), lease.remainingMilliseconds > 0,
-            lease.node != settings.node, let holder = nodes[lease.node], holder.isAlive
-        {
-            return holder
+        let lease = try? await store.lease(of: room)
+        let name = state.withLockedValue {
+            $0.keeper.whereabouts(of: room, lease: Self.status(lease), nodes: Self.statuses(nodes))
         }
-        var others = nodes
-        others[settings.node] = nil
-        return preferred(for: room, among: others).flatMap { nodes[$0] }
+        return name.flatMap { nodes[$0] }
     }
 
     /// Rooms another node held whose leases lapsed and that prefer this
@@ -179,11 +210,12 @@ final class ClusterMembership: Sendable {
         guard !isDraining, let lapsed = try? await store.lapsedRooms(apartFrom: settings.node, limit: limit),
             !lapsed.isEmpty, let nodes = try? await nodes()
         else { return [] }
-        return lapsed.filter { preferred(for: $0, among: nodes) == settings.node }
+        return state.withLockedValue { $0.keeper.roomsToTakeOver(lapsed, nodes: Self.statuses(nodes)) }
     }
 
-    /// Gives `room` up at once (after its last checkpoint, on a drain).
+    /// Gives `room` up at once (after its last checkpoint, on a drain or an unload).
     func release(_ room: String) async {
+        unloaded(room)
         do {
             try await store.release(room: room, incarnation: incarnation)
         } catch {

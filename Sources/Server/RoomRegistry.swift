@@ -89,6 +89,7 @@ actor RoomRegistry {
     func unload(_ room: Room) {
         guard entries[room.name]?.room === room else { return }
         entries[room.name] = nil
+        membership?.unloaded(room.name)
         counters.forget(room: room.name)
     }
 
@@ -97,9 +98,16 @@ actor RoomRegistry {
         entries.compactMapValues { $0.room.epoch }
     }
 
+    /// A write of `name` was refused by its lease epoch: the room is given up.
+    func fenced(_ name: String) async {
+        _ = membership?.fenced(name)
+        await lost(name)
+    }
+
     /// Unloads `name`, whose lease this node lost, and sends its sessions
     /// to wherever the room lives now.
     func lost(_ name: String) async {
+        membership?.unloaded(name)
         guard let entry = entries.removeValue(forKey: name) else { return }
         counters.forget(room: name)
         if let node = await membership?.locate(name) {
@@ -119,6 +127,7 @@ actor RoomRegistry {
         }
         for name in idle.keys {
             entries[name] = nil
+            membership?.unloaded(name)
             counters.forget(room: name)
         }
         return idle.values.map(\.room)
@@ -148,7 +157,7 @@ actor RoomRegistry {
                     case .here(let epoch, let moved):
                         tookOver = moved
                         fence = RoomFence(store: membership.store, epoch: epoch) { name in
-                            Task { await self.lost(name) }
+                            Task { await self.fenced(name) }
                         }
                     }
                 }
@@ -180,6 +189,7 @@ actor RoomRegistry {
                     "took a room over from another node", metadata: ["room": "\(name)", "epoch": "\(room.epoch ?? 0)"])
             }
             entries[name] = Entry(room: room, idleSince: Self.now)
+            if let epoch = room.epoch { membership?.loaded(name, epoch: epoch) }
             return .room(room)
         }
     }

@@ -1,41 +1,46 @@
 import Storage
 
 extension ScuttleboardServer {
-    /// Keeps this node's leases while it serves: renews them every renewal
-    /// interval; unloads a room whose lease another node took (its sessions
-    /// are sent there); serves no room at all once a whole lease went by
-    /// without a renewal (the store is out of reach, so any lease may have
-    /// moved); and takes over rooms of nodes whose leases lapsed, before
-    /// their clients come back.
+    /// Keeps this node's leases while it serves, as ``NodeLeases`` decides:
+    /// renews them every renewal interval; unloads a room whose lease
+    /// another node took (its sessions are sent there); serves no room at
+    /// all once a whole lease went by without a renewal (the store is out of
+    /// reach, so any lease may have moved); and takes over rooms of nodes
+    /// whose leases lapsed, before their clients come back.
     func keepLeases(_ membership: ClusterMembership) async throws {
         var cutOff = false
+        let step = min(membership.settings.renewInterval, .milliseconds(250))
         while !Task.isCancelled && !isStopping {
-            try await Task.sleep(for: membership.settings.renewInterval)
-            let loaded = await registry.held
-            do {
-                let held = try await membership.renew()
-                counters.renewedLeases(holding: held.count)
-                if cutOff {
-                    cutOff = false
-                    configuration.logger.notice("reached the shared store again; serving rooms")
-                }
-                for (room, epoch) in loaded where held[room] != epoch {
-                    configuration.logger.warning(
-                        "lost the lease of a room: another node holds it now", metadata: ["room": "\(room)"])
-                    await registry.lost(room)
-                }
-            } catch {
-                if membership.isCutOff {
-                    if !cutOff {
+            try await Task.sleep(for: step)
+            var effects = membership.tick()
+            var renewed = false
+            while !effects.isEmpty {
+                switch effects.removeFirst() {
+                case .renew:
+                    do {
+                        effects += try await membership.renew()
+                        renewed = true
+                        counters.renewedLeases(holding: await registry.held.count)
+                        if cutOff {
+                            cutOff = false
+                            configuration.logger.notice("reached the shared store again; serving rooms")
+                        }
+                    } catch {
+                        configuration.logger.warning("could not renew leases", metadata: ["error": "\(error)"])
+                    }
+                case .giveUp(let room, let loss):
+                    if loss == .cutOff && !cutOff {
                         cutOff = true
                         configuration.logger.error(
-                            "cannot renew leases for a whole lease: serving no room until the store answers",
-                            metadata: ["error": "\(error)"])
+                            "no lease renewal for a whole lease: serving no room until the store answers")
+                    } else if loss == .takenOver {
+                        configuration.logger.warning(
+                            "lost the lease of a room: another node holds it now", metadata: ["room": "\(room)"])
                     }
-                    for room in loaded.keys { await registry.lost(room) }
+                    await registry.lost(room)
                 }
-                continue
             }
+            guard renewed else { continue }
             for room in await membership.roomsToTakeOver() {
                 do {
                     _ = try await registry.room(named: room)

@@ -114,29 +114,3 @@ extension LeaseStore {
         try result.get()
     }
 }
-
-/// Rendezvous (highest random weight) hashing: the node a room prefers
-/// among `nodes`. Every node computes the same answer from the same list,
-/// and when a node leaves only its own rooms move.
-public enum RendezvousPlacement {
-    /// The preferred node of `room` among `nodes` (by name); nil when empty.
-    public static func preferred(for room: String, among nodes: [String]) -> String? {
-        nodes.max { weight(room, $0) < weight(room, $1) || (weight(room, $0) == weight(room, $1) && $0 > $1) }
-    }
-
-    /// The weight of `node` for `room`: a 64-bit FNV-1a of both, mixed.
-    static func weight(_ room: String, _ node: String) -> UInt64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in room.utf8 {
-            hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3
-        }
-        hash = (hash ^ 0xff) &* 0x100_0000_01b3
-        for byte in node.utf8 {
-            hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3
-        }
-        // splitmix64's finaliser: FNV alone spreads similar names poorly.
-        hash = (hash ^ (hash >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        hash = (hash ^ (hash >> 27)) &* 0x94d0_49bb_1331_11eb
-        return hash ^ (hash >> 31)
-    }
-}

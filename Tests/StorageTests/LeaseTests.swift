@@ -5,34 +5,6 @@ import Storage
 import TestHarness
 import Testing
 
-/// Rooms placed by rendezvous hashing: spread, stable, moving only what must.
-@Suite struct RendezvousPlacementTests {
-    @Test func tenThousandRoomsSpreadOverThreeNodesWithNoneAbove40Percent() {
-        let nodes = ["node-a", "node-b", "node-c"]
-        var counts: [String: Int] = [:]
-        for room in 0..<10_000 {
-            counts[RendezvousPlacement.preferred(for: "room-\(room)", among: nodes)!, default: 0] += 1
-        }
-        #expect(counts.count == 3)
-        #expect(counts.values.allSatisfy { $0 <= 4_000 }, "\(counts)")
-        #expect(counts.values.allSatisfy { $0 >= 2_600 }, "\(counts)")
-    }
-
-    @Test func aNodeLeavingMovesOnlyItsOwnRoomsAndEveryNodeAgrees() {
-        let nodes = ["alpha", "beta", "gamma", "delta"]
-        var moved = 0
-        for room in 0..<2_000 {
-            let name = "board \(room)"
-            let before = RendezvousPlacement.preferred(for: name, among: nodes)!
-            #expect(RendezvousPlacement.preferred(for: name, among: nodes.reversed()) == before, "order-free")
-            let after = RendezvousPlacement.preferred(for: name, among: nodes.filter { $0 != "gamma" })!
-            if before != "gamma" { #expect(after == before) } else { moved += 1 }
-        }
-        #expect(moved > 300 && moved < 700, "about a quarter of the rooms were gamma's: \(moved)")
-        #expect(RendezvousPlacement.preferred(for: "x", among: []) == nil)
-    }
-}
-
 /// Leases and fencing in PostgreSQL: one holder per room, an epoch that
 /// grows at every change of hands, and writes of an old epoch refused.
 @Suite(.enabled(if: TestPostgres.serverURL != nil, "\(TestPostgres.absence)"))

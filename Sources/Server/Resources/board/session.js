@@ -212,6 +212,8 @@ export class Session extends EventTarget {
   constructor({ url, room, name, token, color, wantViewer }, store, peer, saved) {
     super();
     this.url = url;
+    /** The page's own node: where to go back when a node redirected to is gone. */
+    this.homeURL = url;
     this.room = room;
     this.name = name;
     this.token = token;
@@ -233,6 +235,8 @@ export class Session extends EventTarget {
     this.detail = "";
     this.rtt = null;
     this.attempt = 0;
+    /** Redirects followed since the last session that opened. */
+    this.redirectsInARow = 0;
     this.synced = false;
     this.stopped = false;
     this.refusedAsEditor = false;
@@ -376,6 +380,9 @@ export class Session extends EventTarget {
     if (this.helloReceived) this.saveBoard();
     this.helloReceived = false;
     if (this.state === "refused" || this.stopped) return;
+    // A link lost to a node the page was redirected to: the page's own
+    // node redirects it again to wherever the room went.
+    this.url = this.homeURL;
     this.scheduleRetry(navigator.onLine === false ? "the browser is offline" : "the server is unreachable");
   }
 
@@ -450,6 +457,7 @@ export class Session extends EventTarget {
     performance.mark("scuttleboard:admitted");
     this.helloReceived = true;
     this.attempt = 0;
+    this.redirectsInARow = 0;
     this.clock.observe(hello.clock);
     this.setState(this.isViewer ? "viewing" : "live");
     this.sendPing();
@@ -472,6 +480,14 @@ export class Session extends EventTarget {
       this.refusedAsEditor = true;
       this.role = ROLE.viewer;
       this.emit("notice", { text: `view only: ${reason.what}` });
+      this.connect();
+      return;
+    }
+    if (reason.code === CLOSE.redirect && this.redirectsInARow < 4) {
+      // The room lives on another node of the cluster: its HTTP address.
+      this.redirectsInARow += 1;
+      this.url = `${this.url.startsWith("wss:") ? "wss" : "ws"}://${reason.address}/ws`;
+      this.emit("notice", { text: `moving to node ${reason.node}` });
       this.connect();
       return;
     }
