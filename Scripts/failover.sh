@@ -7,16 +7,19 @@
 #
 #   Scripts/failover.sh [bots] [seconds]      (defaults: 24 bots, 30 s)
 #
-# Uses .build/release/scuttleboard when built (swift build -c release),
-# else .build/debug/scuttleboard. Starts PostgreSQL with Scripts/postgres.sh
+# Uses the newer of .build/release/scuttleboard and .build/debug/scuttleboard. Starts PostgreSQL with Scripts/postgres.sh
 # and works in a database of its own, dropped at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bots="${1:-24}"
 seconds="${2:-30}"
-binary=.build/release/scuttleboard
-[ -x "$binary" ] || binary=.build/debug/scuttleboard
-[ -x "$binary" ] || { echo "failover.sh: build first (swift build)" >&2; exit 1; }
+# The newer of the release and debug builds.
+binary=""
+for candidate in .build/release/scuttleboard .build/debug/scuttleboard; do
+    [ -x "$candidate" ] || continue
+    if [ -z "$binary" ] || [ "$candidate" -nt "$binary" ]; then binary=$candidate; fi
+done
+[ -n "$binary" ] || { echo "failover.sh: build first (swift build)" >&2; exit 1; }
 
 server=$(Scripts/postgres.sh start)
 database="scuttleboard_failover_$$"
@@ -38,10 +41,18 @@ for index in 0 1 2; do
     "$binary" serve --node "node-$index" --port "$port" --store "$store" --log-level notice \
         > "$work/node-$index.log" 2>&1 &
     pids+=($!)
+    disown "$!"
 done
 servers="127.0.0.1:$base,127.0.0.1:$((base + 1)),127.0.0.1:$((base + 2))"
 for index in 0 1 2; do
-    until grep -q "serving on" "$work/node-$index.log"; do sleep 0.1; done
+    until grep -q "serving on" "$work/node-$index.log"; do
+        if ! kill -0 "${pids[$index]}" 2> /dev/null; then
+            echo "failover.sh: node-$index did not start:" >&2
+            cat "$work/node-$index.log" >&2
+            exit 1
+        fi
+        sleep 0.1
+    done
 done
 echo "failover: 3 nodes on $store; swarm of $bots bots over them for $seconds s"
 
