@@ -165,6 +165,17 @@ struct HTTPEndpoint {
                 return Self.text(.notFound, "no room \"\(name)\" here\n")
             case .tooManyRooms:
                 return Self.text(.serviceUnavailable, "the server holds its maximum of rooms; try again later\n")
+            case .elsewhere(let node):
+                guard let web = node.webAddress else {
+                    return Self.text(
+                        .serviceUnavailable, "room \"\(name)\" is served by node \(node.name), which serves no HTTP\n")
+                }
+                var response = Self.text(
+                    .temporaryRedirect, "room \"\(name)\" is served by node \(node.name) at \(web)\n")
+                response.headers[.location] = "http://\(web)\(request.uri.description)"
+                return response
+            case .unavailable(let reason):
+                return Self.text(.serviceUnavailable, "\(reason)\n")
             case .found(let board):
                 switch format {
                 case "board.svg": return Self.text(.ok, SVGExporter.export(board), type: "image/svg+xml")
@@ -253,6 +264,10 @@ public enum BoardLookup: Sendable {
     case noSuchRoom
     /// The room exists but is not loaded, and the server holds its maximum of rooms.
     case tooManyRooms
+    /// Another node of the cluster serves the room.
+    case elsewhere(ClusterNode)
+    /// No node can serve the room now, for this reason.
+    case unavailable(String)
 }
 
 extension ScuttleboardServer {
@@ -285,7 +300,11 @@ extension ScuttleboardServer {
         if counters.snapshot.rooms[name] == nil {
             guard try await log.roomExists(name) else { return .noSuchRoom }
         }
-        guard let room = try await room(named: name) else { return .tooManyRooms }
-        return .found(await room.board)
+        switch try await registry.lease(name, forConnection: false) {
+        case .room(let room): return .found(await room.board)
+        case .full: return .tooManyRooms
+        case .elsewhere(let node): return .elsewhere(node)
+        case .unavailable(let reason): return .unavailable(reason)
+        }
     }
 }

@@ -66,11 +66,11 @@ actor RoomRegistry {
         return nil
     }
 
-    /// The room called `name`, leased to a connection until ``release(_:)``,
-    /// or why it is not served here.
-    func lease(_ name: String) async throws(StorageError) -> Lease {
+    /// The room called `name`, leased to a connection until ``release(_:)``
+    /// (or, not `forConnection`, looked at once), or why it is not served here.
+    func lease(_ name: String, forConnection: Bool = true) async throws(StorageError) -> Lease {
         let lease = try await entry(named: name)
-        if case .room = lease {
+        if forConnection, case .room = lease {
             entries[name]?.leases += 1
             entries[name]?.idleSince = nil
         }

@@ -153,6 +153,10 @@ struct SwarmCommand: AsyncParsableCommand {
             guard latency == 0, jitter == 0, disconnectsPerMinute == 0 else {
                 throw ValidationError("--receivers light takes no chaos options (light peers do not reconnect)")
             }
+            guard servers.count == 1 else {
+                throw ValidationError(
+                    "--receivers light takes one --server: light peers do not reconnect, so they cannot follow a cluster's redirects")
+            }
         }
         if inProcess && tls.tls { throw ValidationError("--tls connects to another server; drop --in-process") }
         if websocketPort != nil {

@@ -7,6 +7,10 @@ import TestHarness
 import Testing
 import Whiteboard
 
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
 /// Nodes of a cluster as real `scuttleboard serve --node` processes on one
 /// PostgreSQL database: a node killed or paused while clients draw, and
 /// what the shared log holds afterwards.
@@ -16,6 +20,7 @@ struct ClusterTests {
     struct Node {
         let name: String
         let port: Int
+        let httpPort: Int
         let process: ServerProcess
 
         var address: ServerAddress { ServerAddress(host: "127.0.0.1", port: port) }
@@ -23,14 +28,22 @@ struct ClusterTests {
 
     /// Starts node `name` on a free port, sharing `store`.
     static func startNode(_ name: String, store: String, lease: String = "3s") async throws -> Node {
-        let port = try await freePort()
+        let (port, httpPort) = (try await freePort(), try await freePort())
         let process = try ServerProcess(
             executable: ProcessTests.executable.path,
             arguments: [
-                "--node", name, "--port", "\(port)", "--store", store, "--lease", lease, "--log-level", "notice",
+                "--node", name, "--port", "\(port)", "--http-port", "\(httpPort)", "--store", store, "--lease", lease,
+                "--log-level", "notice",
             ])
         _ = try process.line(containing: "serving on ")
-        return Node(name: name, port: port, process: process)
+        return Node(name: name, port: port, httpPort: httpPort, process: process)
+    }
+
+    /// `path` on a node's HTTP port (redirects followed): status and body.
+    static func fetch(_ node: Node, _ path: String) async throws -> (Int, String) {
+        let (data, response) = try await URLSession.shared.data(
+            from: URL(string: "http://127.0.0.1:\(node.httpPort)\(path)")!)
+        return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
     }
 
     /// A client of `room` that starts at `first` and knows the other nodes.
@@ -95,6 +108,13 @@ struct ClusterTests {
             try await Task.sleep(for: .milliseconds(1_500))
             let before = try #require(try await log.lease(of: "busy"))
             let victim = try #require(nodes.first { $0.name == before.node })
+            // Any node serves the room's board over HTTP: the others redirect to its holder.
+            for node in nodes {
+                let (status, body) = try await Self.fetch(node, "/rooms/busy/board.json")
+                #expect(status == 200 && body.contains("\"elements\""), "\(node.name): \(status) \(body.prefix(80))")
+            }
+            let metrics = try await Self.fetch(victim, "/metrics").1
+            #expect(metrics.contains("scuttleboard_lease_renewals_total "), "\(metrics)")
             kill(victim.process.pid, SIGKILL)
             let killed = ContinuousClock.now
             // The room is live again on another node within the budget: 5 s
@@ -112,6 +132,11 @@ struct ClusterTests {
             }
             let moved = try #require(movedAfter, "the busy room never moved off the killed node")
             #expect(moved <= .seconds(5), "busy was live again \(moved) after the kill")
+            let after = try #require(try await log.lease(of: "busy"))
+            let taker = try #require(nodes.first { $0.name == after.node })
+            try await eventually(10, "the new holder to count its takeover") {
+                ((try? await Self.fetch(taker, "/metrics").1) ?? "").contains("scuttleboard_failovers_total 1\n")
+            }
             // Every client of the busy room is back within 10 s of the kill.
             try await eventually(10, "every client of the busy room to reconnect") {
                 for (room, client) in clients where room == "busy" {
@@ -148,6 +173,50 @@ struct ClusterTests {
             for run in runs { await run.value }
             await log.close()
             for node in nodes where node.port != victim.port { #expect(node.process.stop() == 0) }
+        }
+    }
+
+    @Test func aStoppingNodeHandsItsRoomsOverWithoutWaitingForTheirLeases() async throws {
+        try await TestPostgres.withScratchDatabase { url in
+            // A long lease: a room that moves sooner was handed over, not left to lapse.
+            let nodes = [
+                try await Self.startNode("d1", store: url, lease: "10s"),
+                try await Self.startNode("d2", store: url, lease: "10s"),
+            ]
+            defer { for node in nodes { _ = node.process.stop(SIGKILL) } }
+            let log = try await PostgresLog.open(try PostgresLocation(url: url), reading: true)
+            let client = try Self.client("handover", "ada", first: nodes[0], others: [nodes[1]])
+            let running = Task { await client.run() }
+            try await withTimeout(20, "the client to go live") { try await client.waitUntilLive() }
+            for step in 0..<5 { _ = try await client.record(Self.text(step)) }
+            try await eventually(10, "the first five to be acknowledged") { await client.pendingCount == 0 }
+            let first = try #require(try await log.lease(of: "handover"))
+            let holder = try #require(nodes.first { $0.name == first.node })
+            let other = try #require(nodes.first { $0.name != first.node })
+            let stopped = ContinuousClock.now
+            #expect(holder.process.stop(SIGTERM) == 0, "\(holder.process.text)")
+            var handedOver: Duration?
+            while ContinuousClock.now - stopped < .seconds(8) {
+                if let lease = try await log.lease(of: "handover"), lease.node == other.name {
+                    #expect(lease.epoch == first.epoch + 1)
+                    handedOver = ContinuousClock.now - stopped
+                    break
+                }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            let moved = try #require(handedOver, "the room did not move to \(other.name)")
+            #expect(moved < .seconds(5), "handed over \(moved) after SIGTERM, well inside the 10 s lease")
+            for step in 5..<10 { _ = try await client.record(Self.text(step)) }
+            try await eventually(10, "the rest to be acknowledged by the other node") {
+                let (pending, state) = (await client.pendingCount, await client.state)
+                return pending == 0 && state == .live
+            }
+            #expect(try await log.history(room: "handover").map(\.seq) == Array(1...10))
+            #expect(try await log.nodes().first { $0.name == holder.name }?.isDraining == true)
+            running.cancel()
+            await running.value
+            await log.close()
+            #expect(other.process.stop() == 0)
         }
     }
 
