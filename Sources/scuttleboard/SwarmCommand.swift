@@ -155,7 +155,8 @@ struct SwarmCommand: AsyncParsableCommand {
             }
             guard servers.count == 1 else {
                 throw ValidationError(
-                    "--receivers light takes one --server: light peers do not reconnect, so they cannot follow a cluster's redirects")
+                    "--receivers light takes one --server: light peers do not reconnect, so they cannot follow a cluster's redirects"
+                )
             }
         }
         if inProcess && tls.tls { throw ValidationError("--tls connects to another server; drop --in-process") }

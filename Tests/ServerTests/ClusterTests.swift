@@ -220,6 +220,41 @@ struct ClusterTests {
         }
     }
 
+    @Test func aNodeThatLosesTheStoreSaysNotReadyAndServesAgainWhenItIsBack() async throws {
+        try await TestPostgres.withScratchDatabase { url in
+            let node = try await Self.startNode("lonely", store: url, lease: "1500ms")
+            defer { _ = node.process.stop(SIGKILL) }
+            let client = try Self.client("solo", "ada", first: node, others: [])
+            let running = Task { await client.run() }
+            try await withTimeout(20, "the client to go live") { try await client.waitUntilLive() }
+            #expect(try await Self.fetch(node, "/readyz") == (200, "ready\n"))
+            // The store goes away for this node: its database takes no
+            // connection, and the ones it had are cut.
+            let database = try #require(URLComponents(string: url)?.path.dropFirst())
+            let server = try #require(TestPostgres.serverURL)
+            try await TestPostgres.psql(server, "ALTER DATABASE \(database) ALLOW_CONNECTIONS false")
+            try await TestPostgres.psql(
+                server, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '\(database)'")
+            try await eventually(15, "/readyz to say not ready") {
+                let (status, body) = (try? await Self.fetch(node, "/readyz")) ?? (0, "")
+                return status == 503 && body.hasPrefix("not ready: ")
+            }
+            // Back: the node takes writes and serves the room again.
+            try await TestPostgres.psql(server, "ALTER DATABASE \(database) ALLOW_CONNECTIONS true")
+            try await eventually(20, "/readyz to say ready again") {
+                (try? await Self.fetch(node, "/readyz")) ?? (0, "") == (200, "ready\n")
+            }
+            _ = try await client.record(Self.text(1))
+            try await eventually(20, "an update to be stored again") {
+                let (pending, state) = (await client.pendingCount, await client.state)
+                return pending == 0 && state == .live
+            }
+            running.cancel()
+            await running.value
+            #expect(node.process.stop() == 0, "\(node.process.text)")
+        }
+    }
+
     @Test func aNodePausedPastItsLeaseIsFencedAndDropsTheRoom() async throws {
         try await TestPostgres.withScratchDatabase { url in
             let nodes = [
