@@ -26,17 +26,17 @@ public struct PostgresLocation: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Reads a `postgres://` URL.
-    /// - Throws: ``StorageError/failed(_:)`` saying what is wrong with it.
+    /// - Throws: ``StorageError/badLocation(_:)`` saying what is wrong with it.
     public init(url: String) throws(StorageError) {
         guard let components = URLComponents(string: url),
             let scheme = components.scheme, ["postgres", "postgresql"].contains(scheme)
         else {
-            throw .failed("not a PostgreSQL URL: \(url) (expected postgres://USER@HOST:PORT/DATABASE)")
+            throw .badLocation("not a PostgreSQL URL: \(url) (expected postgres://USER@HOST:PORT/DATABASE)")
         }
-        guard let host = components.host, !host.isEmpty else { throw .failed("\(url) names no host") }
-        guard let user = components.user, !user.isEmpty else { throw .failed("\(url) names no user") }
+        guard let host = components.host, !host.isEmpty else { throw .badLocation("\(url) names no host") }
+        guard let user = components.user, !user.isEmpty else { throw .badLocation("\(url) names no user") }
         let database = String(components.path.drop(while: { $0 == "/" }))
-        guard !database.isEmpty else { throw .failed("\(url) names no database") }
+        guard !database.isEmpty else { throw .badLocation("\(url) names no database") }
         self.init(
             host: host, port: components.port ?? 5432, user: user,
             password: components.password?.removingPercentEncoding, database: database)

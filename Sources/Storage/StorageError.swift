@@ -4,6 +4,8 @@ import Scuttlebutt
 
 /// Why the log could not do what was asked, in words a person can act on.
 public enum StorageError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// Where the database was said to be does not name one (a malformed URL).
+    case badLocation(String)
     /// The database file could not be opened or migrated.
     case cannotOpen(path: String, reason: String)
     /// The database was written by a newer version of Scuttleboard.
@@ -48,6 +50,7 @@ public enum StorageError: Error, Sendable, Hashable, CustomStringConvertible {
     /// A sentence for people.
     public var description: String {
         switch self {
+        case .badLocation(let what): return what
         case .cannotOpen(let path, let reason): return "cannot open database \(path): \(reason)"
         case .newerSchema(let path):
             return "database \(path) was written by a newer Scuttleboard; upgrade before opening it"

@@ -5,18 +5,30 @@ import Scuttlebutt
 import Terminal
 import Whiteboard
 
-/// Where a client connects and who it is: shared by `draw` and `view`.
-struct ConnectionOptions: ParsableArguments {
+/// The server a client connects to, or a cluster's nodes: shared by
+/// `draw`, `view` and `swarm`.
+struct ServerOptions: ParsableArguments {
     @Option(
         name: .customLong("server"),
         help: ArgumentHelp(
-            "The server, as HOST:PORT; for a cluster, its nodes separated by commas (the next is tried when one cannot be reached, and a node that does not hold the room redirects).",
+            "The server, as HOST:PORT; for a cluster, its nodes separated by commas (clients start at one, try the next when one cannot be reached, and follow a node's redirect to the room's node).",
             valueName: "host:port[,host:port…]"),
         transform: ArgumentParsing.endpoints)
     var servers = [Endpoint(host: "127.0.0.1", port: 7070)]
 
     /// The server tried first.
     var server: Endpoint { servers[0] }
+
+    /// The nodes after the first, as the client library takes them.
+    var otherServers: [ServerAddress] { servers.dropFirst().map { ServerAddress(host: $0.host, port: $0.port) } }
+}
+
+/// Where a client connects and who it is: shared by `draw` and `view`.
+struct ConnectionOptions: ParsableArguments {
+    @OptionGroup var cluster: ServerOptions
+
+    /// The server tried first.
+    var server: Endpoint { cluster.server }
 
     @Option(help: "The room to join.", transform: ArgumentParsing.room)
     var room: String
@@ -33,7 +45,7 @@ struct ConnectionOptions: ParsableArguments {
         configuration.token = token
         configuration.localDatabase = localDatabase
         configuration.tls = tls.clientTLS
-        configuration.otherServers = servers.dropFirst().map { ServerAddress(host: $0.host, port: $0.port) }
+        configuration.otherServers = cluster.otherServers
         return configuration
     }
 }

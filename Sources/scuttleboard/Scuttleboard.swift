@@ -277,8 +277,9 @@ struct Serve: AsyncParsableCommand {
         }
         if let node {
             guard store != nil else { throw ValidationError("--node needs --store: the nodes of a cluster share it") }
-            guard (try? ArgumentParsing.room(node)) != nil else {
-                throw ValidationError("--node takes a name of letters, digits, - and _, not \"\(node)\"")
+            guard (1...64).contains(node.count), node.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) })
+            else {
+                throw ValidationError("--node takes a name of up to 64 letters, digits, -, _ and ., not \"\(node)\"")
             }
             guard advertise != nil || !["0.0.0.0", "::"].contains(host) else {
                 throw ValidationError("--advertise HOST:PORT: clients cannot reach \(host)")

@@ -27,16 +27,11 @@ struct SwarmCommand: AsyncParsableCommand {
             boards), 3 if a room had not finished catching up within --settle, 1 if the server cannot be reached.
             """)
 
-    @Option(
-        name: .customLong("server"),
-        help: ArgumentHelp(
-            "The server, as HOST:PORT (ignored with --in-process); for a cluster, its nodes separated by commas: bots spread over them and follow redirects.",
-            valueName: "host:port[,host:port…]"),
-        transform: ArgumentParsing.endpoints)
-    var servers = [Endpoint(host: "127.0.0.1", port: 7070)]
+    /// The server (ignored with --in-process), or a cluster's nodes: bots spread over them.
+    @OptionGroup var cluster: ServerOptions
 
     /// The server tried first.
-    var server: Endpoint { servers[0] }
+    var server: Endpoint { cluster.server }
 
     @Option(
         parsing: .unconditional, help: "How many bots (1 to 10000).",
@@ -153,7 +148,7 @@ struct SwarmCommand: AsyncParsableCommand {
             guard latency == 0, jitter == 0, disconnectsPerMinute == 0 else {
                 throw ValidationError("--receivers light takes no chaos options (light peers do not reconnect)")
             }
-            guard servers.count == 1 else {
+            guard cluster.servers.count == 1 else {
                 throw ValidationError(
                     "--receivers light takes one --server: light peers do not reconnect, so they cannot follow a cluster's redirects"
                 )
@@ -226,7 +221,7 @@ struct SwarmCommand: AsyncParsableCommand {
         configuration.webSocketPort = websocketPort
         configuration.tls = inProcess ? nil : tls.clientTLS
         if !inProcess {
-            configuration.otherServers = servers.dropFirst().map { ServerAddress(host: $0.host, port: $0.port) }
+            configuration.otherServers = cluster.otherServers
         }
         var authority: (@Sendable (String) async -> (Digest, UInt64)?)?
         if let server = inProcessServer {

@@ -29,6 +29,34 @@ import Testing
         Refusal(arguments: ["serve", "--tls-cert", "/no/such/cert.pem"], says: "there is no file /no/such/cert.pem"),
         Refusal(arguments: ["serve", "--tls-cert", "/tmp"], says: "/tmp is a folder, not a file"),
         Refusal(arguments: ["serve", "--tls-cert", "/etc/passwd"], says: "--tls-cert and --tls-key go together"),
+        Refusal(
+            arguments: ["serve", "--store", "mysql://u@h/d"], says: "--store: not a PostgreSQL URL: mysql://u@h/d"),
+        Refusal(arguments: ["serve", "--store", "postgres://u@h"], says: "names no database"),
+        Refusal(
+            arguments: ["serve", "--store", "postgres://u@127.0.0.1:1/d", "--db", "x.sqlite"],
+            says: "leave out --db and --memory"),
+        Refusal(arguments: ["serve", "--node", "a"], says: "--node needs --store"),
+        Refusal(
+            arguments: ["serve", "--node", "a b", "--store", "postgres://u@127.0.0.1:1/d"], says: "--node takes a name"),
+        Refusal(
+            arguments: ["serve", "--node", "a", "--store", "postgres://u@127.0.0.1:1/d", "--host", "0.0.0.0"],
+            says: "--advertise HOST:PORT"),
+        Refusal(
+            arguments: ["serve", "--node", "a", "--store", "postgres://u@127.0.0.1:1/d", "--port", "0"],
+            says: "--port 0 needs --advertise"),
+        Refusal(
+            arguments: ["serve", "--node", "a", "--store", "postgres://u@127.0.0.1:1/d", "--advertise", "nowhere"],
+            says: "--advertise takes HOST:PORT"),
+        Refusal(
+            arguments: ["serve", "--node", "a", "--store", "postgres://u@127.0.0.1:1/d", "--lease", "100ms"],
+            says: "--lease must be at least 300ms"),
+        Refusal(arguments: ["serve", "--advertise", "h:1"], says: "--advertise goes with --node"),
+        Refusal(arguments: ["nodes", "--store", "x.sqlite"], says: "--store: not a PostgreSQL URL"),
+        Refusal(arguments: ["rooms", "--store", "mysql://u@h/d"], says: "--store: not a PostgreSQL URL"),
+        Refusal(arguments: ["draw", "--room", "r", "--server", "h:1,nowhere"], says: "HOST:PORT is needed"),
+        Refusal(
+            arguments: ["swarm", "--receivers", "light", "--rate", "10", "--server", "h:1,h:2"],
+            says: "light peers do not reconnect"),
         Refusal(arguments: ["draw", "--room", "r", "--name", "n", "--ca", "/etc/passwd"], says: "--ca needs --tls"),
         Refusal(arguments: ["swarm", "--in-process", "--tls"], says: "drop --in-process"),
         Refusal(arguments: ["serve", "--max-connections", "0"], says: "must be from 1"),

@@ -18,12 +18,12 @@ struct PostgresLogTests {
         #expect(location.description == "postgres://board@db.example:6543/boards")
         #expect(try PostgresLocation(url: "postgresql://u@h/d").port == 5432)
         #expect(
-            throws: StorageError.failed(
+            throws: StorageError.badLocation(
                 "not a PostgreSQL URL: mysql://u@h/d (expected postgres://USER@HOST:PORT/DATABASE)")
         ) {
             try PostgresLocation(url: "mysql://u@h/d")
         }
-        #expect(throws: StorageError.failed("postgres://u@h names no database")) {
+        #expect(throws: StorageError.badLocation("postgres://u@h names no database")) {
             try PostgresLocation(url: "postgres://u@h")
         }
     }
