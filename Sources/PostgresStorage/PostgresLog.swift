@@ -43,14 +43,15 @@ public final class PostgresLog: DurableStore {
             host: location.host, port: location.port, username: location.user, password: location.password,
             database: location.database, tls: .disable)
         configuration.options.maximumConnections = maximumConnections
-        configuration.options.connectTimeout = Self.connectTimeout
+        configuration.options.connectTimeout = max(Self.connectTimeout, operationTimeout)
         configuration.options.additionalStartupParameters = Self.startupParameters(durability)
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.client = client
         committer = PostgresCommitter(client: client, operationTimeout: operationTimeout, logger: logger)
     }
 
-    /// How long opening a connection may take.
+    /// How long opening a connection may take at least (longer when the
+    /// operation timeout is longer).
     static let connectTimeout = Duration.seconds(5)
 
     /// `synchronous_commit = off` below ``Durability/full``.
@@ -85,7 +86,8 @@ public final class PostgresLog: DurableStore {
             var configuration = PostgresConnection.Configuration(
                 host: location.host, port: location.port, username: location.user, password: location.password,
                 database: location.database, tls: .disable)
-            configuration.options.connectTimeout = .seconds(Self.connectTimeout.components.seconds)
+            configuration.options.connectTimeout = .seconds(
+                max(Self.connectTimeout, operationTimeout).components.seconds)
             let connection = try await PostgresConnection.connect(
                 configuration: configuration, id: 0, logger: logger)
             do {

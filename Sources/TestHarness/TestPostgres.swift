@@ -23,6 +23,13 @@ public enum TestPostgres {
         return answer?.status == 0 && answer?.output.trimmingCharacters(in: .whitespacesAndNewlines) == "1" ? url : nil
     }()
 
+    /// How long one store operation may take in a test: the product's 5 s,
+    /// or a minute under a sanitizer (ten times slower, beside a dozen
+    /// suites on two cores: a slow answer is not a dead database there).
+    public static var operationTimeout: Duration {
+        ProcessInfo.processInfo.environment["SCUTTLEBOARD_SANITIZER"] == nil ? .seconds(5) : .seconds(60)
+    }
+
     /// Whether tests must fail rather than leave PostgreSQL out.
     public static var isRequired: Bool { ProcessInfo.processInfo.environment[requireVariable] == "1" }
 

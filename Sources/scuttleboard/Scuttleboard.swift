@@ -147,6 +147,13 @@ struct Serve: AsyncParsableCommand {
     var store: String?
 
     @Option(
+        parsing: .unconditional,
+        help:
+            "With --store: how long one read or commit may take before it fails (a database that stopped answering): 5s, 30s.",
+        transform: ArgumentParsing.duration)
+    var storeTimeout: Duration = .seconds(5)
+
+    @Option(
         help: ArgumentHelp(
             "Run as a node of a cluster sharing --store: each room lives on one node at a time, under a lease; the others redirect clients to it.",
             valueName: "name"))
@@ -368,7 +375,8 @@ struct Serve: AsyncParsableCommand {
         var postgres: PostgresLog?
         do {
             if let store {
-                let log = try await PostgresLog.open(try PostgresLocation(url: store), durability: durability)
+                let log = try await PostgresLog.open(
+                    try PostgresLocation(url: store), durability: durability, operationTimeout: storeTimeout)
                 postgres = log
                 server = try ScuttleboardServer(configuration: configuration, log: log)
             } else {

@@ -13,10 +13,10 @@ struct LeaseTests {
     func withTwoNodes(_ body: (PostgresLog, PostgresLog) async throws -> Void) async throws {
         try await TestPostgres.withScratchDatabase { url in
             let location = try PostgresLocation(url: url)
-            let first = try await PostgresLog.open(location)
+            let first = try await PostgresLog.open(location, operationTimeout: TestPostgres.operationTimeout)
             let second: PostgresLog
             do {
-                second = try await PostgresLog.open(location)
+                second = try await PostgresLog.open(location, operationTimeout: TestPostgres.operationTimeout)
             } catch {
                 await first.close()
                 throw error

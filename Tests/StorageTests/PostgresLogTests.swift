@@ -32,7 +32,11 @@ struct PostgresLogTests {
         try await TestPostgres.withScratchDatabase { url in
             let location = try PostgresLocation(url: url)
             let logs = try await withThrowingTaskGroup(of: PostgresLog.self) { group in
-                for _ in 0..<4 { group.addTask { try await PostgresLog.open(location) } }
+                for _ in 0..<4 {
+                    group.addTask {
+                        try await PostgresLog.open(location, operationTimeout: TestPostgres.operationTimeout)
+                    }
+                }
                 return try await group.reduce(into: [PostgresLog]()) { $0.append($1) }
             }
             for log in logs { await log.close() }
@@ -49,11 +53,11 @@ struct PostgresLogTests {
     @Test func aDatabaseFromANewerVersionIsRefused() async throws {
         try await TestPostgres.withScratchDatabase { url in
             let location = try PostgresLocation(url: url)
-            await (try await PostgresLog.open(location)).close()
+            await (try await PostgresLog.open(location, operationTimeout: TestPostgres.operationTimeout)).close()
             try await TestPostgres.psql(
                 url, "INSERT INTO scuttleboard_migrations (identifier) VALUES ('v99: from the future')")
             await #expect(throws: StorageError.newerSchema(path: location.description)) {
-                await (try await PostgresLog.open(location)).close()
+                await (try await PostgresLog.open(location, operationTimeout: TestPostgres.operationTimeout)).close()
             }
         }
     }
@@ -63,7 +67,7 @@ struct PostgresLogTests {
             let location = try PostgresLocation(url: url)
             try await TestPostgres.psql(url, "CREATE TABLE invoices (id INT)")
             await #expect(throws: StorageError.notScuttleboard(path: location.description)) {
-                await (try await PostgresLog.open(location)).close()
+                await (try await PostgresLog.open(location, operationTimeout: TestPostgres.operationTimeout)).close()
             }
             let tables = try await TestPostgres.psql(
                 url, "SELECT string_agg(tablename, ',') FROM pg_tables WHERE schemaname = 'public'")
@@ -75,7 +79,7 @@ struct PostgresLogTests {
         // A port nothing listens on: bound, then closed.
         let location = PostgresLocation(host: "127.0.0.1", port: 1, user: "nobody", database: "nothing")
         await #expect {
-            await (try await PostgresLog.open(location)).close()
+            await (try await PostgresLog.open(location, operationTimeout: TestPostgres.operationTimeout)).close()
         } throws: { error in
             let description = "\(error)"
             return description.hasPrefix("cannot open postgres://nobody@127.0.0.1:1/nothing: ")

@@ -34,7 +34,8 @@ enum StoreEngine: String, CustomTestStringConvertible, Sendable {
                 let location = try PostgresLocation(url: url)
                 let opened = Locked<[PostgresLog]>([])
                 let open: () async throws -> any DurableStore = {
-                    let log = try await PostgresLog.open(location, durability: durability)
+                    let log = try await PostgresLog.open(
+                        location, durability: durability, operationTimeout: TestPostgres.operationTimeout)
                     opened.withLock { $0.append(log) }
                     return log
                 }
