@@ -378,6 +378,10 @@ public actor BoardClient {
             var opened = false
             // A redirect counts only when this attempt's server said it.
             var redirect: ServerAddress?
+            // Why this attempt failed, when no session opened at all: a
+            // refusal from an earlier attempt (a redirect to a node that has
+            // since died) is not the reason now.
+            var unreachable: String?
             do {
                 opened = try await connectOnce()
                 if case .redirect(_, let address) = lastRefusal { redirect = ServerAddress(parsing: address) }
@@ -387,6 +391,7 @@ public actor BoardClient {
                 attempt = state == .live && !Self.persists(lastRefusal) ? 0 : attempt
             } catch {
                 lastConnectionFailure = ConnectionFailure(error, host: server.host, port: server.port)
+                if !sessionOpened { unreachable = lastConnectionFailure?.description }
                 // A node that cannot be reached may have died: the next one
                 // redirects to wherever the room went.
                 let servers =
@@ -412,7 +417,9 @@ public actor BoardClient {
                 return
             }
             setState(
-                .offline(reason: lastRefusal?.description ?? lastConnectionFailure?.description ?? "connection lost"))
+                .offline(
+                    reason: unreachable ?? lastRefusal?.description ?? lastConnectionFailure?.description
+                        ?? "connection lost"))
             // A redirect is followed at once (a few in a row: placement
             // settling after a node died); beyond that, backoff as usual.
             if let redirect, redirectsInARow < Self.redirectsFollowedAtOnce {
@@ -469,6 +476,7 @@ public actor BoardClient {
     /// - Returns: Whether the session opened (the server's hello arrived).
     private func connectOnce() async throws -> Bool {
         setState(.connecting)
+        sessionOpened = false
         if let tls = configuration.tls, tlsContext == nil { tlsContext = try tls.makeContext() }
         let (tls, host) = (tlsContext, server.host)
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
